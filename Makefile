@@ -1,0 +1,55 @@
+# Production AI Systems course. The two commands learners need: `make lab` and `make test`.
+# Every target installs the course into .venv first when it is missing or older than pyproject.toml.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.prodai-installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+NOTEBOOK_DIRS := $(wildcard notebooks exercises solutions)
+
+.PHONY: help install lab test unit nbval notebooks exercises html bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@echo "==> installing the course into $(VENV)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the course with its dev extras
+
+lab: $(STAMP)  ## open JupyterLab on the course index (LAB_ARGS=--no-browser for headless)
+	$(BIN)/jupyter lab notebooks/00_index.ipynb $(LAB_ARGS)
+
+# nbval runs strict: every text output is compared. MPLBACKEND is unset so figures use the
+# kernel's inline backend (with Agg they vanish and nbval fails on the missing outputs).
+test: $(STAMP)  ## unit tests + every notebook executed and compared by nbval
+	env -u MPLBACKEND $(BIN)/python -m pytest tests $(NOTEBOOK_DIRS) \
+	    --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
+	    --durations=10 $(PYTEST_ARGS)
+
+unit: $(STAMP)  ## unit tests only (fast)
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+notebooks: $(STAMP)  ## sync every .md/.ipynb pair and re-execute the .ipynb
+	env -u MPLBACKEND $(BIN)/python -m prodai_lessons._build notebooks $(NOTEBOOK_DIRS)
+
+html: $(STAMP)  ## execute every notebook and export it to _build/html with an index page
+	env -u MPLBACKEND $(BIN)/python -m prodai_lessons._build html $(NOTEBOOK_DIRS) --out _build/html
+
+bench: $(STAMP)  ## run the benchmarks (figures against the reference libraries)
+	for f in benchmarks/bench_*.py; do echo "==> $$f"; $(BIN)/python "$$f"; done
+
+clean:  ## remove build outputs (keeps .venv)
+	rm -rf _build .pytest_cache .hypothesis

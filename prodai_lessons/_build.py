@@ -1,0 +1,131 @@
+"""Build steps for the course's notebooks (``make notebooks``, ``make html``).
+
+The MyST ``.md`` file is the source of truth. ``notebooks`` reads it with jupytext, executes it
+with nbclient in the notebook's own folder, and writes the paired ``.ipynb`` with its outputs, so
+both files always hold the same cells. ``html`` does the same and exports each executed notebook
+to HTML with nbconvert, plus an ``index.html``. These tools come with the ``course`` extra; they are
+imported here lazily so the package itself needs numpy and matplotlib only.
+
+Run as ``python -m prodai_lessons._build notebooks DIR...`` or ``... html DIR... --out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+__all__ = ["find_sources", "execute_source", "build_notebooks", "build_html"]
+
+KERNEL = "python3"
+
+
+def find_sources(paths: Iterable[str | Path]) -> list[Path]:
+    """The notebook sources (``*.md`` files with a jupytext header) under ``paths``, sorted.
+
+    ``README.md`` files and markdown files without a ``jupytext`` header are not notebooks.
+    Raises ``FileNotFoundError`` naming a path that does not exist.
+    """
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise FileNotFoundError(f"paths: {p} does not exist")
+        candidates = [p] if p.is_file() else sorted(p.glob("*.md"))
+        for md in candidates:
+            if md.suffix == ".md" and _is_notebook_source(md):
+                found.append(md)
+    return sorted(found)
+
+
+def _is_notebook_source(md: Path) -> bool:
+    head = md.read_text(encoding="utf-8")[:2000]
+    return head.startswith("---") and "jupytext:" in head.split("\n---", 1)[0]
+
+
+def execute_source(md: Path, *, timeout: int = 600):
+    """Read ``md`` with jupytext, execute it with nbclient in its folder, return the notebook.
+
+    Cell timing metadata is not recorded, so a rebuild only changes the ``.ipynb`` where an
+    output really changed.
+    """
+    import jupytext
+    from nbclient import NotebookClient
+
+    nb = jupytext.read(md)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=KERNEL,
+        record_timing=False,
+        resources={"metadata": {"path": str(md.parent.resolve())}},
+    )
+    client.execute()
+    return nb
+
+
+def build_notebooks(paths: Sequence[str | Path], *, log=print) -> list[Path]:
+    """Execute every notebook source under ``paths`` and write its paired ``.ipynb``."""
+    import jupytext
+
+    written = []
+    for md in find_sources(paths):
+        log(f"executing {md}")
+        nb = execute_source(md)
+        out = md.with_suffix(".ipynb")
+        jupytext.write(nb, out, fmt="ipynb")
+        written.append(out)
+    return written
+
+
+def build_html(paths: Sequence[str | Path], out_dir: str | Path, *, log=print) -> Path:
+    """Execute every notebook under ``paths`` and export it to ``out_dir/<folder>/<name>.html``.
+
+    Links between notebooks (``foo.ipynb``) are rewritten to the exported pages; an
+    ``index.html`` lists every page. Returns the index path.
+    """
+    from nbconvert import HTMLExporter
+
+    out_dir = Path(out_dir)
+    exporter = HTMLExporter()
+    pages: list[tuple[str, str]] = []
+    for md in find_sources(paths):
+        log(f"executing and exporting {md}")
+        nb = execute_source(md)
+        body, _ = exporter.from_notebook_node(nb)
+        body = re.sub(r'href="([^"#:]+)\.ipynb', r'href="\1.html', body)
+        target = out_dir / md.parent.name / f"{md.stem}.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(body, encoding="utf-8")
+        title = next((c.source.lstrip("# ").splitlines()[0] for c in nb.cells
+                      if c.cell_type == "markdown" and c.source.startswith("#")), md.stem)
+        pages.append((f"{md.parent.name}/{md.stem}.html", title))
+    items = "\n".join(f'<li><a href="{html.escape(href)}">{html.escape(href)}</a>: {html.escape(title)}</li>'
+                      for href, title in pages)
+    index = out_dir / "index.html"
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'><title>Production AI Systems</title></head>"
+        f"<body><h1>Production AI Systems: the course</h1><ul>\n{items}\n</ul></body></html>\n",
+        encoding="utf-8",
+    )
+    return index
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m prodai_lessons._build")
+    parser.add_argument("step", choices=["notebooks", "html"])
+    parser.add_argument("paths", nargs="+")
+    parser.add_argument("--out", default="_build/html")
+    args = parser.parse_args(argv)
+    if args.step == "notebooks":
+        build_notebooks(args.paths)
+    else:
+        print(f"wrote {build_html(args.paths, args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Display the source code of an object, highlighted in a notebook and plain in a terminal."""
+
+from __future__ import annotations
+
+import html
+import inspect
+import io
+import keyword
+import re
+import textwrap
+import tokenize
+from dataclasses import dataclass
+
+__all__ = ["show", "Source"]
+
+# Token classes -> CSS colours (a small, readable palette; no pygments dependency).
+_STYLE = {
+    "kw": "color:#0000cc;font-weight:bold",
+    "str": "color:#a31515",
+    "com": "color:#008000;font-style:italic",
+    "num": "color:#098658",
+    "def": "color:#795e26;font-weight:bold",
+    "deco": "color:#aa22ff",
+}
+
+
+def _highlight(source: str) -> str:
+    """Return ``source`` as HTML with keywords, strings, comments, numbers and names after def/class coloured."""
+    out: list[str] = []
+    lines = source.splitlines(keepends=True)
+    # Absolute offsets of each line start, to slice the gaps between tokens verbatim.
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+    pos = 0
+    prev_name = ""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return html.escape(source)
+    for tok in tokens:
+        if tok.type == tokenize.ENDMARKER:
+            break
+        (sr, sc), (er, ec) = tok.start, tok.end
+        begin = starts[sr - 1] + sc
+        end = starts[er - 1] + ec
+        if begin > pos:
+            out.append(html.escape(source[pos:begin]))
+        text = html.escape(source[begin:end])
+        cls = None
+        if tok.type == tokenize.NAME and keyword.iskeyword(tok.string):
+            cls = "kw"
+        elif tok.type == tokenize.NAME and prev_name in {"def", "class"}:
+            cls = "def"
+        elif tok.type == tokenize.STRING or tok.type == getattr(tokenize, "FSTRING_START", -1):
+            cls = "str"
+        elif tok.type == tokenize.COMMENT:
+            cls = "com"
+        elif tok.type == tokenize.NUMBER:
+            cls = "num"
+        elif tok.type == tokenize.OP and tok.string == "@":
+            cls = "deco"
+        out.append(f'<span style="{_STYLE[cls]}">{text}</span>' if cls else text)
+        if tok.type == tokenize.NAME:
+            prev_name = tok.string
+        elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            prev_name = ""
+        pos = max(pos, end)
+    out.append(html.escape(source[pos:]))
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The source of a Python object, with where it lives.
+
+    Renders as highlighted HTML in Jupyter (``_repr_html_``) and as plain text elsewhere
+    (``__str__``/``__repr__``), so the same call works in a notebook and a terminal.
+    """
+
+    qualname: str
+    filename: str
+    first_line: int
+    code: str
+
+    def __str__(self) -> str:
+        return f"# {self.qualname}  ({self.filename}:{self.first_line})\n{self.code}"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        header = html.escape(f"{self.qualname}  ({self.filename}:{self.first_line})")
+        return (
+            f'<div style="font-size:0.8em;color:#666">{header}</div>'
+            '<pre style="line-height:1.25;padding:0.5em;background:#f7f7f7;border-radius:4px">'
+            f"{_highlight(self.code)}</pre>"
+        )
+
+
+def show(obj: object) -> Source:
+    """Return the source of a function, class, method or module, for display.
+
+    In a notebook, make it the last expression of a cell (``show(ks_test)``): Jupyter renders
+    the highlighted HTML. In a terminal, ``print(show(ks_test))`` gives plain text. The file
+    name is shown relative to the package so outputs are the same on every machine.
+
+    Raises ``TypeError`` naming ``obj`` when it has no retrievable Python source (a builtin, a
+    number, an object defined in an interactive session).
+    """
+    target = obj.fget if isinstance(obj, property) else obj
+    try:
+        lines, first = inspect.getsourcelines(target)  # type: ignore[arg-type]
+        filename = inspect.getsourcefile(target) or "<unknown>"  # type: ignore[arg-type]
+    except (TypeError, OSError) as exc:
+        raise TypeError(
+            f"obj must be a function, class, method or module defined in a Python file; "
+            f"got {type(obj).__name__} {obj!r:.60}"
+        ) from exc
+    filename = re.sub(r"^.*?(prodai_lessons[/\\])", r"\1", filename.replace("\\", "/"))
+    qualname = getattr(target, "__qualname__", getattr(target, "__name__", type(target).__name__))
+    module = getattr(target, "__module__", None)
+    if module and not inspect.ismodule(target):
+        qualname = f"{module}.{qualname}"
+    return Source(qualname=qualname, filename=filename, first_line=max(first, 1),
+                  code=textwrap.dedent("".join(lines)).rstrip("\n"))

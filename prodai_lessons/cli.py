@@ -1,0 +1,74 @@
+"""The ``prodai`` command line.
+
+Each course section that has something to run from a terminal adds a subcommand here, in a
+``_add_<name>`` function registered in ``_SUBCOMMANDS``; the handler imports its module lazily so
+``prodai --help`` stays fast. Handlers return the process exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from prodai_lessons import __version__
+
+#: Lessons in course order: (notebook stem, module that carries its code, title).
+LESSONS: tuple[tuple[str, str, str], ...] = (
+    ("00_index", "", "Course index"),
+    ("01_deployment_patterns", "deployment", "Deployment patterns"),
+    ("02_data_drift", "drift", "Data drift detection"),
+    ("03_monitoring", "monitoring", "Monitoring and alerting"),
+    ("04_ab_testing", "abtest", "A/B testing"),
+    ("05_guardrails", "guardrails", "Guardrails"),
+    ("06_cost", "cost", "Cost control"),
+    ("07_incident_response", "incidents", "Incident response"),
+    ("08_observability_dashboard", "dashboard", "Observability dashboard"),
+)
+
+
+def _cmd_lessons(args: argparse.Namespace) -> int:
+    for stem, module, title in LESSONS:
+        where = f"prodai_lessons.{module}" if module else ""
+        print(f"{stem:<28} {title:<26} {where}")
+    return 0
+
+
+def _add_lessons(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lessons", help="list the course notebooks and the module each one teaches")
+    p.set_defaults(handler=_cmd_lessons)
+
+
+#: Subcommand registrars, in the order ``--help`` lists them. Later sections append theirs.
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_lessons,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prodai",
+        description="Production AI Systems course: tools for learners and instructors.",
+    )
+    parser.add_argument("--version", action="version", version=f"prodai {__version__}")
+    sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    for register in _SUBCOMMANDS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``prodai`` console script; returns the exit status.
+
+    No command prints the help and exits 2 (a usage error), as an unknown command does.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised via the console script
+    sys.exit(main())

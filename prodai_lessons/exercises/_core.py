@@ -1,0 +1,210 @@
+"""The contract shared by the exercise checks and the instructor grader.
+
+An exercise module (``ex1``, ``ex2``, ``ex3``) defines:
+
+- ``EXERCISE``: an :class:`Exercise` with its name, the solutions notebook, the names of the objects the
+  learner defines (``entry_points``), its :class:`Check` s and its hints;
+- ``check(namespace, seed=...)``, ``hint(n=1)``, ``solution()``: the three verbs learners use, thin
+  wrappers over :func:`run_checks` and :func:`format_report` (the only place that formats text).
+
+A :class:`Check` is two functions:
+
+``collect(namespace, seed) -> data``
+    Runs learner code (the objects in ``namespace``) on a scenario generated from ``seed`` and returns
+    *plain data* (None, bool, int, float, str, lists and dicts of those: JSON-serialisable), e.g. the
+    indices at which a detector fired. It may raise; learner exceptions propagate.
+``judge(data, seed) -> CheckResult``
+    Recomputes the scenario's ground truth from ``seed`` and scores ``data``. It never calls learner code,
+    so the grader runs it in its own process on data that came back from the sandbox. It must treat
+    ``data`` as untrusted: wrong types or shapes score 0 with a message, never raise.
+
+Messages say what went wrong, never the expected answer.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CheckResult", "Check", "Exercise", "Report", "NotAttempted", "InvalidSubmission", "in_scenario",
+           "result_for_exception", "run_checks", "format_report", "describe_exception"]
+
+
+class NotAttempted(Exception):
+    """Raised by ``collect`` when the learner's code is still the stub (``NotImplementedError``)."""
+
+
+class InvalidSubmission(Exception):
+    """Raised by ``collect`` when the learner's objects have the wrong shape: a missing name, a function
+    where a class is expected, a missing method, a wrong return type. Its message is one line saying what
+    is missing (``WindowAccuracyDetector must be a class; got a function``); it scores 0, status "invalid".
+    """
+
+
+#: Attribute that :func:`in_scenario` sets on an exception escaping learner code.
+SCENARIO_ATTR = "_prodai_scenario"
+
+
+class in_scenario:  # noqa: N801 - used as a context manager, reads like a statement
+    """``with in_scenario("abrupt drift, stream 2"): ...`` tags an exception raised inside with the
+    scenario's name, so the report says which scenario triggered it. Never swallows the exception."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> "in_scenario":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and not hasattr(exc, SCENARIO_ATTR):
+            try:
+                setattr(exc, SCENARIO_ATTR, self.name)
+            except (AttributeError, TypeError):  # exotic exception types without a __dict__
+                pass
+        return False
+
+
+def _stub_name(exc: BaseException) -> str | None:
+    """The qualified name of the function whose stub raised ``exc`` (its innermost frame), if any."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return getattr(code, "co_qualname", code.co_name)
+
+
+def result_for_exception(check: Check, exc: BaseException) -> CheckResult:
+    """The 0-point result for a ``collect`` that raised ``exc``: the one mapping of exceptions to
+    learner messages, shared by :func:`run_checks` and the grader (call it where the exception happened:
+    the traceback names the stub that is still unwritten).
+
+    - ``NotImplementedError`` / :class:`NotAttempted`: "not attempted yet", naming the stub;
+    - :class:`InvalidSubmission`: its one-line message, status "invalid";
+    - anything else: the exception's last line and the scenario that triggered it, status "error".
+    """
+    if isinstance(exc, (NotImplementedError, NotAttempted)):
+        stub = _stub_name(exc) if isinstance(exc, NotImplementedError) else None
+        what = f"{stub} is still the stub" if stub and stub != "<module>" else "replace the stub"
+        return CheckResult(check.name, 0.0, check.max_points, False,
+                           f"not attempted yet: {what}; write it, then run check() again "
+                           "(hint() gives a nudge)", status="not_attempted")
+    if isinstance(exc, InvalidSubmission):
+        return CheckResult(check.name, 0.0, check.max_points, False, str(exc), status="invalid")
+    scenario = getattr(exc, SCENARIO_ATTR, None) or check.name
+    return CheckResult(check.name, 0.0, check.max_points, False,
+                       f"your code raised {describe_exception(exc)} in scenario '{scenario}'", status="error")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: ``points`` out of ``max_points``; ``message`` for the learner."""
+
+    name: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    status: str = "ok"  # "ok" | "not_attempted" | "error" | "timeout" | "memory" | "invalid"
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.points <= self.max_points):
+            raise ValueError(f"points must be in [0, max_points={self.max_points}]; got {self.points}")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named, scored behaviour of an exercise (see the module docstring for the contract)."""
+
+    name: str
+    max_points: float
+    description: str
+    collect: Callable[[Mapping[str, Any], int], Any]
+    judge: Callable[[Any, int], CheckResult]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str  # "ex1"
+    title: str
+    solution_path: str  # e.g. "solutions/ex1_concept_drift.ipynb"
+    entry_points: tuple[str, ...]  # names the learner defines in the notebook
+    checks: tuple[Check, ...]
+    hints: tuple[str, ...] = field(default=())
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.checks)
+
+    def get_check(self, name: str) -> Check:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise ValueError(f"name must be one of {', '.join(c.name for c in self.checks)}; got {name!r}")
+
+
+@dataclass(frozen=True)
+class Report:
+    """All check results for one run of an exercise."""
+
+    exercise: str
+    results: tuple[CheckResult, ...]
+
+    @property
+    def score(self) -> float:
+        return sum(r.points for r in self.results)
+
+    @property
+    def max_points(self) -> float:
+        return sum(r.max_points for r in self.results)
+
+    @property
+    def attempted(self) -> bool:
+        return any(r.status != "not_attempted" for r in self.results)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The last line of a traceback (``ValueError: bad window``), as learners should see it."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def run_checks(exercise: Exercise, namespace: Mapping[str, Any], seed: int = 0,
+               only: Sequence[str] | None = None) -> Report:
+    """Run every check (collect, then judge) in this process; learner exceptions become 0-point results.
+
+    A check whose learner code raises ``NotImplementedError`` (the untouched stub) is "not attempted";
+    any other exception is reported as its last line with the scenario's name, and the remaining checks
+    run (see :func:`result_for_exception`).
+    """
+    if not isinstance(namespace, Mapping):
+        raise TypeError(f"namespace must be a mapping such as globals(); got {type(namespace).__name__}")
+    checks = exercise.checks if only is None else tuple(exercise.get_check(n) for n in only)
+    results = []
+    for c in checks:
+        try:
+            data = c.collect(namespace, seed)
+        except Exception as exc:  # learner code failed (or is a stub): report, keep going
+            results.append(result_for_exception(c, exc))
+            continue
+        results.append(c.judge(data, seed))
+    return Report(exercise.name, tuple(results))
+
+
+def format_report(report: Report) -> str:
+    """One line per check, then the score. The only text formatting of results."""
+    marks = {"ok": None, "not_attempted": "[ ]", "error": "[!]", "timeout": "[!]", "memory": "[!]",
+             "invalid": "[!]"}
+    lines = []
+    for r in report.results:
+        mark = marks.get(r.status) or ("[x]" if r.passed else "[ ]")
+        verdict = "passed" if r.passed else ("not attempted" if r.status == "not_attempted" else "failed")
+        lines.append(f"{mark} {r.name} ({r.points:g}/{r.max_points:g}): {verdict}"
+                     + ("" if r.passed and not r.message else f": {r.message}"))
+    if not report.attempted:
+        lines.append(f"Score: 0/{report.max_points:g}. Not attempted yet: start with hint().")
+    else:
+        lines.append(f"Score: {report.score:g}/{report.max_points:g}")
+    return "\n".join(lines)
