@@ -11,6 +11,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.prodai-installed
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 NOTEBOOK_DIRS := $(wildcard notebooks exercises solutions)
@@ -30,7 +32,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install the course with its dev extras
 
 lab: $(STAMP)  ## open JupyterLab on the course index (LAB_ARGS=--no-browser for headless)
-	$(BIN)/jupyter lab notebooks/00_index.ipynb $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" \
+	    --LabApp.default_url=/lab/tree/notebooks/00_index.ipynb $(LAB_ROOT) $(LAB_ARGS)
 
 # nbval runs strict: every text output is compared. MPLBACKEND is unset so figures use the
 # kernel's inline backend (with Agg they vanish and nbval fails on the missing outputs).
@@ -45,11 +48,14 @@ unit: $(STAMP)  ## unit tests only (fast)
 notebooks: $(STAMP)  ## sync every .md/.ipynb pair and re-execute the .ipynb
 	env -u MPLBACKEND $(BIN)/python -m prodai_lessons._build notebooks $(NOTEBOOK_DIRS)
 
+exercises: $(STAMP)  ## regenerate the exercise stubs (exercises/) from solutions/ and execute them
+	env -u MPLBACKEND $(BIN)/prodai build-exercises
+
 html: $(STAMP)  ## execute every notebook and export it to _build/html with an index page
 	env -u MPLBACKEND $(BIN)/python -m prodai_lessons._build html $(NOTEBOOK_DIRS) --out _build/html
 
 bench: $(STAMP)  ## run the benchmarks (figures against the reference libraries)
-	for f in benchmarks/bench_*.py; do echo "==> $$f"; $(BIN)/python "$$f"; done
+	for f in $(sort $(wildcard benchmarks/bench_*.py)); do echo "==> $$f"; $(BIN)/python "$$f"; done
 
 clean:  ## remove build outputs (keeps .venv)
 	rm -rf _build .pytest_cache .hypothesis
