@@ -31,6 +31,7 @@ __all__ = [
     "check_str",
     "check_weights",
     "check_callable",
+    "as_real_or_array",
 ]
 
 
@@ -265,3 +266,70 @@ def check_callable(name: str, value: Any, *, methods: Sequence[str] = ()) -> Any
     elif not callable(value):
         raise TypeError(f"{name} must be callable; got {_describe(value)}")
     return value
+
+
+def as_real_or_array(
+    name: str,
+    value: Any,
+    *,
+    allow_inf: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+    strict_maximum: bool = False,
+) -> float | np.ndarray:
+    """Return a real scalar as ``float``, or array-like data (any shape) as a float64 ndarray.
+
+    The same checks apply to a scalar and to every element of an array: ``TypeError`` for
+    booleans, strings, ``None`` and non-real data; ``ValueError`` for NaN, for infinities
+    (unless ``allow_inf``) and for values outside the bounds (``strict_*`` makes a bound
+    exclusive). A 0-d array counts as a scalar. This is the checker for vectorised numeric
+    functions such as ``prodai_lessons.stats.t_sf``: scalars in give a float out, arrays an array.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        v = float(value)
+        if v != v:
+            raise ValueError(f"{name} must not be NaN")
+        if not allow_inf and (v == math.inf or v == -math.inf):
+            raise ValueError(f"{name} must be finite; got {v}")
+        if minimum is not None and (v <= minimum if strict_minimum else v < minimum):
+            raise ValueError(f"{name} must be {'>' if strict_minimum else '>='} {minimum}; got {v}")
+        if maximum is not None and (v >= maximum if strict_maximum else v > maximum):
+            raise ValueError(f"{name} must be {'<' if strict_maximum else '<='} {maximum}; got {v}")
+        return v
+    if value is None or isinstance(value, (str, bytes, Mapping)):
+        raise TypeError(f"{name} must be a real number or an array of real numbers; got {_describe(value)}")
+    arr = np.asarray(value)
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must contain real numbers only; got {_describe(value)}") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must contain real numbers; got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim == 0:
+        return as_real_or_array(name, float(arr), allow_inf=allow_inf, minimum=minimum, maximum=maximum,
+                                strict_minimum=strict_minimum, strict_maximum=strict_maximum)
+    nan = np.isnan(arr)
+    if nan.any():
+        i = tuple(int(k) for k in np.argwhere(nan)[0])
+        raise ValueError(f"{name} must not contain NaN; got NaN at index {i[0] if len(i) == 1 else i}")
+    bad = np.zeros(arr.shape, dtype=bool)
+    if not allow_inf:
+        bad |= np.isinf(arr)
+    if minimum is not None:
+        bad |= (arr <= minimum) if strict_minimum else (arr < minimum)
+    if maximum is not None:
+        bad |= (arr >= maximum) if strict_maximum else (arr > maximum)
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        where = i[0] if len(i) == 1 else i
+        bounds = []
+        if minimum is not None:
+            bounds.append(f"{'>' if strict_minimum else '>='} {minimum}")
+        if maximum is not None:
+            bounds.append(f"{'<' if strict_maximum else '<='} {maximum}")
+        what = " and ".join(([] if allow_inf else ["finite"]) + bounds)
+        raise ValueError(f"{name} must be {what}; got {arr[i]} at index {where}")
+    return arr
