@@ -92,10 +92,12 @@ def as_1d_array(
     return arr
 
 
-def as_2d_array(name: str, values: Any, *, min_rows: int = 1, n_columns: int | None = None) -> np.ndarray:
+def as_2d_array(name: str, values: Any, *, min_rows: int = 1, n_columns: int | None = None,
+                min_columns: int = 0, what: str = "rows x features") -> np.ndarray:
     """Return ``values`` as a 2-D float64 array (rows x columns) of finite numbers, or raise naming ``name``.
 
     A 1-D input is *not* promoted silently: a feature matrix must say which axis is which.
+    ``what`` names the axes in the message (e.g. ``"experiments x observations"``).
     """
     if values is None or isinstance(values, (str, bytes, Mapping)):
         raise TypeError(f"{name} must be a 2-D array of numbers; got {_describe(values)}")
@@ -106,9 +108,11 @@ def as_2d_array(name: str, values: Any, *, min_rows: int = 1, n_columns: int | N
         except (TypeError, ValueError):
             raise TypeError(f"{name} must contain numbers only; got dtype {arr.dtype}") from None
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (rows x features); got shape {arr.shape}")
+        raise ValueError(f"{name} must be a 2-D array ({what}); got shape {arr.shape}")
     if arr.shape[0] < min_rows:
         raise ValueError(f"{name} must have at least {min_rows} row(s); got shape {arr.shape}")
+    if arr.shape[1] < min_columns:
+        raise ValueError(f"{name} must have at least {min_columns} column(s); got shape {arr.shape}")
     if n_columns is not None and arr.shape[1] != n_columns:
         raise ValueError(f"{name} must have {n_columns} column(s); got shape {arr.shape}")
     arr = arr.astype(np.float64, copy=False)
@@ -194,16 +198,20 @@ def check_real(
     maximum: float | None = None,
     strict_minimum: bool = False,
     strict_maximum: bool = False,
+    allow_inf: bool = False,
 ) -> float:
     """Return ``value`` as a finite ``float`` within the bounds, or raise naming ``name``.
 
-    ``strict_minimum``/``strict_maximum`` make the bounds exclusive (e.g. ``ttl > 0``).
+    ``strict_minimum``/``strict_maximum`` make the bounds exclusive (e.g. ``ttl > 0``);
+    ``allow_inf`` lets +/-infinity through (NaN never passes).
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {_describe(value)}")
     value = float(value)
-    if not math.isfinite(value):
+    if not allow_inf and not math.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value}")
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
     if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
         raise ValueError(f"{name} must be {'>' if strict_minimum else '>='} {minimum}; got {value}")
     if maximum is not None and (value >= maximum if strict_maximum else value > maximum):
@@ -287,16 +295,8 @@ def as_real_or_array(
     functions such as ``prodai_lessons.stats.t_sf``: scalars in give a float out, arrays an array.
     """
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-        v = float(value)
-        if v != v:
-            raise ValueError(f"{name} must not be NaN")
-        if not allow_inf and (v == math.inf or v == -math.inf):
-            raise ValueError(f"{name} must be finite; got {v}")
-        if minimum is not None and (v <= minimum if strict_minimum else v < minimum):
-            raise ValueError(f"{name} must be {'>' if strict_minimum else '>='} {minimum}; got {v}")
-        if maximum is not None and (v >= maximum if strict_maximum else v > maximum):
-            raise ValueError(f"{name} must be {'<' if strict_maximum else '<='} {maximum}; got {v}")
-        return v
+        return check_real(name, value, minimum=minimum, maximum=maximum, strict_minimum=strict_minimum,
+                          strict_maximum=strict_maximum, allow_inf=allow_inf)
     if value is None or isinstance(value, (str, bytes, Mapping)):
         raise TypeError(f"{name} must be a real number or an array of real numbers; got {_describe(value)}")
     arr = np.asarray(value)

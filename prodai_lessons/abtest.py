@@ -36,6 +36,7 @@ import numpy as np
 
 from prodai_lessons._validation import (
     as_1d_array,
+    as_2d_array,
     check_choice,
     check_int,
     check_probability,
@@ -281,18 +282,7 @@ def welch_test(a: Any, b: Any, alpha: float = 0.05) -> WelchResult:
 
 
 def _as_2d(name: str, values: Any) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a 2-D array of real numbers; got dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (experiments x observations); got shape {arr.shape}")
-    if arr.shape[0] < 1 or arr.shape[1] < 2:
-        raise ValueError(f"{name} needs at least 1 row and 2 observations per row; got shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        r, c = (int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} must contain finite numbers only; got {arr[r, c]} at row {r}, column {c}")
-    return arr
+    return as_2d_array(name, values, min_columns=2, what="experiments x observations")
 
 
 def welch_p_values(a: Any, b: Any) -> np.ndarray:
