@@ -84,12 +84,12 @@ class Source:
     code: str
 
     def __str__(self) -> str:
-        return f"# {self.qualname}  ({self.filename}:{self.first_line})\n{self.code}"
+        return f"# {self.qualname}  ({self.filename})\n{self.code}"
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        header = html.escape(f"{self.qualname}  ({self.filename}:{self.first_line})")
+        header = html.escape(f"{self.qualname}  ({self.filename})")
         return (
             f'<div style="font-size:0.8em;color:#666">{header}</div>'
             '<pre style="line-height:1.25;padding:0.5em;background:#f7f7f7;border-radius:4px">'
@@ -102,7 +102,9 @@ def show(obj: object) -> Source:
 
     In a notebook, make it the last expression of a cell (``show(ks_test)``): Jupyter renders
     the highlighted HTML. In a terminal, ``print(show(ks_test))`` gives plain text. The file
-    name is shown relative to the package so outputs are the same on every machine.
+    name is shown relative to the package so outputs are the same on every machine; the line
+    number is kept in ``first_line`` but not displayed, so an edit elsewhere in the module does not
+    change a notebook's output (an edit of the function itself does, as it should).
 
     Raises ``TypeError`` naming ``obj`` when it has no retrievable Python source (a builtin, a
     number, an object defined in an interactive session).

@@ -231,7 +231,8 @@ def test_show_returns_source_as_text_and_highlighted_html():
 
     src = show(fifo_queue)
     text = str(src)
-    assert text.startswith("# prodai_lessons.deployment.fifo_queue  (prodai_lessons/deployment.py:")
+    assert text.startswith("# prodai_lessons.deployment.fifo_queue  (prodai_lessons/deployment.py)\n")
+    assert src.first_line > 1
     assert "def fifo_queue(" in text and "heapq.heapreplace" in text
     html = src._repr_html_()
     assert '<span style="color:#0000cc;font-weight:bold">def</span>' in html
