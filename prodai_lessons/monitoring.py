@@ -1,0 +1,1519 @@
+"""Monitoring with real alerting semantics: rolling windows, Prometheus-style rules, SLO burn rates.
+
+The pieces, smallest first:
+
+- :class:`RollingWindow`: the last ``N`` observations, or the last ``T`` seconds, with O(1) append
+  and exact percentiles (numpy's default ``"linear"`` method) from a lazily synchronised sorted copy.
+- :class:`AlertRule`: a threshold on one metric over a window, with the Prometheus alert lifecycle
+  ``inactive -> pending -> firing -> (resolved) inactive``. The rule fires only after its condition has
+  held for ``for_``; it resolves when the value is back past ``clear_threshold`` (hysteresis). One
+  ``"firing"`` and one ``"resolved"`` notification per episode, never one per evaluation.
+- :class:`SLO` and :class:`BurnRateRule`: multiwindow burn-rate alerting on the error rate (Google
+  SRE Workbook, ch. 5 "Alerting on SLOs"): page when *both* a long and a short window burn the error
+  budget faster than ``burn_rate`` times the sustainable pace.
+- :class:`MonitoringPipeline`: ``log_request`` / ``log_batch`` ingest requests; rules are evaluated on
+  a cadence (every ``k`` requests, or every ``interval`` of clock time, like Prometheus'
+  ``evaluation_interval``); ``metrics()`` returns a frozen :class:`MetricsSnapshot`; ``history`` is the
+  bounded list of :class:`Alert` notifications and ``active_alerts`` the rules firing now.
+- :class:`NaiveThresholdMonitor`: the original lesson's monitor, kept as the counter-example (it
+  appends an alert on every request while a threshold is crossed and recomputes a percentile over a
+  copy of the window on every call).
+
+**Clock.** Pass ``timestamp`` (seconds, e.g. from :mod:`prodai_lessons.simulate`) with every request,
+or with none: without timestamps the pipeline's clock is the request's sequence number (0, 1, 2, ...),
+so durations such as ``for_`` count requests. Timestamps must be non-decreasing: an out-of-order
+timestamp raises ``ValueError`` (it is never reordered or dropped silently); equal timestamps are fine.
+
+**Windows** are given as an ``int`` (the last N requests) or a duration string such as ``"30s"``,
+``"5m"``, ``"1h"`` (the last T seconds, as a Prometheus range ``[5m]``, which needs timestamps).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from prodai_lessons._validation import (
+    as_1d_array,
+    as_bool_array,
+    check_choice,
+    check_int,
+    check_probability,
+    check_real,
+    check_str,
+)
+
+__all__ = [
+    "RollingWindow",
+    "METRICS",
+    "METRIC_CATEGORY",
+    "SEVERITIES",
+    "AlertRule",
+    "SLO",
+    "BurnRateRule",
+    "Alert",
+    "StateChange",
+    "AlertEpisode",
+    "alert_episodes",
+    "MetricsSnapshot",
+    "MonitoringPipeline",
+    "NaiveThresholdMonitor",
+    "standard_rules",
+    "parse_duration",
+]
+
+_INF = math.inf
+
+
+# --------------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------------
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(name: str, value: Any) -> float:
+    """A duration in seconds from a Prometheus-style string (``"30s"``, ``"5m"``, ``"1h"``, ``"1d"``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a duration string such as '5m'; got {value!r}")
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"{name} must be a duration such as '30s', '5m', '1h' or '1d'; got {value!r}")
+    seconds = float(m.group(1)) * _UNIT[m.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"{name} must be a positive duration; got {value!r}")
+    return seconds
+
+
+def _window_spec(name: str, window: Any) -> tuple[str, float]:
+    """``("count", N)`` for an int window, ``("time", T)`` for a duration string."""
+    if isinstance(window, str):
+        return ("time", parse_duration(name, window))
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)):
+        raise TypeError(f"{name} must be an int (last N requests) or a duration string such as '5m'; "
+                        f"got {window!r}")
+    return ("count", float(check_int(name, window, minimum=1)))
+
+
+def _spec_label(spec: tuple[str, float]) -> str:
+    kind, v = spec
+    if kind == "count":
+        return f"last {int(v)} requests"
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if v >= size and v % size == 0:
+            return f"last {int(v // size)}{unit}"
+    return f"last {v:g}s"
+
+
+def _real(name: str, v: Any) -> float:
+    """Fast scalar check: a finite real number (bools rejected), as float."""
+    if type(v) is float:
+        if v - v == 0.0:  # False for nan and +-inf
+            return v
+        raise ValueError(f"{name} must be finite; got {v}")
+    return check_real(name, v)
+
+
+def _flag(name: str, v: Any) -> bool:
+    """An error flag: bool, numpy bool or the integers 0/1."""
+    if type(v) is bool:
+        return v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        if v == 0 or v == 1:
+            return bool(v)
+        raise ValueError(f"{name} must be a boolean or 0/1; got {v}")
+    raise TypeError(f"{name} must be a boolean (or the integers 0/1); got {type(v).__name__} {v!r}")
+
+
+def _lerp_quantile(sorted_values: np.ndarray, q: float) -> float:
+    """Percentile ``q`` in [0, 100] of sorted data with numpy's default ("linear", type 7) method.
+
+    ``h = (n - 1) q / 100``; result ``x[floor h] + (h - floor h) (x[floor h + 1] - x[floor h])``, computed
+    in the same two-sided form as ``numpy.lib._function_base_impl._lerp`` so results agree to the last bits.
+    """
+    n = sorted_values.shape[0]
+    h = (n - 1) * (q / 100.0)
+    lo = int(math.floor(h))
+    if lo >= n - 1:
+        return float(sorted_values[n - 1])
+    t = h - lo
+    a = float(sorted_values[lo])
+    b = float(sorted_values[lo + 1])
+    d = b - a
+    return b - d * (1.0 - t) if t >= 0.5 else a + d * t
+
+
+def _update_sorted(S: np.ndarray, evicted: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """Sorted multiset ``S`` minus ``evicted`` (all present in ``S``) plus ``added``.
+
+    Deletes by ``searchsorted`` (equal evicted values remove consecutive copies) and inserts the sorted
+    new values: O((e + k) log N) comparisons and O(N) memmove. The common steady-state step (one value
+    out, one in) shifts only the values between the two positions, in place.
+    """
+    if evicted.size == 1 and added.size == 1:
+        old, new = evicted[0], added[0]
+        i = int(S.searchsorted(old, side="left"))      # a copy of the evicted value
+        j = int(S.searchsorted(new, side="left"))      # where the new value goes
+        if j <= i:
+            S[j + 1:i + 1] = S[j:i]
+            S[j] = new
+        else:
+            S[i:j - 1] = S[i + 1:j]
+            S[j - 1] = new
+        return S
+    if evicted.size:
+        ev = np.sort(evicted)
+        pos = np.searchsorted(S, ev, side="left")
+        pos += np.arange(ev.size) - np.searchsorted(ev, ev, side="left")
+        S = np.delete(S, pos)
+    if added.size:
+        new = np.sort(added)
+        S = np.insert(S, np.searchsorted(S, new, side="left"), new)
+    return S
+
+
+# --------------------------------------------------------------------------------------------------
+# RollingWindow
+# --------------------------------------------------------------------------------------------------
+class RollingWindow:
+    """The last ``size`` observations, or (with ``seconds``) those newer than ``now - seconds``.
+
+    **Design.** ``append`` only pushes ``(value, timestamp)`` onto a Python list: O(1), no numpy call.
+    The first query flushes the list into a contiguous buffer (``[head, tail)`` of a numpy array that is
+    compacted or doubled when full, amortised O(1) per observation) and moves ``head`` past evicted
+    observations. Percentiles come from a sorted copy of the window that is *synchronised lazily*: with
+    ``k`` observations added and ``e`` evicted since the last query, it deletes the evicted values
+    (``searchsorted``) and inserts the new ones, O((k + e) log N) comparisons plus one O(N) memmove;
+    when more than a quarter of the window changed it simply re-sorts. A monitor queries every
+    evaluation (every ``k`` requests), so the per-request cost is O(1) + O(N / k) bytes moved,
+    against O(N) for recomputing ``np.percentile`` over a copy at every request (the original
+    lesson), and every percentile after a sync is O(1).
+
+    Why not two heaps? They give one fixed quantile, not p50/p95/p99 at once, and deleting the
+    observation that leaves the window needs lazy deletion bookkeeping; a sorted list (e.g.
+    ``sortedcontainers``) needs an extra dependency and O(log N) Python work per append, while this
+    does the work in numpy, in batches, only when someone asks.
+
+    Percentiles match ``numpy.percentile(window, q)`` (method ``"linear"``). Timestamps are optional
+    for a count window and required for a time window; they must be non-decreasing (``ValueError``
+    otherwise). A time window keeps observations with ``t > now - seconds`` where ``now`` is the newest
+    timestamp seen or the latest ``advance(now)``.
+    """
+
+    def __init__(self, size: int | None = None, *, seconds: float | None = None) -> None:
+        if (size is None) == (seconds is None):
+            raise ValueError("give exactly one of size (last N observations) or seconds (last T seconds)")
+        self._size = None if size is None else check_int("size", size, minimum=1)
+        self._seconds = None if seconds is None else check_real("seconds", seconds, minimum=0.0,
+                                                               strict_minimum=True)
+        cap = 64 if self._size is None else max(64, 2 * self._size)
+        self._vals = np.empty(cap)
+        self._ts = np.empty(cap)
+        self._head = 0
+        self._tail = 0
+        self._pv: list[float] = []
+        self._pt: list[float] = []
+        self._last_t = -_INF
+        self._now = -_INF
+        self._uses_time: bool | None = None
+        self._sorted: np.ndarray | None = None
+        self._s_head = 0
+        self._s_tail = 0
+        self._total_count = 0
+        self._total_sum = 0.0
+
+    # ---- ingestion ------------------------------------------------------------------------------
+    def append(self, value: float, timestamp: float | None = None) -> None:
+        """Add one observation (O(1)). ``timestamp`` is required for a time window."""
+        v = _real("value", value)
+        if timestamp is None:
+            if self._seconds is not None:
+                raise ValueError("timestamp is required for a time window (seconds=...)")
+            if self._uses_time:
+                raise ValueError("timestamp is required: earlier observations had timestamps")
+            self._uses_time = False
+            t = float(self._total_count + len(self._pv))
+        else:
+            t = _real("timestamp", timestamp)
+            if self._uses_time is False:
+                raise ValueError("timestamp must be None: earlier observations had no timestamps")
+            self._uses_time = True
+            if t < self._last_t:
+                raise ValueError(f"timestamp must be non-decreasing; got {t} after {self._last_t}")
+        self._last_t = t
+        self._pv.append(v)
+        self._pt.append(t)
+
+    def extend(self, values: Any, timestamps: Any = None) -> None:
+        """Add many observations at once (vectorised); same rules as :meth:`append`."""
+        vals = as_1d_array("values", values, min_size=0)
+        if timestamps is None:
+            if self._seconds is not None:
+                raise ValueError("timestamps are required for a time window (seconds=...)")
+            if self._uses_time:
+                raise ValueError("timestamps are required: earlier observations had timestamps")
+            if vals.size == 0:
+                return
+            self._uses_time = False
+            start = self._total_count + len(self._pv)
+            ts = np.arange(start, start + vals.size, dtype=np.float64)
+        else:
+            ts = as_1d_array("timestamps", timestamps, min_size=0)
+            if ts.size != vals.size:
+                raise ValueError(f"timestamps must have the same length as values ({vals.size}); got {ts.size}")
+            if vals.size == 0:
+                return
+            if self._uses_time is False:
+                raise ValueError("timestamps must be None: earlier observations had no timestamps")
+            self._uses_time = True
+            if ts[0] < self._last_t or (ts.size > 1 and np.any(ts[1:] < ts[:-1])):
+                raise ValueError("timestamps must be non-decreasing (and not earlier than the last one seen)")
+        self._flush()
+        self._write(vals, ts)
+        self._last_t = float(ts[-1])
+
+    def advance(self, now: float) -> None:
+        """Move a time window's clock to ``now`` (evicts old observations even without new traffic)."""
+        now = _real("now", now)
+        if now < self._now:
+            raise ValueError(f"now must be non-decreasing; got {now} after {self._now}")
+        self._now = now
+
+    def _flush(self) -> None:
+        if self._pv:
+            vals = np.array(self._pv)
+            ts = np.array(self._pt)
+            self._pv.clear()
+            self._pt.clear()
+            self._write(vals, ts)
+
+    def _write(self, vals: np.ndarray, ts: np.ndarray) -> None:
+        k = vals.size
+        self._total_count += k
+        self._total_sum += float(vals.sum())
+        if self._size is not None and k > self._size:
+            # Only the last `size` can survive; the sorted cache must be rebuilt.
+            vals, ts = vals[-self._size:], ts[-self._size:]
+            self._head = self._tail = 0
+            self._sorted = None
+            k = vals.size
+        if self._tail + k > self._vals.size:
+            self._make_room(k)
+        self._vals[self._tail:self._tail + k] = vals
+        self._ts[self._tail:self._tail + k] = ts
+        self._tail += k
+        if self._size is not None and self._tail - self._head > self._size:
+            self._head = self._tail - self._size
+        self._now = max(self._now, float(ts[-1]))
+
+    def _make_room(self, k: int) -> None:
+        # Keep evicted-but-unsynced observations so the sorted cache can still remove them.
+        keep_from = min(self._head, self._s_head) if self._sorted is not None else self._head
+        live = self._tail - keep_from
+        cap = self._vals.size
+        while live + k > cap // 2 and live + k > cap - (cap // 4):
+            cap *= 2
+        if cap < live + k:
+            cap = 2 * (live + k)
+        if cap != self._vals.size:
+            vals = np.empty(cap)
+            ts = np.empty(cap)
+        else:
+            vals, ts = self._vals, self._ts
+        vals[:live] = self._vals[keep_from:self._tail]
+        ts[:live] = self._ts[keep_from:self._tail]
+        self._vals, self._ts = vals, ts
+        self._head -= keep_from
+        self._tail -= keep_from
+        if self._sorted is not None:
+            self._s_head -= keep_from
+            self._s_tail -= keep_from
+
+    def _settle(self) -> None:
+        """Flush pending observations and evict what has left the window."""
+        self._flush()
+        if self._seconds is not None and self._tail > self._head:
+            cutoff = self._now - self._seconds
+            ts = self._ts
+            if ts[self._head] <= cutoff:
+                self._head += int(np.searchsorted(ts[self._head:self._tail], cutoff, side="right"))
+
+    def _sync_sorted(self) -> np.ndarray:
+        self._settle()
+        h, t = self._head, self._tail
+        S = self._sorted
+        changed = (t - self._s_tail) + (h - self._s_head)
+        if (S is None or h > self._s_tail or self._s_head > h or changed > max(16, (t - h) // 4)):
+            S = np.sort(self._vals[h:t])
+        elif changed:
+            S = _update_sorted(S, self._vals[self._s_head:h], self._vals[self._s_tail:t])
+        self._sorted = S
+        self._s_head, self._s_tail = h, t
+        return S
+
+    # ---- queries --------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        self._settle()
+        return self._tail - self._head
+
+    @property
+    def total_count(self) -> int:
+        """Observations ever appended (including those that left the window)."""
+        return self._total_count + len(self._pv)
+
+    @property
+    def total_sum(self) -> float:
+        """Sum of every observation ever appended."""
+        self._flush()
+        return self._total_sum
+
+    @property
+    def now(self) -> float:
+        """Newest timestamp seen (or set by :meth:`advance`); ``-inf`` before any observation."""
+        return max(self._now, self._last_t)
+
+    def values(self) -> np.ndarray:
+        """A copy of the observations in the window, oldest first."""
+        self._settle()
+        return self._vals[self._head:self._tail].copy()
+
+    def timestamps(self) -> np.ndarray:
+        """A copy of the window's timestamps (sequence numbers when none were given)."""
+        self._settle()
+        return self._ts[self._head:self._tail].copy()
+
+    def _require(self) -> None:
+        if self.__len__() == 0:
+            raise ValueError("the window is empty; append observations first")
+
+    def percentile(self, q: float) -> float:
+        """Percentile ``q`` in [0, 100] of the window, as ``numpy.percentile`` (method "linear")."""
+        q = check_real("q", q, minimum=0.0, maximum=100.0)
+        self._require()
+        return _lerp_quantile(self._sync_sorted(), q)
+
+    def percentiles(self, qs: Sequence[float]) -> tuple[float, ...]:
+        """Several percentiles from one sync of the sorted copy."""
+        qv = [check_real("qs", q, minimum=0.0, maximum=100.0) for q in qs]
+        self._require()
+        S = self._sync_sorted()
+        return tuple(_lerp_quantile(S, q) for q in qv)
+
+    def sum(self) -> float:
+        """Sum of the window (0.0 when empty)."""
+        self._settle()
+        return float(self._vals[self._head:self._tail].sum())
+
+    def mean(self) -> float:
+        """Mean of the window; ``ValueError`` when empty."""
+        self._require()
+        return float(self._vals[self._head:self._tail].mean())
+
+    def span(self) -> float:
+        """Newest minus oldest timestamp in the window (0.0 for fewer than two observations)."""
+        self._settle()
+        if self._tail - self._head < 2:
+            return 0.0
+        return float(self._ts[self._tail - 1] - self._ts[self._head])
+
+    def __repr__(self) -> str:
+        what = f"size={self._size}" if self._size is not None else f"seconds={self._seconds:g}"
+        return f"RollingWindow({what}, n={len(self)}, total_count={self.total_count})"
+
+
+# --------------------------------------------------------------------------------------------------
+# Rules
+# --------------------------------------------------------------------------------------------------
+#: Metrics a rule can watch, all computed over the rule's window, and the column each one reads.
+METRICS: Mapping[str, str] = {
+    "latency_p50": "latency",
+    "latency_p95": "latency",
+    "latency_p99": "latency",
+    "latency_mean": "latency",
+    "error_rate": "error",
+    "mean_confidence": "confidence",
+    "cost_per_request": "cost",
+    "cost_in_window": "cost",
+    "throughput": "latency",
+}
+
+#: What each metric is about; incident playbooks are keyed by these categories.
+METRIC_CATEGORY: Mapping[str, str] = {
+    "latency_p50": "latency",
+    "latency_p95": "latency",
+    "latency_p99": "latency",
+    "latency_mean": "latency",
+    "error_rate": "errors",
+    "mean_confidence": "quality",
+    "cost_per_request": "cost",
+    "cost_in_window": "cost",
+    "throughput": "traffic",
+}
+
+#: Severity names, worst first (the response-time table is in :mod:`prodai_lessons.incidents`).
+SEVERITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
+
+_OPS = {
+    ">": lambda v, t: v > t,
+    ">=": lambda v, t: v >= t,
+    "<": lambda v, t: v < t,
+    "<=": lambda v, t: v <= t,
+}
+
+
+def _check_for(value: Any) -> float:
+    if isinstance(value, str):
+        return parse_duration("for_", value)
+    return check_real("for_", value, minimum=0.0)
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """``metric op threshold`` over ``window``, firing after it has held for ``for_`` (Prometheus model).
+
+    Lifecycle per evaluation (the same as a Prometheus alerting rule with ``for:``):
+
+    - *inactive* and the condition holds: go *pending* (``for_ == 0``: straight to *firing*);
+    - *pending* and it no longer holds: back to *inactive*, no notification;
+    - *pending* for at least ``for_`` (clock time since it went pending): *firing*, one ``"firing"``
+      notification;
+    - *firing*: stays firing while the value is on the bad side of ``clear_threshold`` (default: the
+      threshold itself); once ``value op clear_threshold`` is false it resolves, one ``"resolved"``
+      notification, and the rule is *inactive* again.
+
+    ``clear_threshold`` gives hysteresis: a p95 alert at ``> 500`` with ``clear_threshold=400`` does
+    not flap while p95 hovers around 500. For ``>``/``>=`` it must be <= ``threshold``, for ``<``/``<=``
+    >= ``threshold``. ``window`` is an int (last N requests) or a duration such as ``"5m"``; ``None``
+    uses the pipeline's window. ``min_count`` observations are needed before the rule looks at its
+    value (default: a full count window, or 1 for a time window); with fewer the condition is false.
+    """
+
+    name: str
+    metric: str
+    op: str
+    threshold: float
+    for_: float | str = 0.0
+    window: int | str | None = None
+    severity: str = "P2"
+    clear_threshold: float | None = None
+    min_count: int | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_str("name", self.name)
+        check_str("metric", self.metric)
+        check_choice("metric", self.metric, METRICS)
+        check_choice("op", self.op, _OPS)
+        object.__setattr__(self, "threshold", check_real("threshold", self.threshold))
+        object.__setattr__(self, "for_", _check_for(self.for_))
+        if self.window is not None:
+            _window_spec("window", self.window)
+        check_choice("severity", self.severity, SEVERITIES)
+        if self.clear_threshold is not None:
+            c = check_real("clear_threshold", self.clear_threshold)
+            if self.op in (">", ">=") and c > self.threshold:
+                raise ValueError(f"clear_threshold must be <= threshold ({self.threshold}) for op {self.op!r}; got {c}")
+            if self.op in ("<", "<=") and c < self.threshold:
+                raise ValueError(f"clear_threshold must be >= threshold ({self.threshold}) for op {self.op!r}; got {c}")
+            object.__setattr__(self, "clear_threshold", c)
+        if self.min_count is not None:
+            check_int("min_count", self.min_count, minimum=1)
+        if not isinstance(self.description, str):
+            raise TypeError(f"description must be a str; got {self.description!r}")
+
+    @property
+    def category(self) -> str:
+        return METRIC_CATEGORY[self.metric]
+
+    def _needs(self, default_spec: tuple[str, float]) -> list[tuple[str, tuple[str, float]]]:
+        spec = default_spec if self.window is None else _window_spec("window", self.window)
+        return [(self.metric, spec)]
+
+    def _min_count(self, spec: tuple[str, float]) -> int:
+        if self.min_count is not None:
+            return self.min_count
+        return int(spec[1]) if spec[0] == "count" else 1
+
+    def describe(self) -> str:
+        clear = "" if self.clear_threshold is None else f", clears at {self.clear_threshold:g}"
+        return f"{self.metric} {self.op} {self.threshold:g} for {self.for_:g}{clear}"
+
+
+@dataclass(frozen=True)
+class SLO:
+    """A service-level objective on the fraction of good requests: ``target`` (e.g. 0.96 = 96 %).
+
+    Error budget ``= 1 - target``: the fraction of requests allowed to fail. The *burn rate* of an
+    observed error rate is ``error_rate / (1 - target)``: 1.0 spends the budget exactly over the
+    compliance period, 3.0 spends it three times too fast. ``budget_remaining(n, e)`` is the fraction of
+    the budget left after ``e`` errors in ``n`` requests, ``1 - e / ((1 - target) n)`` (negative once
+    overspent), as in the SRE Workbook, ch. 2.
+    """
+
+    target: float
+    name: str = "availability"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", check_probability("target", self.target))
+        check_str("name", self.name)
+
+    @property
+    def error_budget(self) -> float:
+        return 1.0 - self.target
+
+    def burn_rate(self, error_rate: float) -> float:
+        """``error_rate / (1 - target)``."""
+        e = check_real("error_rate", error_rate, minimum=0.0, maximum=1.0)
+        return e / self.error_budget
+
+    def budget_remaining(self, n_requests: int, n_errors: int) -> float:
+        """Fraction of the error budget left: ``1 - n_errors / ((1 - target) * n_requests)``."""
+        n = check_int("n_requests", n_requests, minimum=1)
+        e = check_int("n_errors", n_errors, minimum=0, maximum=n)
+        return 1.0 - e / (self.error_budget * n)
+
+
+@dataclass(frozen=True)
+class BurnRateRule:
+    """Multiwindow burn-rate alert on the error rate (Google SRE Workbook, ch. 5, alert #5/#6).
+
+    Fires when ``burn(long_window) > burn_rate`` **and** ``burn(short_window) > burn_rate``, with
+    ``burn(w) = error_rate(w) / (1 - slo.target)``. The long window makes a few scattered errors
+    insufficient (no page for single errors); the short window confirms the problem is still happening,
+    so a rule does not fire on an incident that ended minutes ago.
+
+    Resolution: the Workbook lets the short window reset the alert. With request counts as small as
+    a lesson's, a 10-request window flickers during a 15 % error incident (two errors or not), so by
+    default the rule resolves when the *long* window's burn falls to ``clear_burn_rate`` or below
+    (hysteresis, default 1.0: the budget is no longer being overspent). ``for_`` as in
+    :class:`AlertRule` (the Workbook uses none). Windows: int (requests) or a duration (``"1h"``).
+    """
+
+    name: str
+    slo: SLO
+    burn_rate: float
+    long_window: int | str
+    short_window: int | str
+    severity: str = "P1"
+    clear_burn_rate: float | None = 1.0
+    for_: float | str = 0.0
+    description: str = ""
+
+    metric = "error_rate"
+
+    def __post_init__(self) -> None:
+        check_str("name", self.name)
+        if not isinstance(self.slo, SLO):
+            raise TypeError(f"slo must be an SLO; got {self.slo!r}")
+        object.__setattr__(self, "burn_rate", check_real("burn_rate", self.burn_rate, minimum=0.0,
+                                                         strict_minimum=True))
+        ls = _window_spec("long_window", self.long_window)
+        ss = _window_spec("short_window", self.short_window)
+        if ls[0] != ss[0]:
+            raise ValueError("long_window and short_window must both be request counts or both durations")
+        if ss[1] > ls[1]:
+            raise ValueError(f"short_window must not be longer than long_window; got {self.short_window!r} "
+                             f"> {self.long_window!r}")
+        check_choice("severity", self.severity, SEVERITIES)
+        if self.clear_burn_rate is not None:
+            c = check_real("clear_burn_rate", self.clear_burn_rate, minimum=0.0)
+            if c > self.burn_rate:
+                raise ValueError(f"clear_burn_rate must be <= burn_rate ({self.burn_rate}); got {c}")
+            object.__setattr__(self, "clear_burn_rate", c)
+        object.__setattr__(self, "for_", _check_for(self.for_))
+
+    @property
+    def threshold(self) -> float:
+        """The error rate that corresponds to ``burn_rate``: ``burn_rate * (1 - slo.target)``."""
+        return self.burn_rate * self.slo.error_budget
+
+    @property
+    def category(self) -> str:
+        return "errors"
+
+    def _needs(self, default_spec):
+        return [("error_rate", _window_spec("long_window", self.long_window)),
+                ("error_rate", _window_spec("short_window", self.short_window))]
+
+    def describe(self) -> str:
+        return (f"burn > {self.burn_rate:g}x ({self.threshold:.1%} errors) over {self.long_window} "
+                f"and {self.short_window} (SLO {self.slo.target:.1%})")
+
+
+# --------------------------------------------------------------------------------------------------
+# Notifications
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Alert:
+    """One notification: a rule started ``"firing"`` or was ``"resolved"``.
+
+    ``at`` is the pipeline clock (seconds, or request number without timestamps); ``n_requests`` the
+    number of requests logged when the rule was evaluated; ``value`` what the rule saw (for a burn-rate
+    rule: the long window's burn rate).
+    """
+
+    rule: str
+    status: str
+    at: float
+    n_requests: int
+    value: float
+    threshold: float
+    severity: str
+    metric: str
+    category: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A rule moved from one state to another (``inactive``, ``pending``, ``firing``)."""
+
+    rule: str
+    at: float
+    n_requests: int
+    old: str
+    new: str
+    value: float
+
+
+@dataclass(frozen=True)
+class AlertEpisode:
+    """A firing episode reconstructed from notifications: ``[start, end)``; ``end`` None while firing."""
+
+    rule: str
+    severity: str
+    start: float
+    end: float | None
+    start_n: int
+    end_n: int | None
+
+
+def alert_episodes(history: Iterable[Alert]) -> tuple[AlertEpisode, ...]:
+    """Pair each ``"firing"`` with the next ``"resolved"`` of the same rule (ordered by start time).
+
+    Use it to shade alert bands: ``for ep in alert_episodes(p.history): ax.axvspan(ep.start, ep.end or
+    t_max)``. Raises ``ValueError`` if a rule has two firings without a resolution in between.
+    """
+    open_: dict[str, Alert] = {}
+    out: list[AlertEpisode] = []
+    for a in history:
+        if not isinstance(a, Alert):
+            raise TypeError(f"history must contain Alert notifications; got {a!r}")
+        if a.status == "firing":
+            if a.rule in open_:
+                raise ValueError(f"rule {a.rule!r} fired twice without resolving")
+            open_[a.rule] = a
+        elif a.status == "resolved":
+            f = open_.pop(a.rule, None)
+            if f is not None:
+                out.append(AlertEpisode(a.rule, f.severity, f.at, a.at, f.n_requests, a.n_requests))
+    for f in open_.values():
+        out.append(AlertEpisode(f.rule, f.severity, f.at, None, f.n_requests, None))
+    return tuple(sorted(out, key=lambda e: (e.start, e.rule)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Snapshot
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """What the pipeline sees now. ``*_window`` / window fields cover ``window``; ``*_total`` fields
+    cover everything since the pipeline started. Fields are ``None`` when there is nothing to measure
+    (no requests yet; throughput without timestamps; budget without an SLO)."""
+
+    at: float | None
+    window: str
+    n_in_window: int
+    n_requests_total: int
+    n_errors_total: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    error_rate: float | None
+    throughput_per_s: float | None
+    mean_confidence: float | None
+    cost_per_request_usd: float | None
+    cost_in_window_usd: float
+    cost_total_usd: float
+    error_rate_total: float | None
+    error_budget_remaining: float | None
+    active_alerts: tuple[str, ...]
+
+    def _rows(self):
+        def f(v, fmt):
+            return "-" if v is None else format(v, fmt)
+        return [
+            ("window", self.window),
+            ("requests in window / total", f"{self.n_in_window} / {self.n_requests_total}"),
+            ("latency p50 / p95 / p99 (ms)",
+             f"{f(self.latency_p50_ms, '.0f')} / {f(self.latency_p95_ms, '.0f')} / {f(self.latency_p99_ms, '.0f')}"),
+            ("error rate (window)", f(self.error_rate, ".1%")),
+            ("error rate (since start)", f(self.error_rate_total, ".1%")),
+            ("throughput (req/s, window)", f(self.throughput_per_s, ".2f")),
+            ("mean confidence (window)", f(self.mean_confidence, ".3f")),
+            ("cost per request (USD, window)", f(self.cost_per_request_usd, ".5f")),
+            ("cost in window (USD)", f"{self.cost_in_window_usd:.4f}"),
+            ("cost since start (USD)", f"{self.cost_total_usd:.4f}"),
+            ("error budget remaining", f(self.error_budget_remaining, ".1%")),
+            ("firing alerts", ", ".join(self.active_alerts) or "none"),
+        ]
+
+    def _repr_html_(self) -> str:
+        import html
+
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                       for k, v in self._rows())
+        return f"<table><caption>MetricsSnapshot</caption>{body}</table>"
+
+    def to_text(self) -> str:
+        """The snapshot as aligned text lines (for printing)."""
+        rows = self._rows()
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pipeline
+# --------------------------------------------------------------------------------------------------
+_MEAN_COLUMN = {"latency_mean": 1, "error_rate": 2, "mean_confidence": 3, "cost_per_request": 4,
+                "cost_in_window": 4}
+_QUANTILE = {"latency_p50": 50.0, "latency_p95": 95.0, "latency_p99": 99.0}
+#: Above this many gathered values a rolling percentile is updated point by point instead of vectorised.
+_VECTOR_LIMIT = 2_000_000
+
+
+class _RuleState:
+    __slots__ = ("state", "since", "value")
+
+    def __init__(self) -> None:
+        self.state = "inactive"
+        self.since = 0.0
+        self.value = math.nan
+
+
+class _SortedCache:
+    """Sorted latencies of rows ``[start, end)`` (global row numbers), updated incrementally."""
+
+    __slots__ = ("S", "start", "end")
+
+    def __init__(self) -> None:
+        self.S: np.ndarray | None = None
+        self.start = 0
+        self.end = 0
+
+
+class _Store:
+    """Columnar request log: rows ``[base, base + rows)``, columns t, latency, error, confidence, cost.
+
+    ``cum[c][j]`` is the running sum of column ``c`` up to local row ``j`` (exclusive), accumulated
+    sequentially from the first request, so the sum over any window is one subtraction and does not
+    depend on how the rows arrived (one by one or in batches).
+    """
+
+    def __init__(self, cap: int = 1024) -> None:
+        self.data = np.empty((5, cap))
+        self.cum = np.zeros((5, cap + 1))
+        self.base = 0
+        self.rows = 0
+
+    @property
+    def end(self) -> int:
+        return self.base + self.rows
+
+    def append(self, block: np.ndarray, keep_from: int) -> None:
+        """Append ``block`` (5 x k); rows before global ``keep_from`` may be dropped to make room."""
+        k = block.shape[1]
+        cap = self.data.shape[1]
+        if self.rows + k > cap:
+            keep_from = min(max(keep_from, self.base), self.end)
+            drop = keep_from - self.base
+            live = self.rows - drop
+            new_cap = cap
+            while live + k > new_cap * 3 // 4:
+                new_cap *= 2
+            data = np.empty((5, new_cap)) if new_cap != cap else self.data
+            cum = np.empty((5, new_cap + 1)) if new_cap != cap else self.cum
+            data[:, :live] = self.data[:, drop:self.rows]
+            cum[:, :live + 1] = self.cum[:, drop:self.rows + 1]  # not rebased: results never depend on chunking
+            self.data, self.cum = data, cum
+            self.base += drop
+            self.rows = live
+        r = self.rows
+        if k == 1:
+            self.data[:, r] = block[:, 0]
+            self.cum[:, r + 1] = self.cum[:, r] + block[:, 0]   # identical to the sequential cumsum
+            self.rows = r + 1
+            return
+        self.data[:, r:r + k] = block
+        # sequential running sums continuing from the last one: the same bits however rows are batched
+        self.cum[:, r:r + k + 1] = np.cumsum(np.concatenate((self.cum[:, r:r + 1], block), axis=1), axis=1)
+        self.rows = r + k
+
+
+class MonitoringPipeline:
+    """Ingest requests, evaluate alert rules on a cadence, keep notifications and a metrics snapshot.
+
+    Parameters
+    ----------
+    rules: :class:`AlertRule` / :class:`BurnRateRule` objects (names must be unique).
+    window: the window of :meth:`metrics` and of rules without their own (int requests or ``"5m"``).
+    evaluate_every: evaluate the rules after every ``k`` requests (default 1), or
+    evaluate_interval: every ``interval`` of clock time (seconds with timestamps) at the ticks
+        ``interval, 2 interval, ...`` like Prometheus' ``evaluation_interval``. A tick is evaluated
+        over the requests *before* it, when the first request at or after it arrives (or at
+        :meth:`evaluate`); quiet ticks are evaluated too, so time windows drain.
+    slo: optional :class:`SLO`; the snapshot then reports the error budget remaining since start.
+    max_history: bound on the kept notifications and state changes (oldest dropped first).
+    keep_trace: also record, per evaluation, every rule's value and state (for plots).
+
+    **How it is fast.** ``log_request`` validates five scalars and appends a tuple to a list. At an
+    evaluation the list becomes one numpy block in a columnar store that keeps running sums per column
+    (a window's mean is one subtraction) and only the rows the longest window needs. Percentiles come
+    from a sorted copy per window updated incrementally (see :class:`RollingWindow`), or, in
+    ``log_batch``, for all evaluation points at once (``sliding_window_view`` + ``np.percentile`` along
+    rows) when that is small enough. ``log_batch`` is exactly equivalent to calling ``log_request``
+    for each row (tested), just vectorised.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[AlertRule | BurnRateRule] = (),
+        *,
+        window: int | str = 200,
+        evaluate_every: int | None = None,
+        evaluate_interval: float | str | None = None,
+        slo: SLO | None = None,
+        max_history: int = 1000,
+        keep_trace: bool = False,
+    ) -> None:
+        if isinstance(rules, (AlertRule, BurnRateRule, str)) or not isinstance(rules, Sequence):
+            raise TypeError(f"rules must be a sequence of AlertRule/BurnRateRule; got {rules!r}")
+        names = set()
+        for i, r in enumerate(rules):
+            if not isinstance(r, (AlertRule, BurnRateRule)):
+                raise TypeError(f"rules[{i}] must be an AlertRule or BurnRateRule; got {r!r}")
+            if r.name in names:
+                raise ValueError(f"rules must have unique names; {r.name!r} appears twice")
+            names.add(r.name)
+        self.rules: tuple[AlertRule | BurnRateRule, ...] = tuple(rules)
+        self._spec = _window_spec("window", window)
+        if evaluate_every is not None and evaluate_interval is not None:
+            raise ValueError("give at most one of evaluate_every (requests) and evaluate_interval (clock time)")
+        if evaluate_interval is not None:
+            self._interval: float | None = (
+                parse_duration("evaluate_interval", evaluate_interval) if isinstance(evaluate_interval, str)
+                else check_real("evaluate_interval", evaluate_interval, minimum=0.0, strict_minimum=True))
+            self._every: int | None = None
+        else:
+            self._interval = None
+            self._every = 1 if evaluate_every is None else check_int("evaluate_every", evaluate_every, minimum=1)
+        if slo is not None and not isinstance(slo, SLO):
+            raise TypeError(f"slo must be an SLO or None; got {slo!r}")
+        self.slo = slo
+        max_history = check_int("max_history", max_history, minimum=1)
+        if not isinstance(keep_trace, bool):
+            raise TypeError(f"keep_trace must be a bool; got {keep_trace!r}")
+        self.keep_trace = keep_trace
+
+        self._rule_needs = [r._needs(self._spec) for r in self.rules]
+        specs = {self._spec} | {spec for needs in self._rule_needs for _, spec in needs}
+        self._max_count = max((int(v) for k, v in specs if k == "count"), default=0)
+        self._max_seconds = max((v for k, v in specs if k == "time"), default=0.0)
+        self._uses_time_windows = self._max_seconds > 0
+        self._caches: dict[tuple[str, float], _SortedCache] = {}
+
+        self._store = _Store()
+        self._states = {r.name: _RuleState() for r in self.rules}
+        self._history: deque[Alert] = deque(maxlen=max_history)
+        self._changes: deque[StateChange] = deque(maxlen=max_history)
+        self._trace: list[tuple[float, int, tuple[float, ...], tuple[str, ...]]] = []
+        self._pending: list[tuple[float, float, float, float, float]] = []
+        self._n = 0
+        self._n_errors = 0
+        self._last_t = -_INF
+        self._uses_time: bool | None = None
+        self._next_n = self._every
+        self._next_t = self._interval
+        self._n_evaluations = 0
+
+    # ---- ingestion ------------------------------------------------------------------------------
+    def _clock_mode(self, has_timestamp: bool) -> None:
+        if self._uses_time is None:
+            if not has_timestamp and (self._uses_time_windows or self._interval is not None):
+                raise ValueError("timestamp is required: a window or evaluate_interval is a duration")
+            self._uses_time = has_timestamp
+        elif self._uses_time != has_timestamp:
+            raise ValueError("timestamp must be given for every request or for none "
+                             f"(earlier requests {'had' if self._uses_time else 'had no'} timestamps)")
+
+    def log_request(self, latency_ms: float, error: bool, confidence: float, cost_usd: float,
+                    timestamp: float | None = None) -> None:
+        """Log one request; evaluates the rules when the cadence is due.
+
+        ``latency_ms`` >= 0, ``error`` a bool (or 0/1), ``confidence`` in [0, 1], ``cost_usd`` >= 0, all
+        finite; ``timestamp`` (seconds) non-decreasing, or omitted for every request.
+        """
+        lat = _real("latency_ms", latency_ms)
+        if lat < 0.0:
+            raise ValueError(f"latency_ms must be >= 0; got {lat}")
+        err = _flag("error", error)
+        conf = _real("confidence", confidence)
+        if not 0.0 <= conf <= 1.0:
+            raise ValueError(f"confidence must be in [0, 1]; got {conf}")
+        cost = _real("cost_usd", cost_usd)
+        if cost < 0.0:
+            raise ValueError(f"cost_usd must be >= 0; got {cost}")
+        if timestamp is None:
+            if self._uses_time is not False:
+                self._clock_mode(False)
+            t = float(self._n)
+        else:
+            t = _real("timestamp", timestamp)
+            if self._uses_time is not True:
+                self._clock_mode(True)
+            if t < self._last_t:
+                raise ValueError(f"timestamp must be non-decreasing; got {t} after {self._last_t} "
+                                 "(out-of-order requests are rejected, not reordered)")
+            if self._interval is not None and t >= self._next_t:
+                self._flush()
+                self._tick_until(t)
+        self._last_t = t
+        self._pending.append((t, lat, 1.0 if err else 0.0, conf, cost))
+        self._n += 1
+        if err:
+            self._n_errors += 1
+        if self._every is not None and self._n >= self._next_n:
+            self._flush()
+            self._run_states(self._columns_one(self._n, t), [self._n], [t])
+            self._next_n += self._every
+
+    def _tick_until(self, t: float) -> None:
+        """Evaluate every tick <= t over the rows already stored (interval mode)."""
+        k = int(math.floor((t - self._next_t) / self._interval)) + 1
+        ticks = self._next_t + self._interval * np.arange(k, dtype=np.float64)
+        self._evaluate_points(np.full(k, self._store.end), ticks)
+        self._next_t = float(ticks[-1]) + self._interval
+
+    def log_batch(self, latency_ms: Any, error: Any, confidence: Any, cost_usd: Any,
+                  timestamp: Any = None) -> None:
+        """Log many requests at once (arrays of equal length): the same result as calling
+        :meth:`log_request` for each row in order, evaluations at the same points, but vectorised."""
+        lat = as_1d_array("latency_ms", latency_ms, min_size=0, nonnegative=True)
+        n = lat.size
+        err = as_bool_array("error", error, min_size=0)
+        conf = as_1d_array("confidence", confidence, min_size=0)
+        cost = as_1d_array("cost_usd", cost_usd, min_size=0, nonnegative=True)
+        for name, arr in (("error", err), ("confidence", conf), ("cost_usd", cost)):
+            if arr.size != n:
+                raise ValueError(f"{name} must have the same length as latency_ms ({n}); got {arr.size}")
+        if n and ((conf < 0).any() or (conf > 1).any()):
+            i = int(np.flatnonzero((conf < 0) | (conf > 1))[0])
+            raise ValueError(f"confidence must be in [0, 1]; got {conf[i]} at index {i}")
+        if timestamp is None:
+            if n == 0:
+                return
+            self._clock_mode(False)
+            ts = np.arange(self._n, self._n + n, dtype=np.float64)
+        else:
+            ts = as_1d_array("timestamp", timestamp, min_size=0)
+            if ts.size != n:
+                raise ValueError(f"timestamp must have the same length as latency_ms ({n}); got {ts.size}")
+            if n == 0:
+                return
+            self._clock_mode(True)
+            if ts[0] < self._last_t:
+                raise ValueError(f"timestamp must be non-decreasing; got {ts[0]} at index 0 after {self._last_t}")
+            if n > 1:
+                bad = np.flatnonzero(ts[1:] < ts[:-1])
+                if bad.size:
+                    i = int(bad[0]) + 1
+                    raise ValueError(f"timestamp must be non-decreasing; got {ts[i]} at index {i} after "
+                                     f"{ts[i - 1]} (out-of-order requests are rejected, not reordered)")
+        self._flush()
+        start_row = self._store.end
+        if self._every is not None:
+            # evaluation after the request that brings the count to next_n, next_n + every, ...
+            first = self._next_n - self._n  # 1-based position in this batch
+            pos = np.arange(first, n + 1, self._every, dtype=np.int64)
+            ends = start_row + pos
+            nows = ts[pos - 1] if pos.size else ts[:0]
+            self._ingest(ts, lat, err, conf, cost)
+            if pos.size:
+                self._evaluate_points(ends, nows)
+                self._next_n += self._every * pos.size
+        else:
+            last = float(ts[-1])
+            self._ingest(ts, lat, err, conf, cost)
+            if last >= self._next_t:
+                k = int(math.floor((last - self._next_t) / self._interval)) + 1
+                ticks = self._next_t + self._interval * np.arange(k, dtype=np.float64)
+                ends = start_row + np.searchsorted(ts, ticks, side="left")
+                self._evaluate_points(ends, ticks)
+                self._next_t = float(ticks[-1]) + self._interval
+
+    def log_requests(self, requests: Any) -> None:
+        """Log a :class:`prodai_lessons.simulate.Requests` batch (with its timestamps)."""
+        self.log_batch(requests.latency_ms, requests.error, requests.confidence, requests.cost_usd,
+                       timestamp=requests.timestamp)
+
+    def _keep_from(self) -> int:
+        """First global row any window may still need at the next evaluation."""
+        st = self._store
+        keep = st.end - self._max_count
+        if self._max_seconds > 0 and st.rows:
+            ts = st.data[0, :st.rows]
+            keep = min(keep, st.base + int(np.searchsorted(ts, ts[-1] - self._max_seconds, side="right")))
+        for c in self._caches.values():
+            if c.S is not None:
+                if c.start < keep - 4 * max(self._max_count, 1024):
+                    c.S = None  # a stale cache is rebuilt rather than pinning old rows
+                else:
+                    keep = min(keep, c.start)
+        return keep
+
+    def _ingest(self, ts, lat, err, conf, cost) -> None:
+        block = np.empty((5, ts.size))
+        block[0] = ts
+        block[1] = lat
+        block[2] = err
+        block[3] = conf
+        block[4] = cost
+        self._store.append(block, self._keep_from())
+        self._n += ts.size
+        self._n_errors += int(np.count_nonzero(err))
+        self._last_t = float(ts[-1])
+
+    def _flush(self) -> None:
+        if self._pending:
+            block = np.array(self._pending, dtype=np.float64).T
+            self._pending.clear()
+            self._store.append(block, self._keep_from())
+
+    # ---- window statistics at many points --------------------------------------------------------
+    def _starts(self, spec: tuple[str, float], ends: np.ndarray, nows: np.ndarray) -> np.ndarray:
+        st = self._store
+        if spec[0] == "count":
+            return np.maximum(ends - int(spec[1]), st.base)
+        ts = st.data[0, :st.rows]
+        starts = st.base + np.searchsorted(ts, nows - spec[1], side="right")
+        return np.minimum(starts, ends)
+
+    def _stat(self, metric: str, spec: tuple[str, float], ends: np.ndarray, nows: np.ndarray):
+        """Values of ``metric`` over ``spec`` for windows ending at global rows ``ends`` (exclusive)."""
+        st = self._store
+        starts = self._starts(spec, ends, nows)
+        counts = ends - starts
+        lo = starts - st.base
+        hi = ends - st.base
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if metric in _MEAN_COLUMN:
+                c = st.cum[_MEAN_COLUMN[metric]]
+                sums = c[hi] - c[lo]
+                vals = sums if metric == "cost_in_window" else sums / counts
+                if metric == "error_rate":
+                    vals = np.round(sums) / counts  # error counts are integers; remove float dust
+            elif metric == "throughput":
+                if spec[0] == "time":
+                    vals = counts / spec[1]
+                else:
+                    ts = st.data[0]
+                    span = ts[np.maximum(hi - 1, 0)] - ts[np.minimum(lo, st.rows - 1)]
+                    vals = np.where(span > 0, (counts - 1) / span, np.nan)
+            else:
+                vals = self._percentiles(spec, _QUANTILE[metric], starts, ends)
+        vals = np.where(counts > 0, vals, np.nan)
+        return vals, counts
+
+    def _percentiles(self, spec, q: float, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        st = self._store
+        lat = st.data[1, :st.rows]
+        out = np.full(ends.size, np.nan)
+        counts = ends - starts
+        if spec[0] == "count":
+            w = int(spec[1])
+            full = counts == w
+            if full.sum() * w <= _VECTOR_LIMIT and full.sum() > 1:
+                view = np.lib.stride_tricks.sliding_window_view(lat, w)
+                out[full] = np.percentile(view[starts[full] - st.base], q, axis=1)
+                todo = np.flatnonzero(~full & (counts > 0))
+            else:
+                todo = np.flatnonzero(counts > 0)
+        else:
+            todo = np.flatnonzero(counts > 0)
+        if todo.size:
+            cache = self._caches.setdefault(spec, _SortedCache())
+            for j in todo:
+                S = self._sorted_rows(cache, int(starts[j]), int(ends[j]))
+                out[j] = _lerp_quantile(S, q)
+        return out
+
+    def _sorted_rows(self, cache: _SortedCache, start: int, end: int) -> np.ndarray:
+        st = self._store
+        lat = st.data[1]
+        S = cache.S
+        changed = (start - cache.start) + (end - cache.end)
+        if (S is None or start < cache.start or end < cache.end or start > cache.end
+                or cache.start < st.base or changed > max(16, (end - start) // 4)):
+            S = np.sort(lat[start - st.base:end - st.base])
+        elif changed:
+            S = _update_sorted(S, lat[cache.start - st.base:start - st.base],
+                               lat[cache.end - st.base:end - st.base])
+        cache.S, cache.start, cache.end = S, start, end
+        return S
+
+    # ---- evaluation -----------------------------------------------------------------------------
+    def evaluate(self, now: float | None = None) -> tuple[Alert, ...]:
+        """Evaluate every rule now, outside the cadence; returns the notifications it produced.
+
+        ``now`` defaults to the newest timestamp; a later ``now`` lets time windows drain in silence.
+        """
+        self._flush()
+        if now is None:
+            now = self._last_t if self._n else 0.0
+        else:
+            now = _real("now", now)
+            if now < self._last_t:
+                raise ValueError(f"now must not be earlier than the last request ({self._last_t}); got {now}")
+        if self._interval is not None and now >= self._next_t:
+            self._tick_until(now)  # due ticks first, so the clock of the rules never goes backwards
+        return self._evaluate_points(np.array([self._store.end]), np.array([now]))
+
+    def _evaluate_points(self, ends: np.ndarray, nows: np.ndarray) -> tuple[Alert, ...]:
+        """Run every rule's state machine at each point (window end row, clock time), in order."""
+        ends = np.asarray(ends, dtype=np.int64)
+        nows = np.asarray(nows, dtype=np.float64)
+        P = ends.size
+        if P == 1:
+            return self._run_states(self._columns_one(int(ends[0]), float(nows[0])), [int(ends[0])],
+                                    [float(nows[0])])
+        columns = []  # per rule: (value array, firing array, clear array, threshold)
+        for rule, needs in zip(self.rules, self._rule_needs):
+            if isinstance(rule, BurnRateRule):
+                (m1, s1), (m2, s2) = needs
+                v_long, n_long = self._stat(m1, s1, ends, nows)
+                v_short, n_short = self._stat(m2, s2, ends, nows)
+                need_l = int(s1[1]) if s1[0] == "count" else 1
+                need_s = int(s2[1]) if s2[0] == "count" else 1
+                ok = (n_long >= need_l) & (n_short >= need_s)
+                budget = rule.slo.error_budget
+                b_long = v_long / budget
+                b_short = v_short / budget
+                with np.errstate(invalid="ignore"):
+                    fire = ok & (b_long > rule.burn_rate) & (b_short > rule.burn_rate)
+                    if rule.clear_burn_rate is None:
+                        clear = ~fire
+                    else:
+                        clear = ~ok | (b_long <= rule.clear_burn_rate)
+                columns.append((b_long, fire, clear, rule.burn_rate))
+            else:
+                (metric, spec), = needs
+                vals, counts = self._stat(metric, spec, ends, nows)
+                ok = (counts >= rule._min_count(spec)) & ~np.isnan(vals)
+                clear_at = rule.threshold if rule.clear_threshold is None else rule.clear_threshold
+                with np.errstate(invalid="ignore"):
+                    if rule.op == ">":
+                        fire, still = vals > rule.threshold, vals > clear_at
+                    elif rule.op == ">=":
+                        fire, still = vals >= rule.threshold, vals >= clear_at
+                    elif rule.op == "<":
+                        fire, still = vals < rule.threshold, vals < clear_at
+                    else:
+                        fire, still = vals <= rule.threshold, vals <= clear_at
+                columns.append((vals, ok & fire, ~ok | ~still, rule.threshold))
+        cols = [(v.tolist(), f.tolist(), c.tolist(), th) for v, f, c, th in columns]
+        return self._run_states(cols, ends.tolist(), nows.tolist())
+
+    def _columns_one(self, end: int, now: float) -> list:
+        """The same columns as the vectorised path for a single point, with Python scalars (fast)."""
+        cols = []
+        for rule, needs in zip(self.rules, self._rule_needs):
+            if isinstance(rule, BurnRateRule):
+                (m1, s1), (m2, s2) = needs
+                v_long, n_long = self._stat_one(m1, s1, end, now)
+                v_short, n_short = self._stat_one(m2, s2, end, now)
+                ok = (n_long >= (int(s1[1]) if s1[0] == "count" else 1)
+                      and n_short >= (int(s2[1]) if s2[0] == "count" else 1))
+                budget = rule.slo.error_budget
+                b_long = v_long / budget
+                b_short = v_short / budget
+                fire = ok and b_long > rule.burn_rate and b_short > rule.burn_rate
+                if rule.clear_burn_rate is None:
+                    clear = not fire
+                else:
+                    clear = (not ok) or b_long <= rule.clear_burn_rate
+                cols.append(([b_long], [fire], [clear], rule.burn_rate))
+            else:
+                (metric, spec), = needs
+                v, n = self._stat_one(metric, spec, end, now)
+                ok = n >= rule._min_count(spec) and v == v
+                cmp = _OPS[rule.op]
+                clear_at = rule.threshold if rule.clear_threshold is None else rule.clear_threshold
+                cols.append(([v], [ok and cmp(v, rule.threshold)], [(not ok) or not cmp(v, clear_at)],
+                             rule.threshold))
+        return cols
+
+    def _stat_one(self, metric: str, spec: tuple[str, float], end: int, now: float) -> tuple[float, int]:
+        """``_stat`` for one window ending at global row ``end`` (exclusive), in Python scalars."""
+        st = self._store
+        if spec[0] == "count":
+            start = max(end - int(spec[1]), st.base)
+        else:
+            start = min(st.base + int(st.data[0, :st.rows].searchsorted(now - spec[1], side="right")), end)
+        n = end - start
+        if n <= 0:
+            return math.nan, 0
+        lo, hi = start - st.base, end - st.base
+        col = _MEAN_COLUMN.get(metric)
+        if col is not None:
+            c = st.cum[col]
+            total = float(c[hi] - c[lo])
+            if metric == "cost_in_window":
+                return total, n
+            if metric == "error_rate":
+                return round(total) / n, n
+            return total / n, n
+        if metric == "throughput":
+            if spec[0] == "time":
+                return n / spec[1], n
+            span = float(st.data[0, hi - 1] - st.data[0, lo])
+            return ((n - 1) / span if span > 0 else math.nan), n
+        S = self._sorted_rows(self._caches.setdefault(spec, _SortedCache()), start, end)
+        return _lerp_quantile(S, _QUANTILE[metric]), n
+
+    def _run_states(self, cols: list, ends_l: list[int], nows_l: list[float]) -> tuple[Alert, ...]:
+        """Advance every rule's state machine through the evaluation points, in order."""
+        P = len(ends_l)
+        out: list[Alert] = []
+        states = [self._states[r.name] for r in self.rules]
+        trace = self._trace if self.keep_trace else None
+        for j in range(P):
+            now = nows_l[j]
+            for rule, st, (vals, fire, clear, th) in zip(self.rules, states, cols):
+                old = st.state
+                new = old
+                if old == "inactive":
+                    if fire[j]:
+                        st.since = now
+                        new = "firing" if rule.for_ <= 0 else "pending"
+                elif old == "pending":
+                    if not fire[j]:
+                        new = "inactive"
+                    elif now - st.since >= rule.for_:
+                        new = "firing"
+                elif clear[j]:
+                    new = "inactive"
+                if new != old:
+                    st.state = new
+                    self._changes.append(StateChange(rule.name, now, ends_l[j], old, new, vals[j]))
+                    if new == "firing":
+                        a = self._notify(rule, "firing", now, ends_l[j], vals[j], th)
+                        out.append(a)
+                        self._history.append(a)
+                    elif old == "firing":
+                        a = self._notify(rule, "resolved", now, ends_l[j], vals[j], th)
+                        out.append(a)
+                        self._history.append(a)
+            if trace is not None:
+                trace.append((now, ends_l[j], tuple(c[0][j] for c in cols), tuple(s.state for s in states)))
+        for st, (vals, _, _, _) in zip(states, cols):
+            if P:
+                st.value = vals[-1]
+        self._n_evaluations += P
+        return tuple(out)
+
+    def _notify(self, rule, status: str, now: float, n: int, value: float, threshold: float) -> Alert:
+        if isinstance(rule, BurnRateRule):
+            what = (f"error budget burn {value:.2f}x (threshold {threshold:g}x)" if status == "firing"
+                    else f"error budget burn back to {value:.2f}x (clears at {rule.clear_burn_rate:g}x)"
+                    if rule.clear_burn_rate is not None else f"error budget burn back to {value:.2f}x")
+        else:
+            clear = rule.threshold if rule.clear_threshold is None else rule.clear_threshold
+            what = (f"{rule.metric} = {value:.4g} ({rule.op} {threshold:g})" if status == "firing"
+                    else f"{rule.metric} back to {value:.4g} (clears at {clear:g})")
+        msg = f"[{rule.severity}] {rule.name} {status.upper()}: {what}"
+        return Alert(rule.name, status, float(now), int(n), float(value), float(threshold),
+                     rule.severity, rule.metric, rule.category, msg)
+
+    # ---- views ----------------------------------------------------------------------------------
+    @property
+    def history(self) -> tuple[Alert, ...]:
+        """Notifications (``"firing"`` / ``"resolved"``), oldest first, at most ``max_history``."""
+        return tuple(self._history)
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        """The same bounded notification history as :attr:`history` (the issue's name for it)."""
+        return tuple(self._history)
+
+    @property
+    def state_changes(self) -> tuple[StateChange, ...]:
+        """Every state change, ``pending`` included, oldest first, at most ``max_history``."""
+        return tuple(self._changes)
+
+    @property
+    def active_alerts(self) -> tuple[Alert, ...]:
+        """The ``"firing"`` notification of each rule that is firing now, in rule order."""
+        latest = {}
+        for a in self._history:
+            if a.status == "firing":
+                latest[a.rule] = a
+        return tuple(latest[r.name] for r in self.rules
+                     if self._states[r.name].state == "firing" and r.name in latest)
+
+    @property
+    def rule_states(self) -> dict[str, str]:
+        """Rule name -> ``"inactive"`` / ``"pending"`` / ``"firing"``, in rule order."""
+        return {r.name: self._states[r.name].state for r in self.rules}
+
+    @property
+    def n_requests(self) -> int:
+        """Requests logged so far."""
+        return self._n
+
+    @property
+    def n_evaluations(self) -> int:
+        """Rule evaluations run so far."""
+        return self._n_evaluations
+
+    def trace(self) -> dict[str, np.ndarray]:
+        """Per-evaluation record (needs ``keep_trace=True``): ``at``, ``n_requests``, then for each rule
+        ``"<name>"`` its value and ``"<name>:state"`` its state (0 inactive, 1 pending, 2 firing)."""
+        if not self.keep_trace:
+            raise ValueError("keep_trace must be True when the pipeline is created to record a trace")
+        codes = {"inactive": 0, "pending": 1, "firing": 2}
+        out: dict[str, np.ndarray] = {
+            "at": np.array([t[0] for t in self._trace], dtype=np.float64),
+            "n_requests": np.array([t[1] for t in self._trace], dtype=np.int64),
+        }
+        for i, r in enumerate(self.rules):
+            out[r.name] = np.array([t[2][i] for t in self._trace], dtype=np.float64)
+            out[r.name + ":state"] = np.array([codes[t[3][i]] for t in self._trace], dtype=np.int8)
+        return out
+
+    def metrics(self) -> MetricsSnapshot:
+        """A frozen snapshot over ``window`` (and totals since start); see :class:`MetricsSnapshot`."""
+        self._flush()
+        spec = self._spec
+        if self._n:
+            now = self._last_t
+            ends, nows = np.array([self._store.end]), np.array([now])
+            starts = self._starts(spec, ends, nows)
+            n = int(ends[0] - starts[0])
+        else:
+            now, n = None, 0
+        p50 = p95 = p99 = err = conf = cpr = thr = None
+        cost_window = 0.0
+        if n:
+            S = self._sorted_rows(self._caches.setdefault(spec, _SortedCache()), int(starts[0]), int(ends[0]))
+            p50, p95, p99 = (_lerp_quantile(S, q) for q in (50.0, 95.0, 99.0))
+            err = float(self._stat("error_rate", spec, ends, nows)[0][0])
+            conf = float(self._stat("mean_confidence", spec, ends, nows)[0][0])
+            cpr = float(self._stat("cost_per_request", spec, ends, nows)[0][0])
+            cost_window = float(self._stat("cost_in_window", spec, ends, nows)[0][0])
+            if self._uses_time:
+                v = float(self._stat("throughput", spec, ends, nows)[0][0])
+                thr = None if math.isnan(v) else v
+        budget = None
+        if self.slo is not None and self._n:
+            budget = self.slo.budget_remaining(self._n, self._n_errors)
+        return MetricsSnapshot(
+            at=now,
+            window=_spec_label(spec),
+            n_in_window=n,
+            n_requests_total=self._n,
+            n_errors_total=self._n_errors,
+            latency_p50_ms=p50,
+            latency_p95_ms=p95,
+            latency_p99_ms=p99,
+            error_rate=err,
+            throughput_per_s=thr,
+            mean_confidence=conf,
+            cost_per_request_usd=cpr,
+            cost_in_window_usd=cost_window,
+            cost_total_usd=float(self._store.cum[4, self._store.rows]),  # running sum since the start
+            error_rate_total=(self._n_errors / self._n) if self._n else None,
+            error_budget_remaining=budget,
+            active_alerts=tuple(a.rule for a in self.active_alerts),
+        )
+
+    def __repr__(self) -> str:
+        return (f"MonitoringPipeline(rules={len(self.rules)}, window={_spec_label(self._spec)!r}, "
+                f"n_requests={self._n}, firing={[a.rule for a in self.active_alerts]})")
+
+
+# --------------------------------------------------------------------------------------------------
+# The lesson's rules
+# --------------------------------------------------------------------------------------------------
+def standard_rules(slo_target: float = 0.96) -> tuple[AlertRule | BurnRateRule, ...]:
+    """The rule set the notebooks use on request-level traffic (:mod:`prodai_lessons.simulate`).
+
+    - ``error budget burn`` (P1): SLO ``slo_target``; burn > 3x over the last 50 and the last 10
+      requests (12 % errors at 96 %), resolving once the 50-request burn is back to <= 1x;
+    - ``high p95 latency`` (P2): p95 over the last 50 requests > 600 ms for 10 s, clears below 450 ms;
+    - ``low confidence`` (P2): mean confidence over the last 50 requests < 0.6 for 10 s, clears above 0.7;
+    - ``cost per request`` (P3): mean cost over the last 200 requests > 0.01 USD for 60 s, clears at 0.008.
+    """
+    slo = SLO(slo_target)
+    return (
+        BurnRateRule("error budget burn", slo, burn_rate=3.0, long_window=50, short_window=10,
+                     severity="P1", clear_burn_rate=1.0),
+        AlertRule("high p95 latency", "latency_p95", ">", 600.0, for_=10.0, window=50,
+                  severity="P2", clear_threshold=450.0),
+        AlertRule("low confidence", "mean_confidence", "<", 0.6, for_=10.0, window=50,
+                  severity="P2", clear_threshold=0.7),
+        AlertRule("cost per request", "cost_per_request", ">", 0.01, for_=60.0, window=200,
+                  severity="P3", clear_threshold=0.008),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The counter-example
+# --------------------------------------------------------------------------------------------------
+class NaiveThresholdMonitor:
+    """The original lesson's monitor, rebuilt as a counter-example (do not use it).
+
+    On *every* request it copies the last ``window_size`` values into lists, recomputes
+    ``np.percentile`` (O(N) per request) and appends an alert for every threshold that is crossed,
+    again at the next request, and the next: a storm while a condition lasts, and no notion of an
+    episode. With a 200-request window, a 15 % error burst of 50 requests only lifts the window's rate to
+    ~5 %, so the error alert may never fire. Alerts start once 10 requests have been seen.
+    """
+
+    def __init__(self, window_size: int = 200, *, latency_p95_ms: float = 500.0,
+                 error_rate: float = 0.05, cost_per_request: float = 0.10) -> None:
+        self.window_size = check_int("window_size", window_size, minimum=1)
+        self.thresholds = {
+            "latency": check_real("latency_p95_ms", latency_p95_ms, minimum=0.0),
+            "errors": check_real("error_rate", error_rate, minimum=0.0, maximum=1.0),
+            "cost": check_real("cost_per_request", cost_per_request, minimum=0.0),
+        }
+        self.latencies: deque[float] = deque(maxlen=self.window_size)
+        self.errors: deque[int] = deque(maxlen=self.window_size)
+        self.costs: deque[float] = deque(maxlen=self.window_size)
+        self.alerts: list[tuple[int, str]] = []
+        self.n = 0
+
+    def log_request(self, latency_ms: float, error: bool, confidence: float, cost_usd: float) -> None:
+        self.latencies.append(float(latency_ms))
+        self.errors.append(1 if error else 0)
+        self.costs.append(float(cost_usd))
+        self.n += 1
+        if len(self.latencies) < 10:
+            return
+        p95 = np.percentile(list(self.latencies), 95)
+        rate = np.mean(list(self.errors))
+        cost = np.mean(list(self.costs))
+        if p95 > self.thresholds["latency"]:
+            self.alerts.append((self.n, "latency"))
+        if rate > self.thresholds["errors"]:
+            self.alerts.append((self.n, "errors"))
+        if cost > self.thresholds["cost"]:
+            self.alerts.append((self.n, "cost"))

@@ -1,0 +1,427 @@
+"""Seeded production traffic shared by the notebooks (monitoring, incidents, cost, dashboard).
+
+Every generator takes a ``seed`` and draws everything from one ``np.random.default_rng(seed)``:
+the same seed gives the same traffic in every process (no global state, no ``hash()``).
+
+What a simulated request carries (:class:`Requests`, one numpy array per field, all the same length):
+
+============== ========= ===============================================================================
+field          dtype     meaning
+============== ========= ===============================================================================
+timestamp      float64   seconds since the start of the simulation (non-decreasing)
+latency_ms     float64   response time, log-normal: ``exp(N(mu, sigma))`` milliseconds
+error          bool      the request failed (Bernoulli with the phase's error rate)
+confidence     float64   the model's confidence in (0, 1), ``Beta(a, b)``
+model          str       which model served it, drawn from ``model_mix``
+input_tokens   int64     prompt tokens, ``1 + Poisson(...)`` around a log-normal mean
+output_tokens  int64     completion tokens; 0 for a failed request (nothing was generated)
+cost_usd       float64   ``input_tokens * p_in + output_tokens * p_out`` with ``prices`` per million tokens
+phase          str       ``"normal"``, ``"degraded"`` or ``"spike"`` (the ground truth)
+============== ========= ===============================================================================
+
+Phases (:data:`PHASES`) describe how the system behaves:
+
+- ``normal``: ~148 ms median latency, 2 % errors, confident model (``Beta(5, 1)``, mean 0.83);
+- ``degraded``: a sick dependency: ~400 ms median and a heavy tail, 15 % errors, ``Beta(2, 3)``
+  confidence (mean 0.4), twice the output tokens (retries, rambling);
+- ``spike``: 2.5x the traffic, queueing pushes latency to ~270 ms, 8 % errors, slightly less confident.
+
+Incidents are injected as phases with a known start and end (:class:`IncidentWindow`, half-open
+``[start, end)`` in seconds and in request indices), so detectors can be scored against ground truth.
+
+Generators:
+
+- :func:`simulate_requests`: ``n`` requests of one phase, Poisson arrivals.
+- :func:`simulate_phases`: consecutive segments, e.g. ``[("normal", 150), ("degraded", 50)]``.
+- :func:`standard_scenario`: the monitoring lesson's scenario (150 normal, then 50 degraded).
+- :func:`simulate_day`: 24 hours with a daily cycle; hours ``incident_hours = (14, 17)`` mean
+  14:00 up to (not including) 17:00, i.e. hours 14, 15 and 16.
+
+The latency/error/confidence figures carry over from the original lesson's demo (log-normal(5, 0.5)
+ms, 2 % errors, ``Beta(5, 1)`` normal; log-normal(6, 0.8), 15 %, ``Beta(2, 3)`` degraded); the model
+names and prices are fictional round numbers (pass ``prices`` to use a real price list).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from prodai_lessons._validation import check_choice, check_int, check_real, check_str
+
+__all__ = [
+    "PhaseProfile",
+    "PHASES",
+    "DEFAULT_MODEL_MIX",
+    "DEFAULT_PRICES",
+    "Requests",
+    "IncidentWindow",
+    "Traffic",
+    "simulate_requests",
+    "simulate_phases",
+    "standard_scenario",
+    "simulate_day",
+    "hourly_counts",
+]
+
+
+@dataclass(frozen=True)
+class PhaseProfile:
+    """How the system behaves in one phase.
+
+    Latency is ``exp(N(latency_log_mean, latency_log_sigma))`` ms (median ``exp(latency_log_mean)``);
+    errors are Bernoulli(``error_rate``); confidence is ``Beta(confidence_a, confidence_b)``;
+    token counts are ``1 + Poisson(lambda)`` with ``lambda`` log-normal around the means (so they are
+    over-dispersed like real prompts); ``rate_multiplier`` scales the arrival rate.
+    """
+
+    name: str
+    latency_log_mean: float
+    latency_log_sigma: float
+    error_rate: float
+    confidence_a: float
+    confidence_b: float
+    rate_multiplier: float = 1.0
+    input_tokens_mean: float = 600.0
+    output_tokens_mean: float = 250.0
+
+    @property
+    def median_latency_ms(self) -> float:
+        return math.exp(self.latency_log_mean)
+
+    @property
+    def mean_confidence(self) -> float:
+        return self.confidence_a / (self.confidence_a + self.confidence_b)
+
+
+#: The three phases; see the module docstring.
+PHASES: Mapping[str, PhaseProfile] = {
+    "normal": PhaseProfile("normal", 5.0, 0.5, 0.02, 5.0, 1.0),
+    "degraded": PhaseProfile("degraded", 6.0, 0.8, 0.15, 2.0, 3.0, output_tokens_mean=500.0),
+    "spike": PhaseProfile("spike", 5.6, 0.6, 0.08, 4.0, 1.5, rate_multiplier=2.5),
+}
+
+#: Share of requests per model (fictional names).
+DEFAULT_MODEL_MIX: Mapping[str, float] = {"small": 0.6, "medium": 0.3, "large": 0.1}
+
+#: USD per million tokens (input, output); fictional round numbers of today's order of magnitude.
+DEFAULT_PRICES: Mapping[str, tuple[float, float]] = {
+    "small": (0.5, 1.5),
+    "medium": (3.0, 15.0),
+    "large": (15.0, 75.0),
+}
+
+
+@dataclass(frozen=True)
+class Requests:
+    """A batch of simulated requests: one numpy array per field (see the module docstring).
+
+    ``len(requests)`` is the number of requests; ``requests[mask_or_slice]`` selects a subset.
+    """
+
+    timestamp: np.ndarray
+    latency_ms: np.ndarray
+    error: np.ndarray
+    confidence: np.ndarray
+    model: np.ndarray
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+    cost_usd: np.ndarray
+    phase: np.ndarray
+
+    _FIELDS = ("timestamp", "latency_ms", "error", "confidence", "model",
+               "input_tokens", "output_tokens", "cost_usd", "phase")
+
+    def __post_init__(self) -> None:
+        n = len(self.timestamp)
+        for name in self._FIELDS:
+            arr = getattr(self, name)
+            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or len(arr) != n:
+                raise ValueError(f"{name} must be a 1-D numpy array of length {n}")
+            arr.flags.writeable = False
+
+    def __len__(self) -> int:
+        return len(self.timestamp)
+
+    def __getitem__(self, index) -> Requests:
+        return Requests(**{f: np.atleast_1d(np.array(getattr(self, f)[index])) for f in self._FIELDS})
+
+    def __repr__(self) -> str:
+        n = len(self)
+        if n == 0:
+            return "Requests(n=0)"
+        return (f"Requests(n={n}, t=[{self.timestamp[0]:.1f}, {self.timestamp[-1]:.1f}] s, "
+                f"error_rate={self.error.mean():.3f}, median_latency_ms={np.median(self.latency_ms):.0f}, "
+                f"cost_usd={self.cost_usd.sum():.4f})")
+
+    @property
+    def hour(self) -> np.ndarray:
+        """Hour of the day of each request, ``floor(timestamp / 3600)`` as int64."""
+        return (self.timestamp // 3600.0).astype(np.int64)
+
+    @staticmethod
+    def concat(parts: Sequence[Requests]) -> Requests:
+        """Concatenate batches in the given order (their timestamps must not go backwards)."""
+        if not parts:
+            raise ValueError("parts must hold at least one Requests batch")
+        out = Requests(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in Requests._FIELDS})
+        if len(out) and np.any(np.diff(out.timestamp) < 0):
+            raise ValueError("parts must be in time order; concatenated timestamps go backwards")
+        return out
+
+
+@dataclass(frozen=True)
+class IncidentWindow:
+    """Ground truth of one injected incident: ``[start_s, end_s)`` and requests ``[start_index, end_index)``."""
+
+    phase: str
+    start_s: float
+    end_s: float
+    start_index: int
+    end_index: int
+
+    @property
+    def n_requests(self) -> int:
+        return self.end_index - self.start_index
+
+    def label(self) -> str:
+        """Human label: ``"degraded [150, 200)"`` for request windows; clock times for a day."""
+        if self.end_s - self.start_s >= 3600 and self.start_s % 3600 == 0 and self.end_s % 3600 == 0:
+            return f"{self.phase} {int(self.start_s // 3600):02d}:00-{int(self.end_s // 3600):02d}:00"
+        return f"{self.phase} requests [{self.start_index}, {self.end_index})"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Simulated traffic: the requests, the injected incidents (ground truth) and how it was made.
+
+    ``expected_per_hour`` is the arrival rate per hour that :func:`simulate_day` drew the counts from
+    (``None`` for request-indexed scenarios).
+    """
+
+    requests: Requests
+    incidents: tuple[IncidentWindow, ...]
+    seed: int
+    description: str
+    expected_per_hour: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.requests)
+
+    def incident_mask(self) -> np.ndarray:
+        """Boolean mask: True for requests inside any injected incident."""
+        mask = np.zeros(len(self.requests), dtype=bool)
+        for inc in self.incidents:
+            mask[inc.start_index:inc.end_index] = True
+        return mask
+
+
+def _check_mix(model_mix: Mapping[str, float], prices: Mapping[str, tuple[float, float]]):
+    if not isinstance(model_mix, Mapping) or not model_mix:
+        raise TypeError(f"model_mix must be a non-empty mapping of model name -> share; got {model_mix!r}")
+    if not isinstance(prices, Mapping):
+        raise TypeError(f"prices must be a mapping of model name -> (input, output) USD per million tokens; got {prices!r}")
+    names = list(model_mix)
+    shares = np.array([check_real(f"model_mix[{k!r}]", v, minimum=0.0, strict_minimum=True)
+                       for k, v in model_mix.items()])
+    if abs(shares.sum() - 1.0) > 1e-9:
+        raise ValueError(f"model_mix shares must sum to 1; got {shares.sum():.12g}")
+    p_in = np.empty(len(names))
+    p_out = np.empty(len(names))
+    for i, name in enumerate(names):
+        check_str("model_mix key", name)
+        if name not in prices:
+            raise ValueError(f"prices has no entry for model {name!r}; known: {', '.join(sorted(prices))}")
+        pair = prices[name]
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"prices[{name!r}] must be a pair (input, output) in USD per million tokens; got {pair!r}")
+        p_in[i] = check_real(f"prices[{name!r}][0]", pair[0], minimum=0.0) / 1e6
+        p_out[i] = check_real(f"prices[{name!r}][1]", pair[1], minimum=0.0) / 1e6
+    return np.array(names), shares, p_in, p_out
+
+
+def _draw(rng: np.random.Generator, timestamps: np.ndarray, profile: PhaseProfile,
+          mix: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> Requests:
+    """Draw the per-request fields of one phase for the given arrival times (in this fixed order)."""
+    n = len(timestamps)
+    names, shares, p_in, p_out = mix
+    latency = rng.lognormal(profile.latency_log_mean, profile.latency_log_sigma, n)
+    error = rng.random(n) < profile.error_rate
+    confidence = rng.beta(profile.confidence_a, profile.confidence_b, n)
+    model_idx = rng.choice(len(names), size=n, p=shares)
+    in_lam = profile.input_tokens_mean * rng.lognormal(-0.125, 0.5, n)   # E[lognormal(-s^2/2, s)] = 1
+    out_lam = profile.output_tokens_mean * rng.lognormal(-0.125, 0.5, n)
+    input_tokens = 1 + rng.poisson(in_lam).astype(np.int64)
+    output_tokens = np.where(error, 0, 1 + rng.poisson(out_lam)).astype(np.int64)
+    cost = input_tokens * p_in[model_idx] + output_tokens * p_out[model_idx]
+    return Requests(
+        timestamp=np.asarray(timestamps, dtype=np.float64),
+        latency_ms=latency,
+        error=error,
+        confidence=confidence,
+        model=names[model_idx],
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cost_usd=cost,
+        phase=np.full(n, profile.name),
+    )
+
+
+def _profile(phase: str) -> PhaseProfile:
+    check_str("phase", phase)
+    return PHASES[check_choice("phase", phase, PHASES)]
+
+
+def simulate_requests(
+    n: int,
+    *,
+    phase: str = "normal",
+    seed: int = 0,
+    start_s: float = 0.0,
+    rate_per_s: float = 1.0,
+    model_mix: Mapping[str, float] = DEFAULT_MODEL_MIX,
+    prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
+) -> Requests:
+    """``n`` requests of one ``phase``; Poisson arrivals at ``rate_per_s * rate_multiplier`` from ``start_s``.
+
+    Inter-arrival gaps are exponential, so timestamps are ``start_s + cumsum(Exp(1/rate))``.
+    """
+    n = check_int("n", n, minimum=0)
+    profile = _profile(phase)
+    seed = check_int("seed", seed)
+    start_s = check_real("start_s", start_s, minimum=0.0)
+    rate = check_real("rate_per_s", rate_per_s, minimum=0.0, strict_minimum=True) * profile.rate_multiplier
+    mix = _check_mix(model_mix, prices)
+    rng = np.random.default_rng(seed)
+    ts = start_s + np.cumsum(rng.exponential(1.0 / rate, n))
+    return _draw(rng, ts, profile, mix)
+
+
+def simulate_phases(
+    phases: Sequence[tuple[str, int]],
+    *,
+    seed: int = 0,
+    rate_per_s: float = 1.0,
+    model_mix: Mapping[str, float] = DEFAULT_MODEL_MIX,
+    prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
+) -> Traffic:
+    """Consecutive segments ``[(phase, n_requests), ...]``; every non-normal segment is an incident.
+
+    One generator draws all segments in order, so changing a later segment leaves earlier ones as
+    they were. An incident's ``start_s`` is the arrival time of its first request and ``end_s`` that
+    of the first request after it (or its last request's time when it ends the scenario).
+    """
+    if isinstance(phases, (str, bytes)) or not isinstance(phases, Sequence) or not phases:
+        raise TypeError(f"phases must be a non-empty sequence of (phase, n_requests) pairs; got {phases!r}")
+    seed = check_int("seed", seed)
+    rate = check_real("rate_per_s", rate_per_s, minimum=0.0, strict_minimum=True)
+    mix = _check_mix(model_mix, prices)
+    segs = []
+    for i, seg in enumerate(phases):
+        if not isinstance(seg, (tuple, list)) or len(seg) != 2:
+            raise TypeError(f"phases[{i}] must be a (phase, n_requests) pair; got {seg!r}")
+        segs.append((_profile(seg[0]), check_int(f"phases[{i}] n_requests", seg[1], minimum=1)))
+    rng = np.random.default_rng(seed)
+    parts: list[Requests] = []
+    bounds = []
+    t = 0.0
+    index = 0
+    for profile, n in segs:
+        ts = t + np.cumsum(rng.exponential(1.0 / (rate * profile.rate_multiplier), n))
+        parts.append(_draw(rng, ts, profile, mix))
+        bounds.append((profile.name, index, index + n))
+        index += n
+        t = float(ts[-1])
+    requests = Requests.concat(parts)
+    ts_all = requests.timestamp
+    incidents = tuple(
+        IncidentWindow(name, float(ts_all[a]), float(ts_all[b] if b < len(ts_all) else ts_all[-1]), a, b)
+        for name, a, b in bounds if name != "normal"
+    )
+    desc = " + ".join(f"{n} {p.name}" for p, n in segs)
+    return Traffic(requests, incidents, seed, desc)
+
+
+def standard_scenario(seed: int = 0, *, n_normal: int = 150, n_incident: int = 50,
+                      incident_phase: str = "degraded") -> Traffic:
+    """The monitoring lesson's scenario: ``n_normal`` normal requests, then ``n_incident`` degraded ones
+    (15 % errors, higher latency), at one request per second on average. The incident starts at
+    request index ``n_normal``."""
+    return simulate_phases([("normal", n_normal), (incident_phase, n_incident)], seed=seed)
+
+
+def simulate_day(
+    seed: int = 0,
+    *,
+    incident_hours: tuple[int, int] | None = (14, 17),
+    incident_phase: str = "spike",
+    requests_per_hour: float = 1000.0,
+    daily_amplitude: float = 0.5,
+    peak_hour: float = 15.0,
+    n_hours: int = 24,
+    model_mix: Mapping[str, float] = DEFAULT_MODEL_MIX,
+    prices: Mapping[str, tuple[float, float]] = DEFAULT_PRICES,
+) -> Traffic:
+    """A day of traffic with a daily cycle and an injected incident.
+
+    Expected arrivals in hour ``h``: ``requests_per_hour * (1 + daily_amplitude * cos(2 pi (h + 0.5 -
+    peak_hour) / 24))``, times the phase's ``rate_multiplier`` during the incident hours (a ``spike``
+    brings 2.5x traffic). Each hour's count is Poisson with that mean and its arrival times are uniform
+    within the hour (a non-homogeneous Poisson process, piecewise constant per hour), sorted.
+
+    ``incident_hours=(a, b)`` is half-open: the incident covers ``[a*3600, b*3600)`` seconds, hours
+    ``a .. b-1`` (the default (14, 17) is 14:00-17:00, hours 14, 15, 16). ``None`` gives a normal day.
+    Timestamps are seconds within the day; ``Traffic.expected_per_hour`` holds the hourly means.
+    """
+    seed = check_int("seed", seed)
+    n_hours = check_int("n_hours", n_hours, minimum=1)
+    base = check_real("requests_per_hour", requests_per_hour, minimum=0.0, strict_minimum=True)
+    amp = check_real("daily_amplitude", daily_amplitude, minimum=0.0, maximum=1.0)
+    peak = check_real("peak_hour", peak_hour, minimum=0.0, maximum=24.0)
+    profile_inc = _profile(incident_phase)
+    if incident_hours is not None:
+        if not isinstance(incident_hours, (tuple, list)) or len(incident_hours) != 2:
+            raise TypeError(f"incident_hours must be a pair (start_hour, end_hour) or None; got {incident_hours!r}")
+        a = check_int("incident_hours[0]", incident_hours[0], minimum=0, maximum=n_hours - 1)
+        b = check_int("incident_hours[1]", incident_hours[1], minimum=a + 1, maximum=n_hours)
+    mix = _check_mix(model_mix, prices)
+    hours = np.arange(n_hours)
+    expected = base * (1.0 + amp * np.cos(2.0 * np.pi * (hours + 0.5 - peak) / 24.0))
+    in_incident = np.zeros(n_hours, dtype=bool)
+    if incident_hours is not None:
+        in_incident[a:b] = True
+        expected = np.where(in_incident, expected * profile_inc.rate_multiplier, expected)
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(expected)
+    parts = []
+    for h in range(n_hours):
+        ts = np.sort(h * 3600.0 + 3600.0 * rng.random(counts[h]))
+        parts.append(_draw(rng, ts, profile_inc if in_incident[h] else PHASES["normal"], mix))
+    requests = Requests.concat(parts)
+    incidents: tuple[IncidentWindow, ...] = ()
+    if incident_hours is not None:
+        start_i = int(counts[:a].sum())
+        end_i = int(counts[:b].sum())
+        incidents = (IncidentWindow(profile_inc.name, a * 3600.0, b * 3600.0, start_i, end_i),)
+    desc = f"{n_hours} h, ~{base:g} requests/h, daily cycle +-{amp:g} peaking at {peak:g}h"
+    if incident_hours is not None:
+        desc += f", {profile_inc.name} {a:02d}:00-{b:02d}:00"
+    expected.flags.writeable = False
+    return Traffic(requests, incidents, seed, desc, expected_per_hour=expected)
+
+
+def hourly_counts(timestamps, n_hours: int = 24) -> np.ndarray:
+    """Requests per hour: ``bincount(floor(t / 3600))`` over ``n_hours`` bins (int64).
+
+    Raises ``ValueError`` for timestamps outside ``[0, n_hours * 3600)``.
+    """
+    from prodai_lessons._validation import as_1d_array
+
+    n_hours = check_int("n_hours", n_hours, minimum=1)
+    t = as_1d_array("timestamps", timestamps, min_size=0, nonnegative=True)
+    if t.size and t.max() >= n_hours * 3600.0:
+        raise ValueError(f"timestamps must be < n_hours * 3600 = {n_hours * 3600}; got {t.max()}")
+    return np.bincount((t // 3600.0).astype(np.int64), minlength=n_hours)

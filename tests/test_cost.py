@@ -1,0 +1,520 @@
+"""Tests of prodai_lessons.cost: exact money, exact cache savings, budgets, the response cache, bad input.
+
+The oracle for money is Python's ``fractions.Fraction``: prices are read from the JSON text as exact decimals
+and every cost is recomputed as an exact rational, independently of the tracker's integer picodollars.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prodai_lessons.cost import (
+    SECONDS_PER_DAY,
+    UNASSIGNED,
+    CostTracker,
+    ResponseCache,
+    estimate_tokens,
+    load_pricing,
+    normalize_prompt,
+)
+
+PRICING = load_pricing()
+MODELS = list(PRICING.models)
+SMALL, MEDIUM, LARGE = (PRICING.model_for_tier(t) for t in ("small", "medium", "large"))
+
+
+def _exact_prices() -> dict[str, tuple[Fraction, Fraction, Fraction]]:
+    """USD per token as exact fractions, parsed from the shipped JSON text (not from the module)."""
+    from importlib import resources
+
+    raw = json.loads(resources.files("prodai_lessons").joinpath("data/pricing.json").read_text(),
+                     parse_float=Fraction)
+    out = {}
+    for m, e in raw["models"].items():
+        pin, pout = Fraction(e["input_per_mtok"]), Fraction(e["output_per_mtok"])
+        pc = pin if e.get("cached_input_per_mtok") is None else Fraction(e["cached_input_per_mtok"])
+        out[m] = (pin / 10**6, pout / 10**6, pc / 10**6)
+    return out
+
+
+EXACT = _exact_prices()
+
+
+def exact_cost(model: str, i: int, o: int, c: int = 0) -> Fraction:
+    pin, pout, pc = EXACT[model]
+    return (i - c) * pin + c * pc + o * pout
+
+
+def random_traffic(seed: int, n: int, *, hit_rate: float = 0.2):
+    rng = np.random.default_rng(seed)
+    models = rng.choice(MODELS, n)
+    inp = rng.integers(0, 5000, n)
+    out = rng.integers(0, 2000, n)
+    cin = (inp * rng.random(n) * (rng.random(n) < 0.3)).astype(np.int64)
+    cached = rng.random(n) < hit_rate
+    retries = rng.integers(0, 3, n) * (rng.random(n) < 0.15) * ~cached
+    features = rng.choice(["chat", "search", "summarize"], n)
+    times = np.sort(rng.uniform(0, 2 * SECONDS_PER_DAY, n))
+    return models, inp, out, cin, cached, retries, features, times
+
+
+# ------------------------------------------------------------------------------------------ pricing
+def test_shipped_pricing_has_three_tiers_a_date_and_a_warning():
+    assert list(PRICING.tiers) == ["small", "medium", "large"]
+    assert PRICING.prices_as_of and PRICING.source
+    assert "check" in PRICING.note.lower() and "current" in PRICING.note.lower()
+    # larger tier, higher prices
+    prices = [PRICING.models[m] for m in (SMALL, MEDIUM, LARGE)]
+    assert prices[0].input_per_mtok < prices[1].input_per_mtok < prices[2].input_per_mtok
+    assert all(p.output_per_mtok > p.input_per_mtok for p in prices)  # output tokens cost more
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(MODELS), st.integers(0, 10**6), st.integers(0, 10**6), st.floats(0, 1))
+def test_pricing_cost_matches_exact_rational(model, i, o, share):
+    c = int(i * share)
+    assert PRICING.cost(model, i, o, c) == float(exact_cost(model, i, o, c))
+
+
+# ------------------------------------------------------------------------------------------ exact totals
+def test_totals_equal_sum_of_per_request_costs_to_the_cent():
+    models, inp, out, cin, cached, retries, features, times = random_traffic(1, 20_000)
+    tr = CostTracker(PRICING)
+    # half logged one by one, half in two batches: all paths must agree
+    half = 10_000
+    for k in range(half):
+        tr.log_request(models[k], int(inp[k]), int(out[k]), cached=bool(cached[k]), feature=features[k],
+                       retries=int(retries[k]), cached_input_tokens=int(cin[k]), timestamp=float(times[k]))
+    for lo, hi in ((half, 15_000), (15_000, 20_000)):
+        tr.log_batch(models[lo:hi], inp[lo:hi], out[lo:hi], cached[lo:hi], features[lo:hi], retries[lo:hi],
+                     cached_input_tokens=cin[lo:hi], timestamps=times[lo:hi])
+    rep = tr.report()
+    oracle = [Fraction(0) if h else exact_cost(m, i, o, c) * (1 + r)
+              for m, i, o, c, h, r in zip(models, inp.tolist(), out.tolist(), cin.tolist(), cached, retries.tolist())]
+    total = sum(oracle)
+    assert rep.total_cost == float(total)  # exact, not just to the cent
+    assert round(rep.total_cost, 2) == round(float(total), 2)
+    assert round(math.fsum(tr.costs()), 2) == round(rep.total_cost, 2)
+    np.testing.assert_array_equal(tr.costs(), [float(x) for x in oracle])
+    for m in MODELS:
+        assert rep.by_model[m].cost == float(sum(x for x, mm in zip(oracle, models) if mm == m))
+    for f in ("chat", "search", "summarize"):
+        assert rep.by_feature[f].cost == float(sum(x for x, ff in zip(oracle, features) if ff == f))
+    assert rep.n_requests == 20_000 and rep.n_cached == int(cached.sum())
+    assert rep.input_tokens == int(inp.sum()) and rep.output_tokens == int(out.sum())
+    retry_exact = sum(exact_cost(m, i, o, c) * r for m, i, o, c, r in
+                      zip(models, inp.tolist(), out.tolist(), cin.tolist(), retries.tolist()))
+    assert rep.retry_cost == float(retry_exact)
+    assert rep.cost_per_request == float(total) / 20_000
+    assert rep.cost_per_1k_tokens == pytest.approx(float(total) * 1000 / (inp.sum() + out.sum()), rel=1e-15)
+    assert tr.binned_costs(3600.0, 48).sum() == pytest.approx(rep.total_cost, rel=1e-12)
+
+
+def test_naive_float_accumulation_drifts_but_tracker_does_not():
+    """Two million tiny requests: adding floats one by one drifts, integer picodollars do not."""
+    n = 2_000_000
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    tr.log_batch(SMALL, np.full(n, 7), np.full(n, 3))  # 7*0.8e-6 + 3*4e-6 = 1.76e-5 USD each
+    exact = n * exact_cost(SMALL, 7, 3)
+    assert tr.report().total_cost == float(exact)
+    naive = 0.0
+    per = PRICING.cost(SMALL, 7, 3)
+    for _ in range(n // 20):  # a float accumulator already drifts after 100k additions
+        naive += per
+    assert naive != float((n // 20) * exact_cost(SMALL, 7, 3))
+
+
+def test_single_and_batch_paths_give_identical_reports_and_alerts():
+    models, inp, out, cin, cached, retries, features, times = random_traffic(2, 3000)
+    a = CostTracker(PRICING, daily_limit=20.0)
+    b = CostTracker(PRICING, daily_limit=20.0)
+    for k in range(3000):
+        a.log_request(models[k], int(inp[k]), int(out[k]), cached=bool(cached[k]), feature=features[k],
+                      retries=int(retries[k]), cached_input_tokens=int(cin[k]), timestamp=float(times[k]))
+    b.log_batch(models, inp, out, cached, features, retries, cached_input_tokens=cin, timestamps=times)
+    assert a.report() == b.report()
+    assert a.budget_alerts == b.budget_alerts and len(a.budget_alerts) >= 1
+
+
+# ------------------------------------------------------------------------------------------ cache savings
+def test_savings_are_exact_on_a_skewed_mix_and_the_average_formula_is_wrong():
+    """Cached requests are long large-model calls, paid ones short small-model calls."""
+    rng = np.random.default_rng(3)
+    n_hit, n_paid = 300, 3000
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    hit_in, hit_out = rng.integers(2000, 8000, n_hit), rng.integers(500, 2000, n_hit)
+    paid_in, paid_out = rng.integers(50, 300, n_paid), rng.integers(10, 100, n_paid)
+    tr.log_batch(LARGE, hit_in, hit_out, cached=np.ones(n_hit, bool), features="faq")
+    tr.log_batch(SMALL, paid_in, paid_out, features="chat")
+    rep = tr.report()
+    avoided = sum(exact_cost(LARGE, i, o) for i, o in zip(hit_in.tolist(), hit_out.tolist()))
+    assert rep.cache_savings == float(avoided)
+    assert rep.by_model[LARGE].cache_savings == float(avoided) and rep.by_model[SMALL].cache_savings == 0
+    assert rep.by_feature["faq"].cache_savings == float(avoided)
+    assert rep.cost_without_cache == pytest.approx(rep.total_cost + float(avoided), rel=1e-15)
+    assert rep.cache_hit_rate == n_hit / (n_hit + n_paid)
+    # The original lesson's estimate: hits x average paid cost. Orders of magnitude too low here.
+    mutant = rep.n_cached * (rep.total_cost / (rep.n_requests - rep.n_cached))
+    assert float(avoided) / mutant > 100
+
+
+def test_average_formula_is_wrong_even_on_an_unskewed_mix():
+    models, inp, out, _, cached, _, _, times = random_traffic(4, 2000, hit_rate=0.15)
+    tr = CostTracker(PRICING)
+    tr.log_batch(models, inp, out, cached, timestamps=times)
+    rep = tr.report()
+    avoided = float(sum(exact_cost(m, i, o) for m, i, o, h in zip(models, inp.tolist(), out.tolist(), cached) if h))
+    assert rep.cache_savings == avoided
+    mutant = rep.n_cached * rep.total_cost / (rep.n_requests - rep.n_cached)
+    assert abs(mutant - avoided) / avoided > 0.01  # the mutant misses even a balanced mix
+
+
+def test_retries_are_paid_in_full_and_reported():
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    one = tr.log_request(MEDIUM, 1000, 400)
+    three = tr.log_request(MEDIUM, 1000, 400, retries=2)
+    assert three == float(3 * exact_cost(MEDIUM, 1000, 400)) and one == float(exact_cost(MEDIUM, 1000, 400))
+    assert tr.report().retry_cost == float(2 * exact_cost(MEDIUM, 1000, 400))
+
+
+def test_prompt_cache_discount():
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    cost = tr.log_request(LARGE, 10_000, 100, cached_input_tokens=9_000)
+    assert cost == float(exact_cost(LARGE, 10_000, 100, 9_000))
+    assert tr.report().prompt_cache_savings == float(exact_cost(LARGE, 10_000, 100) - exact_cost(LARGE, 10_000, 100, 9_000))
+
+
+def test_empty_report_is_zero_not_nan():
+    rep = CostTracker(PRICING).report()
+    assert rep.n_requests == 0 and rep.total_cost == 0.0 and rep.cache_hit_rate == 0.0
+    assert rep.cost_per_request == 0.0 and rep.by_model == {}
+
+
+def test_unassigned_feature_is_reported_not_dropped():
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    tr.log_request(SMALL, 10, 10)
+    tr.log_request(SMALL, 10, 10, feature="chat")
+    assert set(tr.report().by_feature) == {UNASSIGNED, "chat"}
+
+
+# ------------------------------------------------------------------------------------------ budget
+def test_projection_equals_run_rate_and_alert_fires_once_per_crossing():
+    # one request every 60 s, each costing exactly 15*1000 + 75*200 per-token units of the large model
+    per = float(exact_cost(LARGE, 1000, 200))  # 0.03 USD
+    n_per_day = int(SECONDS_PER_DAY // 60)
+    limit = per * n_per_day * 0.9  # the flat run rate projects 1.0x a full day: above the limit
+    tr = CostTracker(PRICING, daily_limit=limit, min_elapsed=3600.0)
+    times = np.arange(1, n_per_day) * 60.0
+    tr.log_batch(LARGE, np.full(len(times), 1000), np.full(len(times), 200), timestamps=times)
+    st_ = tr.budget(now=43_200.0)  # noon: half the day, 720 requests
+    assert st_.spent_today == pytest.approx(720 * per, rel=1e-12)
+    assert st_.expected_fraction == pytest.approx(0.5)
+    assert st_.projected_spend == pytest.approx(1440 * per, rel=1e-12)
+    assert st_.alert and not st_.exceeded
+    assert len(tr.budget_alerts) == 1  # above from the first projection on, one notification only
+    assert tr.budget_alerts[0].timestamp == 3600.0
+    # a limit above the run rate never alerts
+    calm = CostTracker(PRICING, daily_limit=per * n_per_day * 1.2)
+    calm.log_batch(LARGE, np.full(len(times), 1000), np.full(len(times), 200), timestamps=times)
+    assert calm.budget_alerts == () and not calm.budget(now=43_200.0).alert
+
+
+def test_budget_rearms_and_resets_each_day():
+    per = float(exact_cost(SMALL, 1000, 1000))
+    tr = CostTracker(PRICING, daily_limit=per * 30, min_elapsed=0.0)
+    t = 0.0
+    # Day 0: a burst in the first hour projects way above; a long quiet gap lets the projection fall.
+    for k in range(10):
+        tr.log_request(SMALL, 1000, 1000, timestamp=100.0 + k)
+    tr.log_request(SMALL, 1000, 1000, timestamp=80_000.0)  # projection falls below: re-armed
+    for k in range(30):
+        tr.log_request(SMALL, 1000, 1000, timestamp=80_001.0 + k)  # crosses again
+    # Day 1: a fresh day, a fresh burst alerts again
+    for k in range(10):
+        t = SECONDS_PER_DAY + 100.0 + k
+        tr.log_request(SMALL, 1000, 1000, timestamp=t)
+    days = [a.day for a in tr.budget_alerts]
+    assert days == [0, 0, 1]
+    assert tr.budget(now=t).spent_today == pytest.approx(10 * per, rel=1e-12)
+
+
+def test_traffic_profile_projection():
+    profile = np.r_[np.full(12, 1.0), np.full(12, 3.0)]  # afternoons are three times as busy
+    tr = CostTracker(PRICING, daily_limit=100.0, traffic_profile=profile, min_elapsed=0.0)
+    tr.log_request(SMALL, 10**6, 0, timestamp=43_200.0)  # 0.80 USD by noon
+    st_ = tr.budget()
+    assert st_.expected_fraction == pytest.approx(12 / 48)
+    assert st_.projected_spend == pytest.approx(0.8 * 4)
+
+
+def test_no_projection_during_warm_up():
+    tr = CostTracker(PRICING, daily_limit=0.01, min_elapsed=3600.0)
+    tr.log_request(LARGE, 10**6, 0, timestamp=10.0)  # 15 USD at once: spent > limit
+    st_ = tr.budget()
+    assert st_.projected_spend is None and st_.exceeded and not st_.alert
+    assert tr.budget_alerts == ()
+    assert np.isnan(tr.budget_trace().projected[0])
+
+
+def test_budget_trace_matches_budget_status():
+    models, inp, out, _, cached, _, _, times = random_traffic(5, 500)
+    tr = CostTracker(PRICING, daily_limit=30.0)
+    tr.log_batch(models, inp, out, cached, timestamps=times)
+    trace = tr.budget_trace()
+    for k in (10, 200, 499):
+        st_ = tr.budget(now=float(times[k]))
+        if k + 1 < len(times) and times[k + 1] == times[k]:
+            continue
+        assert trace.spent_today[k] == pytest.approx(st_.spent_today, rel=1e-12)
+        if st_.projected_spend is None:
+            assert np.isnan(trace.projected[k])
+        else:
+            assert trace.projected[k] == pytest.approx(st_.projected_spend, rel=1e-12)
+
+
+# ------------------------------------------------------------------------------------------ response cache
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_cache_key_normalizes_prompt_and_includes_model_and_params():
+    c = ResponseCache(10, None)
+    c.put("What is  MLOps?\n", "m1", "answer", {"temperature": 0})
+    assert c.get("what is mlops?", "m1", {"temperature": 0}) == "answer"
+    assert c.get("what is mlops?", "m2", {"temperature": 0}) is None  # other model
+    assert c.get("what is mlops?", "m1", {"temperature": 0.7}) is None  # other params
+    assert c.get("what is mlops", "m1", {"temperature": 0}) is None  # punctuation matters
+    assert c.get("what is mlops?", "m1", {"temperature": False}) is None  # False == 0 but another type
+    assert (c.hits, c.misses) == (1, 4)
+    assert normalize_prompt("  A\tB \u00a0 C ") == "a b c"
+
+
+def test_cache_lru_eviction_order():
+    c = ResponseCache(2, None)
+    c.put("a", "m", 1)
+    c.put("b", "m", 2)
+    assert c.get("a", "m") == 1  # a is now the most recently used
+    c.put("c", "m", 3)  # evicts b
+    assert ("b", "m") not in c and ("a", "m") in c and ("c", "m") in c
+    assert c.stats().evictions == 1 and c.stats().size == 2
+    # a mutant that evicted by insertion order would have dropped "a"
+
+
+def test_cache_ttl_with_injected_clock():
+    clock = FakeClock()
+    c = ResponseCache(5, ttl=60.0, clock=clock)
+    value, hit = c.fetch("q", "m", lambda: "r1")
+    assert (value, hit) == ("r1", False)
+    clock.t = 59.9
+    assert c.fetch("q", "m", lambda: "r2") == ("r1", True)
+    clock.t = 60.0  # expired exactly at ttl
+    assert c.fetch("q", "m", lambda: "r2") == ("r2", False)
+    s = c.stats()
+    assert (s.hits, s.misses, s.expirations, s.evictions) == (1, 2, 1, 0)
+    assert s.hit_rate == pytest.approx(1 / 3)
+
+
+def test_expired_entry_pushed_out_counts_as_expiration():
+    clock = FakeClock()
+    c = ResponseCache(1, ttl=10.0, clock=clock)
+    c.put("a", "m", 1)
+    clock.t = 20.0
+    c.put("b", "m", 2)
+    assert (c.evictions, c.expirations) == (0, 1)
+    c.put("c", "m", 3)
+    assert (c.evictions, c.expirations) == (1, 1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdef"), st.booleans()), min_size=1, max_size=60),
+       st.integers(1, 4))
+def test_cache_matches_a_reference_lru(ops, capacity):
+    """Against a plain list-based LRU model (no TTL)."""
+    c = ResponseCache(capacity, None)
+    model: list[str] = []
+    evictions = hits = misses = 0
+    for key, is_put in ops:
+        if is_put:
+            if key in model:
+                model.remove(key)
+            elif len(model) >= capacity:
+                model.pop(0)
+                evictions += 1
+            model.append(key)
+            c.put(key, "m", key.upper())
+        else:
+            got = c.get(key, "m")
+            if key in model:
+                hits += 1
+                model.remove(key)
+                model.append(key)
+                assert got == key.upper()
+            else:
+                misses += 1
+                assert got is None
+    assert (c.hits, c.misses, c.evictions, len(c)) == (hits, misses, evictions, len(model))
+
+
+# ------------------------------------------------------------------------------------------ tokens
+def test_estimate_tokens_heuristic():
+    assert estimate_tokens("") == 0
+    text = "Production systems need monitoring, alerting and a budget. " * 20
+    words = len(text.split())
+    est = estimate_tokens(text)
+    # the rule of thumb: about 4 characters or 3/4 of a word per token; the estimate takes the larger
+    assert est == max(math.ceil(len(text) / 4), math.ceil(words * 4 / 3))
+    assert estimate_tokens("日本語のテキスト") == 8  # one per non-ASCII character
+    assert estimate_tokens(text + text) >= 2 * est - 1
+    with pytest.raises(TypeError, match="text"):
+        estimate_tokens(None)
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def test_unknown_model():
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    with pytest.raises(ValueError, match="model must be one of.*'gpt-5'"):
+        tr.log_request("gpt-5", 1, 1)
+    with pytest.raises(ValueError, match="model must be one of.*'nope'"):
+        tr.log_batch(np.array([SMALL, "nope"]), [1, 1], [1, 1])
+    with pytest.raises(ValueError, match="model"):
+        PRICING.cost("nope", 1, 1)
+    assert len(tr) == 0
+
+
+@pytest.mark.parametrize("kwargs, exc, msg", [
+    (dict(input_tokens=-1), ValueError, "input_tokens must be >= 0"),
+    (dict(output_tokens=-5), ValueError, "output_tokens must be >= 0"),
+    (dict(input_tokens=10.0), TypeError, "input_tokens must be an integer"),
+    (dict(output_tokens=2.5), TypeError, "output_tokens must be an integer"),
+    (dict(input_tokens=True), TypeError, "input_tokens must be an integer"),
+    (dict(retries=-1), ValueError, "retries must be >= 0"),
+    (dict(cached=1), TypeError, "cached must be a bool"),
+    (dict(cached=True, retries=1), ValueError, "retries must be 0 for a cached request"),
+    (dict(cached_input_tokens=11), ValueError, "cached_input_tokens must be <= input_tokens"),
+    (dict(feature=3), TypeError, "feature must be a non-empty str"),
+    (dict(timestamp=float("nan")), ValueError, "timestamp must be finite"),
+])
+def test_bad_request_arguments(kwargs, exc, msg):
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    args = dict(model=SMALL, input_tokens=10, output_tokens=10) | kwargs
+    with pytest.raises(exc, match=msg):
+        tr.log_request(**args)
+    assert len(tr) == 0
+
+
+def test_bad_batch_arguments_record_nothing():
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    with pytest.raises(TypeError, match="input_tokens must contain integers"):
+        tr.log_batch(SMALL, np.array([1.0, 2.0]), [1, 1])
+    with pytest.raises(ValueError, match="output_tokens must be non-negative; got -3 at index 1"):
+        tr.log_batch(SMALL, [1, 1], [1, -3])
+    with pytest.raises(ValueError, match="output_tokens must have one count per request"):
+        tr.log_batch(SMALL, [1, 1], [1, 1, 1])
+    with pytest.raises(ValueError, match="retries must be 0 for a cached request"):
+        tr.log_batch(SMALL, [1, 1], [1, 1], cached=[False, True], retries=[0, 1])
+    with pytest.raises(ValueError, match="timestamps must be non-decreasing"):
+        tr.log_batch(SMALL, [1, 1], [1, 1], timestamps=[5.0, 4.0])
+    with pytest.raises(ValueError, match="features must not contain None"):
+        tr.log_batch(SMALL, [1, 1], [1, 1], features=np.array(["a", None], dtype=object))
+    with pytest.raises(TypeError, match="features must be non-empty strings"):
+        tr.log_batch(SMALL, [1, 1], [1, 1], features=[3, 4])
+    with pytest.raises(ValueError, match="timestamps must be non-decreasing"):
+        tr.log_batch(SMALL, [1, 1], [1, 1], features=["new-a", "new-b"], timestamps=[5.0, 4.0])
+    assert len(tr) == 0 and tr.report().by_feature == {}
+    tr.log_batch(SMALL, [1], [1], features=["kept"])
+    assert list(tr.report().by_feature) == ["kept"]  # failed batches registered no feature names
+
+
+def test_out_of_order_timestamps_rejected():
+    tr = CostTracker(PRICING)
+    tr.log_request(SMALL, 1, 1, timestamp=100.0)
+    with pytest.raises(ValueError, match="timestamp must not be earlier"):
+        tr.log_request(SMALL, 1, 1, timestamp=99.0)
+    with pytest.raises(ValueError, match="timestamps must not start before"):
+        tr.log_batch(SMALL, [1], [1], timestamps=[50.0])
+
+
+def _write(tmp_path, models):
+    p = tmp_path / "prices.json"
+    p.write_text(json.dumps({"prices_as_of": "2025-01", "models": models}))
+    return p
+
+
+def test_pricing_file_missing_a_field_names_model_and_field(tmp_path):
+    p = _write(tmp_path, {"ok": {"tier": "small", "input_per_mtok": 1, "output_per_mtok": 2},
+                          "broken": {"tier": "large", "input_per_mtok": 1}})
+    with pytest.raises(ValueError, match=r"model 'broken' is missing field 'output_per_mtok'"):
+        load_pricing(p)
+
+
+@pytest.mark.parametrize("entry, exc, msg", [
+    ({"tier": "s", "input_per_mtok": "1.0", "output_per_mtok": 2}, TypeError, "'input_per_mtok' must be a number"),
+    ({"tier": "s", "input_per_mtok": -1, "output_per_mtok": 2}, ValueError, "input_per_mtok of model 'x' must be >= 0"),
+    ({"tier": "s", "input_per_mtok": 1, "output_per_mtok": 2, "cached_input_per_mtok": True}, TypeError,
+     "'cached_input_per_mtok' must be a number"),
+    ({"tier": "s", "input_per_mtok": 0.1234567, "output_per_mtok": 2}, ValueError, "at most 6 decimal places"),
+    ({"tier": "s", "input_per_mtok": 1, "output_per_mtok": 2, "outptu": 3}, ValueError, "unknown field"),
+    ({"input_per_mtok": 1, "output_per_mtok": 2}, ValueError, "model 'x' is missing field 'tier'"),
+])
+def test_malformed_pricing_entries(tmp_path, entry, exc, msg):
+    with pytest.raises(exc, match=msg):
+        load_pricing(_write(tmp_path, {"x": entry}))
+
+
+def test_pricing_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_pricing(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_pricing(bad)
+    with pytest.raises(TypeError, match="pricing must be a Pricing"):
+        CostTracker([1, 2])
+    # a plain mapping works, with a model without a prompt-cache price
+    tr = CostTracker({"m": {"tier": "small", "input_per_mtok": 1, "output_per_mtok": 2}}, clock=lambda: 0.0)
+    assert tr.log_request("m", 10**6, 0, cached_input_tokens=10**6) == 1.0  # billed at the input price
+
+
+@pytest.mark.parametrize("capacity, ttl, exc, msg", [
+    (0, 10, ValueError, "capacity must be >= 1"),
+    (-3, 10, ValueError, "capacity must be >= 1"),
+    (2.0, 10, TypeError, "capacity must be an integer"),
+    (5, 0, ValueError, "ttl must be > 0"),
+    (5, -1.0, ValueError, "ttl must be > 0"),
+    (5, float("inf"), ValueError, "ttl must be finite"),
+])
+def test_bad_cache_arguments(capacity, ttl, exc, msg):
+    with pytest.raises(exc, match=msg):
+        ResponseCache(capacity, ttl)
+
+
+def test_bad_cache_keys():
+    c = ResponseCache(2, 1.0)
+    with pytest.raises(TypeError, match=r"params\['stop'\] must be hashable"):
+        c.put("q", "m", "r", {"stop": ["\n"]})
+    with pytest.raises(TypeError, match="prompt must be a str"):
+        c.get(None, "m")
+    with pytest.raises(ValueError, match="model must be a non-empty string"):
+        c.get("q", "")
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(daily_limit=0), "daily_limit must be > 0"),
+    (dict(traffic_profile=np.ones(23)), "traffic_profile must hold 24 hourly weights"),
+    (dict(traffic_profile=np.r_[0.0, np.ones(23)]), "traffic_profile weights must be > 0"),
+    (dict(min_elapsed=-1), "min_elapsed must be >= 0"),
+])
+def test_bad_tracker_arguments(kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        CostTracker(PRICING, **kwargs)
