@@ -39,9 +39,32 @@ def _add_lessons(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_lessons)
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from prodai_lessons.dashboard import write_report
+
+    try:
+        path = write_report(args.out, seed=args.seed)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"prodai dashboard: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_dashboard(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dashboard", help="simulate a day and write the observability dashboard as standalone HTML",
+                       description="Run a simulated day (daily cycle, a 14:00-17:00 traffic spike with "
+                                   "degradation) through monitoring and cost tracking, and write the 24-hour "
+                                   "dashboard with its summary to one HTML file (the figure is embedded).")
+    p.add_argument("--out", default="report.html", help="output file, .html (default: report.html)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated day (default: 0)")
+    p.set_defaults(handler=_cmd_dashboard)
+
+
 #: Subcommand registrars, in the order ``--help`` lists them. Later sections append theirs.
 _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_lessons,
+    _add_dashboard,
 ]
 
 

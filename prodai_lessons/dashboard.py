@@ -1,0 +1,763 @@
+"""The 24-hour observability dashboard, drawn from what the course's components recorded.
+
+Nothing on the dashboard is generated for the picture. A day of traffic goes through the real pieces,
+and the panels read what they kept:
+
+- :class:`MetricsRecorder` scrapes :meth:`MonitoringPipeline.metrics` on a grid (every 5 minutes by
+  default), as Prometheus scrapes a target: traffic, latency p95, error rate and mean confidence panels
+  are those scrapes; the threshold lines are the pipeline's own alert rules.
+- The cost panel is :meth:`CostTracker.binned_costs` (exact hourly sums).
+- The guardrail panel counts the triggers the :class:`GuardrailPipeline` reported, per hour and guard.
+- Incident windows are taken from the **alert history** (:func:`alert_windows`): firing episodes of all
+  rules, merged when they overlap or are less than ``merge_gap`` apart. A window is labelled with its clock
+  times and with the hours it covers, an hour counting when alerts fired for at least half of it: an
+  incident from 14:00 to 17:00 covers "hours 14-16" (14, 15 and 16), never "14-17" (the original lesson's
+  label for its slice ``14:17``, which holds hours 14, 15 and 16).
+
+:func:`plot_dashboard` draws the six panels, :func:`write_report` writes a standalone HTML page (PNG embedded
+as base64, summary and alert tables) that opens without Jupyter, also as ``prodai dashboard --out report.html``.
+:func:`simulate_observed_day` runs the whole day (used by the command line and the tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prodai_lessons._validation import as_1d_array, as_category_array, check_int, check_real
+from prodai_lessons.cost import CostTracker
+from prodai_lessons.monitoring import Alert, AlertRule, BurnRateRule, MetricsSnapshot, MonitoringPipeline
+
+__all__ = [
+    "MetricsRecorder",
+    "AlertWindow",
+    "alert_windows",
+    "format_hours",
+    "DaySummary",
+    "DashboardData",
+    "collect_dashboard",
+    "plot_dashboard",
+    "report_html",
+    "write_report",
+    "day_rules",
+    "ObservedDay",
+    "simulate_observed_day",
+]
+
+HOUR = 3600.0
+
+
+# ------------------------------------------------------------------------------------------ scraping
+class MetricsRecorder:
+    """Keep :class:`MetricsSnapshot` s of a pipeline over time: the time series a dashboard plots.
+
+    Call :meth:`scrape` at regular times (e.g. after feeding each 5-minute slice of traffic). ``at``
+    (default: the snapshot's own time) must not go backwards.
+    """
+
+    def __init__(self) -> None:
+        self._at: list[float] = []
+        self._snapshots: list[MetricsSnapshot] = []
+
+    def scrape(self, pipeline: MonitoringPipeline, at: float | None = None) -> MetricsSnapshot:
+        """Record ``pipeline.metrics()`` at time ``at``; returns the snapshot."""
+        if not isinstance(pipeline, MonitoringPipeline):
+            raise TypeError(f"pipeline must be a MonitoringPipeline; got {type(pipeline).__name__}")
+        snap = pipeline.metrics()
+        if at is None:
+            at = 0.0 if snap.at is None else snap.at
+        at = check_real("at", at)
+        if self._at and at < self._at[-1]:
+            raise ValueError(f"at must not be earlier than the previous scrape ({self._at[-1]}); got {at}")
+        self._at.append(at)
+        self._snapshots.append(snap)
+        return snap
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Scrape times, seconds."""
+        return np.array(self._at, dtype=np.float64)
+
+    @property
+    def snapshots(self) -> tuple[MetricsSnapshot, ...]:
+        return tuple(self._snapshots)
+
+    def series(self, name: str) -> np.ndarray:
+        """One snapshot field over time as floats; ``None`` (nothing to measure) becomes NaN, a gap in a plot."""
+        if name not in MetricsSnapshot.__dataclass_fields__:
+            raise ValueError(f"name must be a MetricsSnapshot field; got {name!r}")
+        return np.array([math.nan if getattr(s, name) is None else float(getattr(s, name))
+                         for s in self._snapshots], dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------ windows
+def format_hours(hours: Sequence[int]) -> str:
+    """``(14, 15, 16)`` -> ``"hours 14-16"``; gaps listed: ``(1, 2, 5)`` -> ``"hours 1-2, 5"``; ``()`` -> ``"no full hour"``.
+
+    Ranges are inclusive: every hour named is covered.
+    """
+    hs = sorted({int(h) for h in hours})
+    if not hs:
+        return "no full hour"
+    parts, start, prev = [], hs[0], hs[0]
+    for h in hs[1:] + [None]:
+        if h is not None and h == prev + 1:
+            prev = h
+            continue
+        parts.append(f"{start}" if start == prev else f"{start}-{prev}")
+        if h is not None:
+            start = prev = h
+    return ("hour " if len(hs) == 1 else "hours ") + ", ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    m = int(round(seconds / 60.0))
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+@dataclass(frozen=True)
+class AlertWindow:
+    """A stretch of time during which at least one alert was firing, ``[start_s, end_s)``.
+
+    ``hours`` are the hours covered by at least ``min_share`` (default half) of their length; ``rules`` the
+    rules that fired in it, in order of firing; ``severity`` the worst of them; ``open`` when an alert was
+    still firing at the end of the data.
+    """
+
+    start_s: float
+    end_s: float
+    hours: tuple[int, ...]
+    rules: tuple[str, ...]
+    severity: str
+    open: bool = False
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def label(self) -> str:
+        """E.g. ``"14:06-17:14, hours 14-16 (P1)"``: clock times and the hours the window really covers."""
+        end = _clock(self.end_s) + ("+" if self.open else "")
+        return f"{_clock(self.start_s)}-{end}, {format_hours(self.hours)} ({self.severity})"
+
+
+def alert_windows(
+    history: Sequence[Alert],
+    *,
+    until: float | None = None,
+    merge_gap: float = 900.0,
+    min_share: float = 0.5,
+    bin_seconds: float = HOUR,
+) -> tuple[AlertWindow, ...]:
+    """Incident windows from a pipeline's notification history.
+
+    Each rule's ``"firing"`` notification is paired with its next ``"resolved"`` (an episode; one still
+    firing ends at ``until``, default the last notification's time). Episodes of all rules are merged
+    when they overlap or are at most ``merge_gap`` seconds apart (one incident trips several rules, a
+    few minutes apart). Hour ``h`` belongs to a window when the window covers at least ``min_share`` of
+    ``[h * bin_seconds, (h + 1) * bin_seconds)``.
+    """
+    gap = check_real("merge_gap", merge_gap, minimum=0.0)
+    share = check_real("min_share", min_share, minimum=0.0, maximum=1.0, strict_minimum=True)
+    width = check_real("bin_seconds", bin_seconds, minimum=0.0, strict_minimum=True)
+    episodes: list[tuple[float, float, str, str, bool]] = []
+    open_: dict[str, Alert] = {}
+    last = -math.inf
+    for i, a in enumerate(history):
+        if not isinstance(a, Alert):
+            raise TypeError(f"history[{i}] must be an Alert notification; got {type(a).__name__}")
+        if a.at < last:
+            raise ValueError(f"history must be in time order; history[{i}] at {a.at} comes after {last}")
+        last = a.at
+        if a.status == "firing":
+            open_.setdefault(a.rule, a)
+        elif a.status == "resolved" and a.rule in open_:
+            f = open_.pop(a.rule)
+            episodes.append((f.at, a.at, f.rule, f.severity, False))
+    end_default = last if until is None else check_real("until", until)
+    for f in open_.values():
+        episodes.append((f.at, max(end_default, f.at), f.rule, f.severity, True))
+    episodes.sort(key=lambda e: (e[0], e[2]))
+    merged: list[list] = []
+    for start, end, rule, sev, is_open in episodes:
+        if merged and start <= merged[-1][1] + gap:
+            m = merged[-1]
+            m[1] = max(m[1], end)
+            if rule not in m[2]:
+                m[2].append(rule)
+            m[3] = min(m[3], sev)  # "P0" < "P1" < ...: the worst severity
+            m[4] = m[4] or is_open
+        else:
+            merged.append([start, end, [rule], sev, is_open])
+    out = []
+    for start, end, rules, sev, is_open in merged:
+        first, last_h = int(start // width), int(math.ceil(end / width))
+        hours = tuple(h for h in range(first, max(last_h, first + 1))
+                      if min(end, (h + 1) * width) - max(start, h * width) >= share * width)
+        out.append(AlertWindow(float(start), float(end), hours, tuple(rules), sev, is_open))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------------------------------ data
+@dataclass(frozen=True)
+class DaySummary:
+    """The day in figures; every number comes from a component's record (see :func:`collect_dashboard`)."""
+
+    n_requests: int
+    error_rate: float | None
+    error_budget_remaining: float | None
+    latency_p95_median_ms: float | None
+    latency_p95_worst_ms: float | None
+    total_cost: float
+    cost_per_request: float
+    cache_hit_rate: float
+    guardrail_triggers: int
+    guardrail_by_guard: dict[str, int]
+    alerts_fired: int
+    alerts_by_rule: dict[str, int]
+    incident_windows: tuple[str, ...]
+    incidents: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs, in display order."""
+        def pct(v):
+            return "-" if v is None else f"{v:.2%}"
+
+        def ms(v):
+            return "-" if v is None else f"{v:.0f} ms"
+
+        rows = [
+            ("requests", f"{self.n_requests:,}"),
+            ("error rate (day)", pct(self.error_rate)),
+            ("error budget remaining", pct(self.error_budget_remaining)),
+            ("latency p95, median / worst 5-min scrape", f"{ms(self.latency_p95_median_ms)} / "
+                                                         f"{ms(self.latency_p95_worst_ms)}"),
+            ("total cost", f"${self.total_cost:,.2f}"),
+            ("cost per request", f"${self.cost_per_request:.5f}"),
+        ]
+        if self.cache_hit_rate:
+            rows.append(("response cache hit rate", f"{self.cache_hit_rate:.1%}"))
+        rows += [
+            ("guardrail triggers", f"{self.guardrail_triggers:,}" + (
+                " (" + ", ".join(f"{k} {v:,}" for k, v in self.guardrail_by_guard.items()) + ")"
+                if self.guardrail_by_guard else "")),
+            ("alerts fired", f"{self.alerts_fired}" + (
+                " (" + ", ".join(f"{k} {v}" for k, v in self.alerts_by_rule.items()) + ")"
+                if self.alerts_by_rule else "")),
+            ("incident windows (from alerts)", "; ".join(self.incident_windows) or "none"),
+        ]
+        rows += [("incident", line) for line in self.incidents]
+        rows += [("note", line) for line in self.notes]
+        return rows
+
+    def to_text(self) -> str:
+        """Aligned text lines, for printing."""
+        rows = self.rows()
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+    def _repr_html_(self) -> str:
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+                       f"{html.escape(v)}</td></tr>" for k, v in self.rows())
+        return f"<table><caption>Day summary</caption>{body}</table>"
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """Everything the six panels and the report show.
+
+    Time series (``times`` in seconds, one entry per scrape): ``requests_per_hour`` (the request rate over
+    the preceding scrape interval), ``latency_p95_ms``, ``error_rate``, ``confidence``. Per bin
+    (``n_bins`` of ``bin_seconds``): ``cost`` (USD) and ``guardrail_triggers`` (guard -> counts).
+    ``thresholds``: metric -> the alert rule's threshold. ``windows``: from the alert history.
+    """
+
+    title: str
+    bin_seconds: float
+    n_bins: int
+    times: np.ndarray
+    requests_per_hour: np.ndarray
+    latency_p95_ms: np.ndarray
+    error_rate: np.ndarray
+    confidence: np.ndarray
+    cost: np.ndarray
+    guardrail_triggers: dict[str, np.ndarray]
+    thresholds: dict[str, float]
+    windows: tuple[AlertWindow, ...]
+    alerts: tuple[Alert, ...]
+    summary: DaySummary
+
+    def _repr_html_(self) -> str:
+        return self.summary._repr_html_()
+
+
+def _thresholds(rules: Sequence[Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for r in rules:
+        if isinstance(r, BurnRateRule):
+            out.setdefault("error_rate", r.threshold)
+        elif isinstance(r, AlertRule) and r.metric in ("latency_p95", "error_rate", "mean_confidence"):
+            out.setdefault(r.metric, r.threshold)
+    return out
+
+
+def collect_dashboard(
+    recorder: MetricsRecorder,
+    pipeline: MonitoringPipeline,
+    tracker: CostTracker,
+    *,
+    guardrail_times: Any = None,
+    guardrail_names: Any = None,
+    incidents: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    n_bins: int = 24,
+    bin_seconds: float = HOUR,
+    merge_gap: float = 900.0,
+    title: str = "24-hour production dashboard",
+) -> DashboardData:
+    """Gather the dashboard's data from the components that recorded the day.
+
+    ``recorder``: scrapes of ``pipeline`` (traffic, latency, errors, quality); ``pipeline``: its rules give
+    the thresholds and its ``history`` the incident windows; ``tracker``: the cost per bin and the cost
+    summary; ``guardrail_times``/``guardrail_names``: one entry per guardrail trigger (time, guard name);
+    ``incidents``/``notes``: lines for the summary (e.g. each incident's one-line description).
+    """
+    if not isinstance(recorder, MetricsRecorder):
+        raise TypeError(f"recorder must be a MetricsRecorder; got {type(recorder).__name__}")
+    if len(recorder) < 2:
+        raise ValueError(f"recorder must hold at least 2 scrapes; got {len(recorder)}")
+    if not isinstance(pipeline, MonitoringPipeline):
+        raise TypeError(f"pipeline must be a MonitoringPipeline; got {type(pipeline).__name__}")
+    if not isinstance(tracker, CostTracker):
+        raise TypeError(f"tracker must be a CostTracker; got {type(tracker).__name__}")
+    n_bins = check_int("n_bins", n_bins, minimum=1)
+    width = check_real("bin_seconds", bin_seconds, minimum=0.0, strict_minimum=True)
+    end = n_bins * width
+
+    times = recorder.times
+    total = recorder.series("n_requests_total")
+    dt = np.diff(times, prepend=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(dt > 0, np.diff(total, prepend=0.0) / dt * HOUR, np.nan)
+
+    if guardrail_times is None:
+        g_t = np.zeros(0)
+        g_n = np.zeros(0, dtype=object)
+    else:
+        g_t = as_1d_array("guardrail_times", guardrail_times, min_size=0)
+        g_n = as_category_array("guardrail_names", guardrail_names, min_size=0)
+        if g_n.shape != g_t.shape:
+            raise ValueError(f"guardrail_names must have one name per trigger ({g_t.size}); got shape {g_n.shape}")
+    triggers: dict[str, np.ndarray] = {}
+    for name in sorted({str(x) for x in g_n.tolist()}):
+        sel = (g_n == name) & (g_t >= 0) & (g_t < end)
+        triggers[name] = np.bincount((g_t[sel] // width).astype(np.int64), minlength=n_bins)
+
+    history = pipeline.history
+    windows = alert_windows(history, until=max(float(times[-1]), end), merge_gap=merge_gap, bin_seconds=width)
+    report = tracker.report()
+    last = recorder.snapshots[-1]
+    p95 = recorder.series("latency_p95_ms")
+    fired = [a for a in history if a.status == "firing"]
+    by_rule: dict[str, int] = {}
+    for a in fired:
+        by_rule[a.rule] = by_rule.get(a.rule, 0) + 1
+    summary = DaySummary(
+        n_requests=int(last.n_requests_total),
+        error_rate=last.error_rate_total,
+        error_budget_remaining=last.error_budget_remaining,
+        latency_p95_median_ms=float(np.nanmedian(p95)) if np.isfinite(p95).any() else None,
+        latency_p95_worst_ms=float(np.nanmax(p95)) if np.isfinite(p95).any() else None,
+        total_cost=report.total_cost,
+        cost_per_request=report.cost_per_request,
+        cache_hit_rate=report.cache_hit_rate,
+        guardrail_triggers=int(sum(int(v.sum()) for v in triggers.values())),
+        guardrail_by_guard={k: int(v.sum()) for k, v in triggers.items()},
+        alerts_fired=len(fired),
+        alerts_by_rule=by_rule,
+        incident_windows=tuple(w.label() for w in windows),
+        incidents=tuple(str(x) for x in incidents),
+        notes=tuple(str(x) for x in notes),
+    )
+    return DashboardData(
+        title=str(title),
+        bin_seconds=width,
+        n_bins=n_bins,
+        times=times,
+        requests_per_hour=rate,
+        latency_p95_ms=p95,
+        error_rate=recorder.series("error_rate"),
+        confidence=recorder.series("mean_confidence"),
+        cost=tracker.binned_costs(width, n_bins, 0.0),
+        guardrail_triggers=triggers,
+        thresholds=_thresholds(pipeline.rules),
+        windows=windows,
+        alerts=history,
+        summary=summary,
+    )
+
+
+# ------------------------------------------------------------------------------------------ plotting
+_GUARD_COLORS = ("#e67e22", "#8e44ad", "#16a085", "#c0392b", "#2c3e50", "#7f8c8d")
+
+
+def plot_dashboard(data: DashboardData, *, figsize: tuple[float, float] = (15, 12)):
+    """Six panels (traffic, latency p95, error rate, quality, cost, guardrail triggers) with the incident
+    windows from the alert history shaded on each, and labelled on the traffic panel. Returns the Figure.
+
+    The x axis is in hours (``bin_seconds`` units); threshold lines are the pipeline's alert rules.
+    """
+    import matplotlib.pyplot as plt
+
+    if not isinstance(data, DashboardData):
+        raise TypeError(f"data must be DashboardData (see collect_dashboard); got {type(data).__name__}")
+    unit = data.bin_seconds
+    x = data.times / unit
+    edges = np.arange(data.n_bins)
+    fig, axes = plt.subplots(3, 2, figsize=figsize, sharex=True)
+    (ax_t, ax_l), (ax_e, ax_q), (ax_c, ax_g) = axes
+
+    def shade(ax, label=False):
+        for k, w in enumerate(data.windows):
+            ax.axvspan(w.start_s / unit, w.end_s / unit, color="#e74c3c", alpha=0.13, lw=0,
+                       label="incident window (alerts)" if (label and k == 0) else None)
+
+    ax_t.plot(x, data.requests_per_hour, color="#2e86c1", lw=1.5)
+    ax_t.fill_between(x, data.requests_per_hour, color="#2e86c1", alpha=0.2)
+    shade(ax_t, label=True)
+    top = np.nanmax(data.requests_per_hour) if np.isfinite(data.requests_per_hour).any() else 1.0
+    for w in data.windows:
+        ax_t.text((w.start_s + w.end_s) / 2 / unit, top * 1.02, w.label(), ha="center", va="bottom", fontsize=9,
+                  color="#922b21")
+    ax_t.set_ylim(0, top * 1.18)
+    ax_t.set_ylabel("requests / hour")
+    ax_t.set_title("Traffic")
+
+    ax_l.plot(x, data.latency_p95_ms, color="#f39c12", lw=1.5)
+    if "latency_p95" in data.thresholds:
+        ax_l.axhline(data.thresholds["latency_p95"], color="#c0392b", ls="--", lw=1,
+                     label=f"alert threshold {data.thresholds['latency_p95']:g} ms")
+    shade(ax_l)
+    ax_l.set_ylabel("latency p95 (ms)")
+    ax_l.set_title("Latency p95 (5-minute window)")
+
+    ax_e.plot(x, 100 * data.error_rate, color="#c0392b", lw=1.5)
+    if "error_rate" in data.thresholds:
+        ax_e.axhline(100 * data.thresholds["error_rate"], color="#c0392b", ls="--", lw=1,
+                     label=f"burn-rate alert at {data.thresholds['error_rate']:.0%}")
+    shade(ax_e)
+    ax_e.set_ylabel("error rate (%)")
+    ax_e.set_title("Error rate (5-minute window)")
+
+    ax_q.plot(x, data.confidence, color="#27ae60", lw=1.5)
+    if "mean_confidence" in data.thresholds:
+        ax_q.axhline(data.thresholds["mean_confidence"], color="#c0392b", ls="--", lw=1,
+                     label=f"alert below {data.thresholds['mean_confidence']:g}")
+    shade(ax_q)
+    ax_q.set_ylabel("mean model confidence")
+    ax_q.set_title("Quality (5-minute window)")
+
+    ax_c.bar(edges + 0.5, data.cost, width=0.85, color="#8e44ad", alpha=0.8)
+    shade(ax_c)
+    ax_c.set_ylabel("USD per hour")
+    ax_c.set_title(f"Cost per hour (day: ${data.summary.total_cost:,.2f})")
+
+    bottom = np.zeros(data.n_bins)
+    for k, (name, counts) in enumerate(data.guardrail_triggers.items()):
+        ax_g.bar(edges + 0.5, counts, width=0.85, bottom=bottom, color=_GUARD_COLORS[k % len(_GUARD_COLORS)],
+                 label=name)
+        bottom = bottom + counts
+    shade(ax_g)
+    ax_g.set_ylabel("triggers per hour")
+    ax_g.set_title(f"Guardrail triggers (day: {data.summary.guardrail_triggers:,})")
+
+    for ax in axes.ravel():
+        ax.grid(True, alpha=0.3)
+        ax.set_xlim(0, data.n_bins)
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(fontsize=8, loc="upper left")
+    for ax in axes[-1]:
+        ax.set_xlabel("hour of day")
+        ax.set_xticks(np.arange(0, data.n_bins + 1, max(1, data.n_bins // 12)))
+    fig.suptitle(data.title, fontsize=14, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ report
+def report_html(data: DashboardData, *, dpi: int = 72) -> str:
+    """A standalone HTML page: the dashboard as an embedded PNG (base64), the summary and the alert tables."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_dashboard(data)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    summary = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in data.summary.rows())
+    alerts = "".join(
+        f"<tr><td>{_clock(a.at)}</td><td>{html.escape(a.status)}</td><td>{html.escape(a.severity)}</td>"
+        f"<td>{html.escape(a.rule)}</td><td>{html.escape(a.message)}</td></tr>" for a in data.alerts)
+    windows = "".join(
+        f"<tr><td>{_clock(w.start_s)}</td><td>{_clock(w.end_s)}{'+' if w.open else ''}</td>"
+        f"<td>{html.escape(format_hours(w.hours))}</td><td>{html.escape(w.severity)}</td>"
+        f"<td>{html.escape(', '.join(w.rules))}</td></tr>" for w in data.windows)
+    title = html.escape(data.title)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-align: top; }}
+th {{ background: #f4f4f4; }}
+img {{ max-width: 100%; }}
+</style></head>
+<body>
+<h1>{title}</h1>
+<img alt="dashboard: traffic, latency p95, error rate, quality, cost, guardrail triggers"
+     src="data:image/png;base64,{png}">
+<h2>Summary</h2>
+<table>{summary}</table>
+<h2>Incident windows (from the alert history)</h2>
+<table><tr><th>start</th><th>end</th><th>hours covered</th><th>severity</th><th>rules</th></tr>{windows or
+'<tr><td colspan="5">none</td></tr>'}</table>
+<h2>Alert notifications</h2>
+<table><tr><th>time</th><th>status</th><th>severity</th><th>rule</th><th>message</th></tr>{alerts or
+'<tr><td colspan="5">none</td></tr>'}</table>
+<p><small>Generated by prodai_lessons.dashboard. Hours are hours of the simulated day; an hour is covered by a
+window when alerts fired for at least half of it.</small></p>
+</body></html>
+"""
+
+
+def write_report(path: str | Path, data: DashboardData | None = None, *, seed: int = 0) -> Path:
+    """Write the standalone HTML report to ``path`` and return the path.
+
+    ``data`` defaults to :func:`simulate_observed_day` with ``seed`` (what ``prodai dashboard`` shows).
+    The parent folder must exist.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"path must end in .html; got {str(p)!r}")
+    if not p.parent.exists():
+        raise FileNotFoundError(f"path: folder {str(p.parent)!r} does not exist")
+    if data is None:
+        data = simulate_observed_day(seed=seed).data
+    elif not isinstance(data, DashboardData):
+        raise TypeError(f"data must be DashboardData or None; got {type(data).__name__}")
+    p.write_text(report_html(data), encoding="utf-8")
+    return p
+
+
+# ------------------------------------------------------------------------------------------ a whole day
+def day_rules(slo_target: float = 0.97) -> tuple[AlertRule | BurnRateRule, ...]:
+    """Alert rules for hour-scale traffic (about 500 to 2,500 requests per hour), used by the dashboard.
+
+    - ``error budget burn`` (P1): SLO ``slo_target``; burn > 2x (6 % errors at 97 %) over the last 300 *and*
+      the last 60 requests for 2 minutes; resolves when the 300-request burn is back to <= 1.5x. Count
+      windows keep the statistical power constant at night, when a time window would hold few requests.
+    - ``high p95 latency`` (P2): p95 of the last 200 requests > 500 ms for 5 minutes; clears below 420 ms.
+    - ``low confidence`` (P2): mean confidence of the last 200 requests < 0.76 for 5 minutes; clears above 0.79.
+
+    On :func:`prodai_lessons.simulate.simulate_day` traffic (normal p95 about 340 ms, 2 % errors, mean
+    confidence 0.83; a spike: p95 about 730 ms, 8 % errors, 0.73), they fire within minutes of a spike's
+    start and stay silent on normal days (see ``tests/test_dashboard.py``).
+    """
+    from prodai_lessons.monitoring import SLO
+
+    slo = SLO(slo_target)
+    return (
+        BurnRateRule("error budget burn", slo, burn_rate=2.0, long_window=300, short_window=60, for_="2m",
+                     severity="P1", clear_burn_rate=1.5),
+        AlertRule("high p95 latency", "latency_p95", ">", 500.0, for_="5m", window=200, severity="P2",
+                  clear_threshold=420.0),
+        AlertRule("low confidence", "mean_confidence", "<", 0.76, for_="5m", window=200, severity="P2",
+                  clear_threshold=0.79),
+    )
+
+
+@dataclass(frozen=True)
+class ObservedDay:
+    """A simulated day and the components that observed it (see :func:`simulate_observed_day`).
+
+    ``guardrail_times`` / ``guardrail_names``: one entry per guard that did not pass (the pipeline's own log
+    is bounded, so the day's triggers are recorded as they happen).
+    """
+
+    traffic: Any
+    pipeline: MonitoringPipeline
+    tracker: CostTracker
+    recorder: MetricsRecorder
+    guardrails: Any
+    incidents: Any
+    guardrail_times: np.ndarray = field(repr=False)
+    guardrail_names: np.ndarray = field(repr=False)
+    data: DashboardData = field(repr=False)
+
+
+#: Corpus categories that play each part in the simulated day's texts.
+_BENIGN_INPUTS = ("benign_plain", "benign_risky", "toxic_lookalike", "toxic_benign_context", "toxic_benign_plain")
+_ATTACKS = ("injection_plain", "injection_obfuscated", "injection_multilingual", "injection_paraphrased_heldout")
+_TOXIC = ("toxic_insult", "toxic_threat", "toxic_obfuscated")
+_PII = ("pii_email", "pii_phone_nanp", "pii_phone_e164", "pii_credit_card", "pii_ssn", "pii_iban", "pii_multi")
+_PII_FREE = ("pii_lookalike", "pii_invalid")
+
+
+def _day_texts(rng: np.random.Generator, in_incident: np.ndarray, *, attack_rate: float, attack_rate_incident: float,
+               toxic_rate: float, pii_rate: float) -> tuple[list[str], list[str]]:
+    """One user text and one model answer per request, drawn from the labelled guardrails corpus."""
+    from prodai_lessons.guardrails import load_corpus
+
+    pools = {}
+    for key, cats in (("benign", _BENIGN_INPUTS), ("attack", _ATTACKS), ("toxic", _TOXIC), ("pii", _PII),
+                      ("clean", _PII_FREE + ("benign_plain",))):
+        pools[key] = [r["text"] for r in load_corpus(categories=cats)]
+    n = len(in_incident)
+    u = rng.random(n)
+    p_attack = np.where(in_incident, attack_rate_incident, attack_rate)
+    kind = np.where(u < p_attack, "attack", np.where(u < p_attack + toxic_rate, "toxic", "benign"))
+    inputs = [pools[k][j] for k, j in zip(kind.tolist(), rng.integers(0, 1 << 30, n).tolist())
+              for j in [j % len(pools[k])]]
+    out_kind = np.where(rng.random(n) < pii_rate, "pii", "clean")
+    outputs = [pools[k][j % len(pools[k])] for k, j in zip(out_kind.tolist(), rng.integers(0, 1 << 30, n).tolist())]
+    return inputs, outputs
+
+
+def simulate_observed_day(
+    seed: int = 0,
+    *,
+    incident_hours: tuple[int, int] | None = (14, 17),
+    requests_per_hour: float = 1000.0,
+    scrape_every: float = 300.0,
+    guarded_share: float = 0.05,
+    ack_after: float = 300.0,
+    quiet_period: float = 900.0,
+) -> ObservedDay:
+    """Run one simulated day through the course's components and collect the dashboard from their records.
+
+    1. Traffic: :func:`prodai_lessons.simulate.simulate_day` (daily cycle; during ``incident_hours`` a
+       ``spike``: 2.5x traffic, slower, more errors, less confident), priced with the shipped price list.
+       During the spike a scripted client also sends prompt-injection attempts (12 % of guarded texts,
+       against 1 % otherwise).
+    2. Every ``scrape_every`` seconds of simulated time, that slice of requests goes to a
+       :class:`~prodai_lessons.monitoring.MonitoringPipeline` (:func:`day_rules`, evaluated every minute),
+       a :class:`~prodai_lessons.cost.CostTracker` and, for the user-facing share ``guarded_share`` of the
+       requests, a :class:`~prodai_lessons.guardrails.GuardrailPipeline` (input: injection, invisible
+       text, length, toxicity flagged; output: PII redacted). Then the pipeline is scraped.
+    3. New alert notifications go to an :class:`~prodai_lessons.incidents.IncidentManager`. The simulated
+       on-call engineer acknowledges an incident ``ack_after`` seconds after it opens and resolves it once
+       its alerts have been clear for ``quiet_period`` seconds (the spike stops on its own; no mitigation is
+       claimed). The impact start is set from the simulation's ground truth, for MTTD.
+    4. :func:`collect_dashboard` gathers what they recorded.
+    """
+    from prodai_lessons.cost import load_pricing
+    from prodai_lessons.guardrails import (GuardrailPipeline, InvisibleTextGuard, LengthGuard, PIIGuard,
+                                           PromptInjectionGuard, ToxicityGuard)
+    from prodai_lessons.incidents import IncidentManager
+    from prodai_lessons.simulate import simulate_day
+
+    seed = check_int("seed", seed)
+    every = check_real("scrape_every", scrape_every, minimum=0.0, strict_minimum=True)
+    share = check_real("guarded_share", guarded_share, minimum=0.0, maximum=1.0)
+    ack_after = check_real("ack_after", ack_after, minimum=0.0)
+    quiet_period = check_real("quiet_period", quiet_period, minimum=0.0)
+
+    # 1. traffic and texts
+    pricing = load_pricing()
+    models = [pricing.model_for_tier(t) for t in ("small", "medium", "large")]
+    prices = {m: (pricing.models[m].input_per_mtok, pricing.models[m].output_per_mtok) for m in models}
+    traffic = simulate_day(seed=seed, incident_hours=incident_hours, requests_per_hour=requests_per_hour,
+                           model_mix=dict(zip(models, (0.6, 0.3, 0.1))), prices=prices)
+    r = traffic.requests
+    rng = np.random.default_rng([seed, 8])
+    guarded = rng.random(len(r)) < share
+    inputs, outputs = ([], []) if share == 0 else _day_texts(
+        rng, traffic.incident_mask(), attack_rate=0.01, attack_rate_incident=0.12, toxic_rate=0.005, pii_rate=0.01)
+
+    # 2. the components
+    rules = day_rules()
+    pipeline = MonitoringPipeline(rules, window="5m", evaluate_interval="1m", slo=rules[0].slo)
+    tracker = CostTracker(pricing)
+    guards = GuardrailPipeline(
+        [PromptInjectionGuard(), InvisibleTextGuard(), LengthGuard(), ToxicityGuard()], [PIIGuard()],
+        policy={"toxicity": "flag", "pii": "redact"})
+    manager = IncidentManager()
+    recorder = MetricsRecorder()
+    g_times: list[float] = []
+    g_names: list[str] = []
+    seen_alerts = 0
+
+    end = 24 * HOUR
+    n_slices = int(math.ceil(end / every))
+    bounds = np.searchsorted(r.timestamp, np.arange(n_slices + 1) * every, side="left")
+    bounds[-1] = len(r)
+    for k in range(n_slices):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        now = min((k + 1) * every, end)
+        if hi > lo:
+            pipeline.log_batch(r.latency_ms[lo:hi], r.error[lo:hi], r.confidence[lo:hi], r.cost_usd[lo:hi],
+                               timestamp=r.timestamp[lo:hi])
+            tracker.log_batch(r.model[lo:hi], r.input_tokens[lo:hi], r.output_tokens[lo:hi],
+                              timestamps=r.timestamp[lo:hi])
+            for j in np.flatnonzero(guarded[lo:hi]) + lo:
+                t = float(r.timestamp[j])
+                checked = guards.check_input(inputs[j], timestamp=t)
+                if checked.allowed:
+                    checked = (checked, guards.check_output(outputs[j], timestamp=t))
+                else:
+                    checked = (checked,)
+                for res in checked:
+                    for name in res.triggered:
+                        g_times.append(t)
+                        g_names.append(name)
+        if k == n_slices - 1:
+            pipeline.evaluate(now=end)
+        recorder.scrape(pipeline, at=now)
+        # 3. incidents: new notifications, then the on-call engineer's actions up to now
+        history = pipeline.history
+        manager.process(history[seen_alerts:])
+        seen_alerts = len(history)
+        for inc in manager.open_incidents:
+            if inc.status == "open" and now >= inc.opened_at + ack_after:
+                inc = manager.acknowledge(inc.id, inc.opened_at + ack_after)
+            if (inc.status != "open" and inc.alerts_cleared_at is not None
+                    and now >= inc.alerts_cleared_at + quiet_period):
+                manager.resolve(inc.id, max(inc.alerts_cleared_at + quiet_period, inc.acknowledged_at),
+                                root_cause="simulated traffic spike with a degraded dependency")
+    for inc in manager.incidents:
+        truth = [w for w in traffic.incidents if w.start_s <= inc.opened_at]
+        if truth and inc.opened_at - truth[-1].start_s < 6 * HOUR:
+            manager.set_impact_start(inc.id, truth[-1].start_s)
+
+    # 4. the dashboard
+    lines = tuple(_incident_line(i) for i in manager.incidents)
+    data = collect_dashboard(recorder, pipeline, tracker, guardrail_times=np.array(g_times),
+                             guardrail_names=np.array(g_names, dtype=object), incidents=lines,
+                             title=f"24-hour production dashboard (simulated day, seed {seed})")
+    return ObservedDay(traffic, pipeline, tracker, recorder, guards, manager, np.array(g_times),
+                       np.array(g_names, dtype=object), data)
+
+
+def _incident_line(inc: Any) -> str:
+    """One line per incident for the summary: id, severity, rules, lifecycle times, time to detect/restore."""
+    def mins(d):
+        return "-" if d is None else f"{d / 60:.0f} min"
+
+    times = ", ".join(f"{label} {_clock(t)}" for label, t in (("opened", inc.opened_at),
+                                                               ("acknowledged", inc.acknowledged_at),
+                                                               ("resolved", inc.resolved_at)) if t is not None)
+    return (f"#{inc.id} {inc.severity} {inc.status}: {', '.join(inc.rules)}; {times}; "
+            f"time to detect {mins(inc.time_to_detect)}, to restore {mins(inc.time_to_resolve)}")
