@@ -39,6 +39,38 @@ def _add_lessons(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_lessons)
 
 
+def _cmd_build_exercises(args: argparse.Namespace) -> int:
+    from prodai_lessons.exercises import build
+
+    return build.run(args)
+
+
+def _add_build_exercises(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build-exercises",
+                       help="write exercises/ (stubs, executed) from the solution notebooks in solutions/")
+    from prodai_lessons.exercises.build import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(handler=_cmd_build_exercises)
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from prodai_lessons.grading import cli as grading_cli
+
+    return grading_cli.run(args)
+
+
+def _add_grade(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("grade", help="grade learners' exercise notebooks in sandboxed workers (instructors)",
+                       description="Grade exercise submissions: each runs in its own sandboxed process with a "
+                                   "timeout per check; the checks' judges run in the grader. Writes a CSV + "
+                                   "JSON gradebook and one markdown feedback file per learner.")
+    from prodai_lessons.grading.cli import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(handler=_cmd_grade)
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from prodai_lessons.dashboard import write_report
 
@@ -64,6 +96,8 @@ def _add_dashboard(sub: argparse._SubParsersAction) -> None:
 #: Subcommand registrars, in the order ``--help`` lists them. Later sections append theirs.
 _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_lessons,
+    _add_build_exercises,
+    _add_grade,
     _add_dashboard,
 ]
 

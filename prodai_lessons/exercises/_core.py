@@ -74,7 +74,7 @@ def _stub_name(exc: BaseException) -> str | None:
     while tb.tb_next is not None:
         tb = tb.tb_next
     code = tb.tb_frame.f_code
-    return getattr(code, "co_qualname", code.co_name)
+    return getattr(code, "co_qualname", code.co_name).split("<locals>.")[-1]
 
 
 def result_for_exception(check: Check, exc: BaseException) -> CheckResult:
@@ -88,10 +88,10 @@ def result_for_exception(check: Check, exc: BaseException) -> CheckResult:
     """
     if isinstance(exc, (NotImplementedError, NotAttempted)):
         stub = _stub_name(exc) if isinstance(exc, NotImplementedError) else None
-        what = f"{stub} is still the stub" if stub and stub != "<module>" else "replace the stub"
+        what = f"{stub} is still the stub" if stub and stub != "<module>" else "the code is still the stub"
         return CheckResult(check.name, 0.0, check.max_points, False,
-                           f"not attempted yet: {what}; write it, then run check() again "
-                           "(hint() gives a nudge)", status="not_attempted")
+                           f"{what}; write it and run check() again (hint() gives a nudge)",
+                           status="not_attempted")
     if isinstance(exc, InvalidSubmission):
         return CheckResult(check.name, 0.0, check.max_points, False, str(exc), status="invalid")
     scenario = getattr(exc, SCENARIO_ATTR, None) or check.name
@@ -200,7 +200,7 @@ def format_report(report: Report) -> str:
     lines = []
     for r in report.results:
         mark = marks.get(r.status) or ("[x]" if r.passed else "[ ]")
-        verdict = "passed" if r.passed else ("not attempted" if r.status == "not_attempted" else "failed")
+        verdict = "passed" if r.passed else ("not attempted yet" if r.status == "not_attempted" else "failed")
         lines.append(f"{mark} {r.name} ({r.points:g}/{r.max_points:g}): {verdict}"
                      + ("" if r.passed and not r.message else f": {r.message}"))
     if not report.attempted:

@@ -1,0 +1,652 @@
+"""Exercise 2, model routing: checks for ``difficulty_score``, ``choose_tier``, ``routing_cost``, ``sweep`` and
+``pick_setting``.
+
+The learner's contract (the stubs in ``exercises/ex2_model_routing.ipynb`` carry the same text):
+
+``difficulty_score(text) -> float`` in [0, 1]
+    from what the text shows: length, reasoning and code markers, number of questions.
+``choose_tier(score, low, high) -> "small" | "medium" | "large"``
+    ``score < low`` -> small, ``low <= score < high`` -> medium, ``score >= high`` -> large.
+``routing_cost(queries, tiers, pricing) -> dict``
+    each query logged with :class:`prodai_lessons.cost.CostTracker` under ``pricing.model_for_tier(tier)``,
+    and again, in a second tracker, under the large model (the baseline); keys ``cost``, ``baseline_cost``,
+    ``savings``, ``savings_share`` (savings / baseline_cost), ``quality``, ``baseline_quality`` (mean of
+    ``query.quality[tier]``).
+``sweep(queries, scores, lows, highs, pricing) -> list[dict]``
+    one point ``{"low", "high", "cost", "quality"}`` per pair with ``low <= high``.
+``pick_setting(points, baseline_quality, target=0.95) -> dict | None``
+    the cheapest point whose quality is ``>= target * baseline_quality`` (None if there is none).
+
+Queries have a hidden difficulty in [0, 1] that drives both what their text looks like (noisily) and how
+likely each tier is to answer well: ``P(good | d) = 0.05 + 0.93 * sigmoid((c_tier - d) / 0.06)`` with
+``c = 0.35, 0.65, 0.95`` for the small, medium and large tier. ``query.quality`` holds these probabilities,
+as an offline evaluation that graded every tier's answer would; the difficulty itself stays hidden.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from prodai_lessons.exercises._core import Check, CheckResult, Exercise, InvalidSubmission, in_scenario
+from prodai_lessons.exercises._helpers import (
+    check_verb,
+    entry,
+    field,
+    hint_verb,
+    list_of,
+    rng,
+    safe_judge,
+    score,
+    solution_verb,
+    want_float,
+    want_str,
+)
+
+__all__ = ["EXERCISE", "check", "hint", "solution", "Query", "make_queries", "TIERS", "QUALITY_CENTERS"]
+
+TIERS = ("small", "medium", "large")
+QUALITY_CENTERS = {"small": 0.35, "medium": 0.65, "large": 0.95}
+QUALITY_SLOPE = 0.06
+#: The end-to-end check asks the learner's router to save at least this share of what a router that knew the
+#: hidden difficulty saves (measured on 200 seeds: the reference scorer reaches 0.65 to 1.0 of it, median 0.86).
+MIN_SHARE_OF_ORACLE = 0.5
+#: The scorer's Spearman rank correlation with the hidden difficulty must reach this.
+MIN_SPEARMAN = 0.5
+
+
+@dataclass(frozen=True)
+class Query:
+    """One user query: its text, token counts and the offline quality of each tier's answer (0 to 1)."""
+
+    text: str
+    input_tokens: int
+    output_tokens: int
+    quality: Mapping[str, float]  # read-only: tier -> probability of a good answer
+
+    def __repr__(self) -> str:
+        short = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return f"Query({short!r}, {self.input_tokens}+{self.output_tokens} tokens)"
+
+
+def _p_good(tier: str, d: float) -> float:
+    return 0.05 + 0.93 / (1.0 + math.exp((d - QUALITY_CENTERS[tier]) / QUALITY_SLOPE))
+
+
+_TOPICS = ("the invoice export", "our refund policy", "the onboarding flow", "the Kubernetes cluster",
+           "the quarterly report", "the search index", "the login page", "the billing service",
+           "the shipping estimate", "the customer survey", "the pricing page", "the data warehouse")
+_EASY = ("What is {t}?", "Who owns {t}?", "Where do I find {t}?", "When was {t} last changed?",
+         "Give me a one-line summary of {t}.", "Is {t} available on weekends?")
+_CONTEXT = ("Our team changed {t} last month.", "Customers have complained about {t}.",
+            "The data behind {t} lives in two systems.", "We are moving {t} to a new provider.",
+            "Legal wants a review of {t} before Friday.", "The numbers in {t} do not add up.",
+            "Two engineers disagree about {t}.", "Traffic to {t} doubled this quarter.")
+_REASONING = ("Explain step by step why {t} breaks under load.",
+              "Compare two designs for {t} and justify which one is better.",
+              "Analyze the root cause of the failures in {t}.",
+              "Prove that the proposed change to {t} cannot lose data.",
+              "Reason through the trade-offs of caching {t}, including edge cases.")
+_CODE = ("Fix the bug in this function:\n```python\ndef total(items):\n    return sum(i.price for i in items if i.qty)\n```",
+         "Write a SQL query that joins {t} with the orders table and groups by month.",
+         "Refactor this code used by {t}:\n```js\nfunction f(a) {{ return a.map(x => x * 2) }}\n```",
+         "Why does the regex `^[a-z]+@\\w+\\.com$` reject valid addresses in {t}?")
+_EXTRA = ("Also, how does this affect the budget?", "What changes if the load doubles?",
+          "Which team should own {t}?", "How would we test it?")
+
+
+def _compose(r: np.random.Generator, d: float) -> str:
+    t = str(r.choice(_TOPICS))
+    n_context = min(int(r.poisson(0.3 + 4.0 * d)), len(_CONTEXT))
+    parts = [str(c).format(t=t) for c in r.choice(_CONTEXT, size=n_context, replace=False)]
+    reasoning = r.random() < min(1.0, max(0.0, 1.2 * d - 0.2))
+    code = r.random() < min(1.0, max(0.0, 0.9 * d - 0.15))
+    if reasoning:
+        parts.append(str(r.choice(_REASONING)).format(t=t))
+    if code:
+        parts.append(str(r.choice(_CODE)).format(t=t))
+    if not (reasoning or code):
+        parts.append(str(r.choice(_EASY)).format(t=t))
+    n_extra = min(int(r.poisson(2.5 * d)), len(_EXTRA))
+    parts += [str(e).format(t=t) for e in r.choice(_EXTRA, size=n_extra, replace=False)]
+    return " ".join(parts)
+
+
+def _queries(r: np.random.Generator, n: int) -> tuple[list[Query], np.ndarray]:
+    from prodai_lessons.cost import estimate_tokens
+
+    d = r.beta(1.0, 2.0, size=n)
+    out = []
+    for di in d:
+        text = _compose(r, float(di))
+        out.append(Query(text, estimate_tokens(text), int(60 + 700 * di + r.integers(0, 80)),
+                         MappingProxyType({tier: _p_good(tier, float(di)) for tier in TIERS})))
+    return out, d
+
+
+def make_queries(n: int = 300, seed: int = 0) -> list[Query]:
+    """``n`` queries like the checks use, for your own experiments (the difficulty stays hidden)."""
+    return _queries(rng(seed, 2, 100), int(n))[0]
+
+
+def _random_pricing(r: np.random.Generator):
+    """A price list with random model names and prices (small < medium < large), so nothing can be hard-coded."""
+    from prodai_lessons.cost import Pricing
+
+    base = float(np.round(r.uniform(0.2, 1.0), 2))
+    names = {"small": f"lite-{int(r.integers(1, 9))}", "medium": f"pro-{int(r.integers(1, 9))}",
+             "large": f"ultra-{int(r.integers(1, 9))}"}
+    mult = {"small": 1.0, "medium": float(np.round(r.uniform(3, 5), 1)), "large": float(np.round(r.uniform(15, 25), 1))}
+    models = {}
+    for tier in TIERS:
+        inp = round(base * mult[tier], 2)
+        models[names[tier]] = {"tier": tier, "input_per_mtok": inp, "output_per_mtok": round(inp * 5, 2)}
+    order = list(models)
+    r.shuffle(order)
+    return Pricing.from_dict({"models": {k: models[k] for k in order}})
+
+
+def _reference_cost(queries: Sequence[Query], tiers: Sequence[str], pricing) -> dict:
+    from prodai_lessons.cost import CostTracker
+
+    routed, base = CostTracker(pricing), CostTracker(pricing)
+    large = pricing.model_for_tier("large")
+    for q, tier in zip(queries, tiers):
+        routed.log_request(pricing.model_for_tier(tier), q.input_tokens, q.output_tokens, timestamp=0.0)
+        base.log_request(large, q.input_tokens, q.output_tokens, timestamp=0.0)
+    cost, baseline = routed.report().total_cost, base.report().total_cost
+    return {"cost": cost, "baseline_cost": baseline, "savings": baseline - cost,
+            "savings_share": (baseline - cost) / baseline,
+            "quality": float(np.mean([q.quality[t] for q, t in zip(queries, tiers)])),
+            "baseline_quality": float(np.mean([q.quality["large"] for q in queries]))}
+
+
+def _tier(score: float, low: float, high: float) -> str:
+    return "small" if score < low else ("medium" if score < high else "large")
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(b))
+
+
+# ------------------------------------------------------------------------------------------- scorer
+
+
+def _scorer(ns: Mapping[str, Any]):
+    fn = entry(ns, "difficulty_score", kind="function")
+
+    def call(text: str, where: str) -> float:
+        with in_scenario(where):
+            return want_float(fn(text), "difficulty_score()", lo=0.0, hi=1.0)
+    return call
+
+
+@lru_cache(maxsize=16)
+def _monotone_cases(seed: int) -> list[tuple[str, str, str]]:
+    """(what was added, easier text, harder text): the harder one adds reasoning, code, questions or context."""
+    r = rng(seed, 2, 1)
+    cases = []
+    for k in range(24):
+        d = float(r.uniform(0.0, 0.35))
+        base = _compose(r, d)
+        t = str(r.choice(_TOPICS))
+        kind = ("reasoning", "code", "questions", "context")[k % 4]
+        if kind == "reasoning":
+            harder = base + " " + str(r.choice(_REASONING)).format(t=t)
+        elif kind == "code":
+            harder = base + " " + str(r.choice(_CODE)).format(t=t)
+        elif kind == "questions":
+            harder = base + " " + " ".join(str(e).format(t=t) for e in r.choice(_EXTRA, size=2, replace=False))
+        else:
+            harder = " ".join(str(c).format(t=t) for c in r.choice(_CONTEXT, size=3, replace=False)) + " " + base
+        cases.append((kind, base, harder))
+    return cases
+
+
+def _collect_monotone(ns: Mapping[str, Any], seed: int) -> dict:
+    call = _scorer(ns)
+    pairs = [[call(a, f"difficulty_score, pair {k} (easier)"), call(b, f"difficulty_score, pair {k} (harder)")]
+             for k, (_, a, b) in enumerate(_monotone_cases(seed), start=1)]
+    return {"pairs": pairs}
+
+
+@safe_judge("scorer_monotone", 3)
+def _judge_monotone(data: Any, seed: int) -> CheckResult:
+    name, pts = "scorer_monotone", 3
+    cases = _monotone_cases(seed)
+    pairs = list_of(field(data, "pairs", list), list, "pairs", length=len(cases))
+    lower, ties = [], 0
+    for (kind, _, _), p in zip(cases, pairs):
+        a, b = list_of(p, (int, float), "pair", length=2)
+        if b < a - 1e-12:
+            lower.append(kind)
+        elif abs(b - a) <= 1e-12:
+            ties += 1
+    if lower:
+        kinds = sorted(set(lower))
+        return score(name, pts, 0.0, f"adding {', '.join(kinds)} made {len(lower)} of {len(cases)} queries score "
+                                     "lower: a harder version of a query must not score lower")
+    if ties > len(cases) // 4:
+        return score(name, pts, 0.5, f"{ties} of {len(cases)} harder versions scored the same as the easier one "
+                                     "(more reasoning, code, questions or context should raise the score)")
+    return score(name, pts, 1.0, "")
+
+
+@lru_cache(maxsize=16)
+def _informative_queries(seed: int) -> tuple[list[Query], np.ndarray]:
+    return _queries(rng(seed, 2, 2), 300)
+
+
+def _collect_informative(ns: Mapping[str, Any], seed: int) -> dict:
+    call = _scorer(ns)
+    qs, _ = _informative_queries(seed)
+    return {"scores": [call(q.text, f"difficulty_score, query {k}") for k, q in enumerate(qs, start=1)]}
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks with ties averaged (as scipy.stats.rankdata)."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    ranks = np.empty(len(x))
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and xs[j + 1] == xs[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman's rank correlation (Pearson correlation of the tie-averaged ranks); 0 if either is constant."""
+    rx, ry = _ranks(np.asarray(x, dtype=float)), _ranks(np.asarray(y, dtype=float))
+    if rx.std() == 0 or ry.std() == 0:
+        return 0.0
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+@safe_judge("scorer_informative", 2)
+def _judge_informative(data: Any, seed: int) -> CheckResult:
+    name, pts = "scorer_informative", 2
+    _, d = _informative_queries(seed)
+    scores = list_of(field(data, "scores", list), (int, float), "scores", length=len(d))
+    rho = spearman(scores, d)
+    if rho >= MIN_SPEARMAN:
+        return score(name, pts, 1.0, f"rank correlation with the hidden difficulty {rho:.2f}")
+    return score(name, pts, max(0.0, rho) / MIN_SPEARMAN * 0.5,
+                 f"your scores barely follow the hidden difficulty (rank correlation {rho:.2f}; needs "
+                 f">= {MIN_SPEARMAN}): use more of what the text shows")
+
+
+# ------------------------------------------------------------------------------------------- router
+
+
+@lru_cache(maxsize=16)
+def _tier_cases(seed: int) -> list[tuple[float, float, float]]:
+    r = rng(seed, 2, 3)
+    cases = []
+    for _ in range(60):
+        low, high = sorted(np.round(r.uniform(0, 1, 2), 2))
+        s = float(r.choice([low, high, round(float(r.uniform(0, 1)), 3), max(0.0, low - 0.01),
+                            min(1.0, high + 0.01)]))
+        cases.append((float(s), float(low), float(high)))
+    cases += [(0.5, 0.5, 0.5), (0.49, 0.5, 0.5), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)]
+    return cases
+
+
+def _collect_tiers(ns: Mapping[str, Any], seed: int) -> dict:
+    fn = entry(ns, "choose_tier", kind="function")
+    out = []
+    for k, (s, lo, hi) in enumerate(_tier_cases(seed), start=1):
+        with in_scenario(f"choose_tier, case {k}"):
+            out.append(want_str(fn(s, lo, hi), "choose_tier()", TIERS))
+    return {"tiers": out}
+
+
+@safe_judge("routes_respect_thresholds", 2)
+def _judge_tiers(data: Any, seed: int) -> CheckResult:
+    name, pts = "routes_respect_thresholds", 2
+    cases = _tier_cases(seed)
+    got = list_of(field(data, "tiers", list), str, "tiers", length=len(cases))
+    wrong = [(c, g) for c, g in zip(cases, got) if g != _tier(*c)]
+    if not wrong:
+        return score(name, pts, 1.0, "")
+    (s, lo, hi), g = wrong[0]
+    if len(set(got)) == 1:
+        why = f"every query went to {got[0]!r}"
+    elif s == lo or s == hi:
+        why = f"a score equal to a threshold went to {g!r} (low <= score < high is medium, score >= high large)"
+    else:
+        why = f"score {s:g} with low={lo:g}, high={hi:g} went to {g!r}"
+    return score(name, pts, 0.0, f"{len(wrong)} of {len(cases)} routes wrong; e.g. {why}")
+
+
+# ---------------------------------------------------------------------------------------------- cost
+
+_COST_KEYS = ("cost", "baseline_cost", "savings", "savings_share", "quality", "baseline_quality")
+
+
+@lru_cache(maxsize=16)
+def _cost_scenario(seed: int):
+    r = rng(seed, 2, 4)
+    qs, _ = _queries(r, 120)
+    tiers = [str(t) for t in r.choice(TIERS, size=len(qs), p=r.dirichlet([2, 2, 2]))]
+    return qs, tiers, _random_pricing(r)
+
+
+def _plain_result(got: Any, keys: Sequence[str], what: str) -> dict:
+    if not isinstance(got, Mapping):
+        raise InvalidSubmission(f"{what} must return a dict with keys {', '.join(keys)}; got {type(got).__name__}")
+    missing = [k for k in keys if k not in got]
+    if missing:
+        raise InvalidSubmission(f"{what} must return a dict with keys {', '.join(keys)}; missing {', '.join(missing)}")
+    return {k: want_float(got[k], f"{what}[{k!r}]") for k in keys}
+
+
+def _collect_cost(ns: Mapping[str, Any], seed: int) -> dict:
+    fn = entry(ns, "routing_cost", kind="function")
+    qs, tiers, pricing = _cost_scenario(seed)
+    with in_scenario("routing_cost on 120 queries"):
+        got = fn(list(qs), list(tiers), pricing)
+    return _plain_result(got, _COST_KEYS, "routing_cost()")
+
+
+@safe_judge("cost_exact", 3)
+def _judge_cost(data: Any, seed: int) -> CheckResult:
+    name, pts = "cost_exact", 3
+    qs, tiers, pricing = _cost_scenario(seed)
+    ref = _reference_cost(qs, tiers, pricing)
+    wrong = [k for k in _COST_KEYS if not isinstance(data.get(k), (int, float)) or not _close(data[k], ref[k])]
+    if not wrong:
+        return score(name, pts, 1.0, "")
+    return score(name, pts, (len(_COST_KEYS) - len(wrong)) / len(_COST_KEYS) * 0.5,
+                 f"{', '.join(wrong)} not equal to what CostTracker computes for the same requests "
+                 "(each query under its tier's model; the baseline under the large model)")
+
+
+# ---------------------------------------------------------------------------------------- sweep/pick
+
+
+@lru_cache(maxsize=16)
+def _sweep_scenario(seed: int):
+    r = rng(seed, 2, 5)
+    qs, d = _queries(r, 100)
+    scores = np.clip(d + r.normal(0, 0.1, len(d)), 0, 1).round(4).tolist()
+    shared = round(float(r.uniform(0.3, 0.7)), 2)  # one value in both lists: the pair low == high counts
+    lows = sorted(set(np.round(r.uniform(0, 0.7, 3), 2).tolist()) | {shared})
+    highs = sorted(set(np.round(r.uniform(0.3, 1.0, 3), 2).tolist()) | {shared})
+    return qs, scores, lows, highs, _random_pricing(r)
+
+
+def _point(p: Any, what: str) -> dict:
+    if not isinstance(p, Mapping):
+        raise InvalidSubmission(f"{what} must be a dict with keys low, high, cost, quality; got {type(p).__name__}")
+    missing = [k for k in ("low", "high", "cost", "quality") if k not in p]
+    if missing:
+        raise InvalidSubmission(f"{what} is missing key(s) {', '.join(missing)}")
+    return {k: want_float(p[k], f"{what}[{k!r}]") for k in ("low", "high", "cost", "quality")}
+
+
+def _collect_sweep(ns: Mapping[str, Any], seed: int) -> dict:
+    fn = entry(ns, "sweep", kind="function")
+    qs, scores, lows, highs, pricing = _sweep_scenario(seed)
+    with in_scenario("sweep on 100 queries"):
+        got = fn(list(qs), list(scores), list(lows), list(highs), pricing)
+    if not isinstance(got, (list, tuple)):
+        raise InvalidSubmission(f"sweep() must return a list of dicts; got {type(got).__name__}")
+    return {"points": [_point(p, "each point of sweep()") for p in got]}
+
+
+def _expected_points(qs, scores, lows, highs, pricing) -> dict:
+    out = {}
+    for lo in lows:
+        for hi in highs:
+            if lo <= hi:
+                ref = _reference_cost(qs, [_tier(s, lo, hi) for s in scores], pricing)
+                out[(lo, hi)] = (ref["cost"], ref["quality"])
+    return out
+
+
+@lru_cache(maxsize=16)
+def _expected_sweep(seed: int) -> dict:
+    return _expected_points(*_sweep_scenario(seed))
+
+
+@safe_judge("sweep_curve", 2)
+def _judge_sweep(data: Any, seed: int) -> CheckResult:
+    name, pts = "sweep_curve", 2
+    expected = _expected_sweep(seed)
+    points = list_of(field(data, "points", list), dict, "points")
+    got = {}
+    for p in points:
+        got[(p["low"], p["high"])] = (p["cost"], p["quality"])
+    if len(points) != len(got):
+        return score(name, pts, 0.0, "sweep() returned the same (low, high) pair twice")
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    if missing or extra:
+        why = []
+        if missing:
+            why.append(f"{len(missing)} (low, high) pair(s) with low <= high missing")
+        if extra:
+            why.append(f"{len(extra)} pair(s) that are not in the grid or have low > high")
+        return score(name, pts, 0.0, "; ".join(why))
+    wrong_cost = sum(not _close(got[k][0], expected[k][0]) for k in expected)
+    wrong_q = sum(not _close(got[k][1], expected[k][1]) for k in expected)
+    if wrong_cost or wrong_q:
+        return score(name, pts, 0.5 * (1 - (wrong_cost + wrong_q) / (2 * len(expected))),
+                     f"cost wrong on {wrong_cost} and quality wrong on {wrong_q} of {len(expected)} points "
+                     "(route with choose_tier, price with routing_cost)")
+    return score(name, pts, 1.0, f"{len(expected)} points")
+
+
+@lru_cache(maxsize=16)
+def _pick_scenarios(seed: int) -> list[dict]:
+    """Candidate points with a random target: the cheapest overall misses it, the best quality costs most."""
+    r = rng(seed, 2, 6)
+    out = []
+    for k in range(6):
+        n = int(r.integers(12, 30))
+        base_q = float(r.uniform(0.8, 0.95))
+        target = float(np.round(r.uniform(0.85, 0.98), 3))
+        costs = np.sort(r.uniform(1.0, 10.0, n))
+        quality = np.clip(base_q * (0.7 + 0.32 * (costs - 1) / 9 + r.normal(0, 0.04, n)), 0, 1)
+        quality[0] = base_q * target * 0.9  # the cheapest point misses the target
+        if k == 5:
+            quality = np.minimum(quality, base_q * target * 0.99)  # nothing meets it
+        goal = target * base_q
+        quality = np.where(np.abs(quality - goal) < 1e-6, quality + 2e-6, quality)
+        order = r.permutation(n)
+        lows = np.round(r.uniform(0, 0.5, n), 3)
+        out.append({"points": [{"low": float(lows[i]), "high": float(round(lows[i] + 0.1 + 0.01 * j, 3)),
+                                "cost": float(costs[i]), "quality": float(quality[i])}
+                               for j, i in enumerate(order)],
+                    "baseline_quality": base_q, "target": target})
+    return out
+
+
+def _collect_pick(ns: Mapping[str, Any], seed: int) -> dict:
+    fn = entry(ns, "pick_setting", kind="function")
+    out = []
+    for k, sc in enumerate(_pick_scenarios(seed), start=1):
+        with in_scenario(f"pick_setting, case {k}"):
+            got = fn([dict(p) for p in sc["points"]], sc["baseline_quality"], target=sc["target"])
+        out.append(None if got is None else _point(got, "pick_setting()"))
+    return {"picked": out}
+
+
+@safe_judge("pick_meets_target", 3)
+def _judge_pick(data: Any, seed: int) -> CheckResult:
+    name, pts = "pick_meets_target", 3
+    scenarios = _pick_scenarios(seed)
+    picked = list_of(field(data, "picked", list), dict, "picked", length=len(scenarios), allow_none=True)
+    problems = []
+    for k, (sc, got) in enumerate(zip(scenarios, picked), start=1):
+        goal = sc["target"] * sc["baseline_quality"]
+        feasible = [p for p in sc["points"] if p["quality"] >= goal]
+        best = min(feasible, key=lambda p: p["cost"]) if feasible else None
+        if best is None:
+            if got is not None:
+                problems.append(f"case {k}: picked a point although none reaches the target (return None)")
+            continue
+        if got is None:
+            problems.append(f"case {k}: returned None although some points reach the target")
+            continue
+        match = [p for p in sc["points"] if (p["low"], p["high"]) == (got["low"], got["high"])]
+        if not match:
+            problems.append(f"case {k}: picked a point that is not one of the candidates")
+        elif match[0]["quality"] < goal:
+            problems.append(f"case {k}: picked a point below target x baseline quality")
+        elif match[0] is not best and match[0]["cost"] > best["cost"]:
+            problems.append(f"case {k}: a cheaper point also reaches the target")
+    if not problems:
+        return score(name, pts, 1.0, "")
+    return score(name, pts, (len(scenarios) - len(problems)) / len(scenarios) * 0.5,
+                 "; ".join(problems[:2]) + (f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""))
+
+
+# ---------------------------------------------------------------------------------------- end to end
+
+GRID = tuple(k / 8 for k in range(9))
+
+
+@lru_cache(maxsize=16)
+def _e2e_queries(seed: int) -> tuple[list[Query], np.ndarray]:
+    return _queries(rng(seed, 2, 7), 150)
+
+
+def _collect_e2e(ns: Mapping[str, Any], seed: int) -> dict:
+    from prodai_lessons.cost import load_pricing
+
+    call = _scorer(ns)
+    sweep_fn = entry(ns, "sweep", kind="function")
+    pick_fn = entry(ns, "pick_setting", kind="function")
+    qs, _ = _e2e_queries(seed)
+    pricing = load_pricing()
+    scores = [call(q.text, f"difficulty_score, query {k}") for k, q in enumerate(qs, start=1)]
+    baseline_quality = float(np.mean([q.quality["large"] for q in qs]))
+    with in_scenario("end to end: sweep"):
+        points = sweep_fn(list(qs), list(scores), list(GRID), list(GRID), pricing)
+    with in_scenario("end to end: pick_setting"):
+        got = pick_fn(points, baseline_quality, target=0.95)
+    return {"scores": scores, "picked": None if got is None else _point(got, "pick_setting()")}
+
+
+def _fast_outcome(qs: Sequence[Query], scores: Sequence[float], low: float, high: float, costs: dict,
+                  quality: dict) -> tuple[float, float]:
+    """(cost, quality) of a routing from per-tier arrays (floats; for benchmarks, not for exact money)."""
+    s = np.asarray(scores, dtype=float)
+    tier = np.where(s < low, 0, np.where(s < high, 1, 2))
+    c = np.choose(tier, [costs[t] for t in TIERS]).sum()
+    q = np.choose(tier, [quality[t] for t in TIERS]).mean()
+    return float(c), float(q)
+
+
+def oracle_savings(qs: Sequence[Query], difficulty: Sequence[float], pricing, target: float = 0.95) -> float:
+    """The savings share a router that knew the hidden difficulty reaches on ``GRID`` at ``target``."""
+    costs = {t: np.array([pricing.cost(pricing.model_for_tier(t), q.input_tokens, q.output_tokens) for q in qs])
+             for t in TIERS}
+    quality = {t: np.array([q.quality[t] for q in qs]) for t in TIERS}
+    base_cost, base_q = costs["large"].sum(), quality["large"].mean()
+    best = 0.0
+    for lo in GRID:
+        for hi in GRID:
+            if lo <= hi:
+                c, q = _fast_outcome(qs, difficulty, lo, hi, costs, quality)
+                if q >= target * base_q:
+                    best = max(best, 1 - c / base_cost)
+    return best
+
+
+@lru_cache(maxsize=16)
+def _oracle(seed: int) -> float:
+    from prodai_lessons.cost import load_pricing
+
+    qs, d = _e2e_queries(seed)
+    return oracle_savings(qs, d, load_pricing())
+
+
+@safe_judge("end_to_end", 3)
+def _judge_e2e(data: Any, seed: int) -> CheckResult:
+    from prodai_lessons.cost import load_pricing
+
+    name, pts = "end_to_end", 3
+    qs, d = _e2e_queries(seed)
+    scores = list_of(field(data, "scores", list), (int, float), "scores", length=len(qs))
+    picked = data.get("picked")
+    if picked is None:
+        return score(name, pts, 0.0, "pick_setting() found no setting that keeps 95% of the large model's quality "
+                                     "(always-large, low = high = 0, is on the grid and always qualifies)")
+    lo, hi = field(picked, "low", (int, float)), field(picked, "high", (int, float))
+    pricing = load_pricing()
+    ref = _reference_cost(qs, [_tier(s, lo, hi) for s in scores], pricing)
+    if ref["quality"] < 0.95 * ref["baseline_quality"]:
+        return score(name, pts, 0.0, "the chosen thresholds keep less than 95% of the large model's quality")
+    oracle = _oracle(seed)
+    if ref["savings_share"] < MIN_SHARE_OF_ORACLE * oracle:
+        return score(name, pts, 0.5, f"quality target met, but {ref['savings_share']:.0%} saved against "
+                                     f"always-large, where a router that knew the hidden difficulty saves "
+                                     f"{oracle:.0%}: reach {MIN_SHARE_OF_ORACLE:.0%} of that "
+                                     "(check the scorer and the router)",
+                     passed=False)
+    return score(name, pts, 1.0, f"{ref['savings_share']:.0%} cheaper than always-large at "
+                                 f"{ref['quality'] / ref['baseline_quality']:.1%} of its quality "
+                                 f"(a difficulty oracle: {oracle:.0%})")
+
+
+EXERCISE = Exercise(
+    name="ex2",
+    title="Model routing",
+    solution_path="solutions/ex2_model_routing.ipynb",
+    entry_points=("difficulty_score", "choose_tier", "routing_cost", "sweep", "pick_setting"),
+    checks=(
+        Check("scorer_monotone", 3, "a harder version of a query never scores lower, and usually higher",
+              _collect_monotone, _judge_monotone),
+        Check("scorer_informative", 2, "scores rank queries like their hidden difficulty",
+              _collect_informative, _judge_informative),
+        Check("routes_respect_thresholds", 2, "choose_tier follows low and high, boundaries included",
+              _collect_tiers, _judge_tiers),
+        Check("cost_exact", 3, "routing_cost equals CostTracker's totals, savings and quality",
+              _collect_cost, _judge_cost),
+        Check("sweep_curve", 2, "sweep returns every (low, high) pair with its cost and quality",
+              _collect_sweep, _judge_sweep),
+        Check("pick_meets_target", 3, "pick_setting returns the cheapest point that meets the target",
+              _collect_pick, _judge_pick),
+        Check("end_to_end", 3, "your scorer, sweep and pick save money at 95% of the large model's quality",
+              _collect_e2e, _judge_e2e),
+    ),
+    hints=(
+        "difficulty_score: add up a few signals, each scaled to [0, 1]: words / 150 (capped at 1), whether "
+        "reasoning words appear ('why', 'explain', 'compare', 'prove', 'step by step'), whether code appears "
+        "('```', 'def ', 'SQL', 'regex', 'function'), and the number of '?' (capped). Weight them, clip to [0, 1].",
+        "routing_cost: model = pricing.model_for_tier(tier); CostTracker(pricing).log_request(model, "
+        "q.input_tokens, q.output_tokens) for each query, then tracker.report().total_cost. A second tracker "
+        "logs every query under pricing.model_for_tier('large'). quality is the mean of q.quality[tier].",
+        "sweep: for low in lows, for high in highs, skip low > high, route every score with choose_tier and "
+        "price with routing_cost. pick_setting: keep points with quality >= target * baseline_quality and "
+        "return min(kept, key=cost), or None if nothing is kept.",
+    ),
+)
+
+
+def check(namespace: Mapping[str, Any], seed: int = 0, only: Any = None) -> None:
+    """Run the checks on the functions in ``namespace`` (pass ``globals()``) and print one line per check."""
+    check_verb(EXERCISE, namespace, seed, only)
+
+
+def hint(n: int = 1) -> None:
+    """Print hint ``n`` (1 is a nudge, the last one nearly the answer)."""
+    hint_verb(EXERCISE, n)
+
+
+def solution() -> None:
+    """Print where the reference solution is."""
+    solution_verb(EXERCISE)
+

@@ -1,0 +1,807 @@
+"""Exercise 3, automated rollback: checks for ``ModelRegistry``, ``QualityMonitor`` and ``RollbackController``.
+
+The learner's contract (the stubs in ``exercises/ex3_automated_rollback.ipynb`` carry the same text):
+
+``ModelRegistry()``
+    ``register(version, eval_score, **metadata)`` (``ValueError`` for a version registered twice),
+    ``promote(version)`` (``champion`` -> version, ``previous`` -> the old champion, the version appended to
+    ``history()``; ``KeyError`` or ``ValueError`` for an unknown version), ``alias(name) -> str | None``,
+    ``eval_score(version) -> float``, ``versions() -> list[str]`` (registration order), ``history()``,
+    ``mark_unhealthy(version, reason)``, ``is_healthy(version) -> bool``.
+``QualityMonitor(threshold, window=100, min_samples=50, failure_limit=2)``
+    ``observe(score)``; ``evaluate() -> "inconclusive" | "passed" | "failed"``: inconclusive while the window
+    holds fewer than ``min_samples`` scores, else passed when the mean of the last ``window`` scores is
+    ``>= threshold``; a failed evaluation adds one to a run of consecutive failures, a passed one ends the
+    run, an inconclusive one leaves it; ``unhealthy`` (property) is ``True`` once the run is longer than
+    ``failure_limit`` (Argo Rollouts' ``failureLimit`` uses the same "more than" rule, over all
+    measurements; counting consecutive ones lets a recovered version start over); ``reset()``.
+``RollbackController(registry, monitor, cooldown=10, dry_run=False)``
+    ``deploy(version, t)``: promote, reset the monitor, audit entry ``action="deploy"``;
+    ``step(t)``: one evaluation of the monitor; when unhealthy and the last rollback is at least ``cooldown``
+    steps ago, roll back to the best healthy earlier version (registered before the champion, not marked
+    unhealthy, highest ``eval_score``), marking the champion unhealthy and resetting the monitor. With
+    ``dry_run=True`` it only records what it would do (``action="dry-run"``), cooldown included.
+    ``audit_log``: list of dicts with keys ``t, action, from_version, to_version, reason``.
+
+Every scenario is generated from the seed: version names, eval scores, thresholds, windows, failure limits,
+when the degradation starts, the noise, the cooldown. The judges recompute it and never call learner code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from prodai_lessons.exercises._core import Check, CheckResult, Exercise, InvalidSubmission, in_scenario
+from prodai_lessons.exercises._helpers import (
+    check_verb,
+    entry,
+    field,
+    hint_verb,
+    list_of,
+    read_attr,
+    rng,
+    safe_judge,
+    score,
+    solution_verb,
+    want_bool,
+    want_float,
+    want_optional_str,
+    want_str,
+)
+
+__all__ = ["EXERCISE", "check", "hint", "solution", "simulate", "SimulationRun", "SCENARIOS"]
+
+_REGISTRY_METHODS = ("register", "promote", "alias", "eval_score", "versions", "history", "mark_unhealthy",
+                     "is_healthy")
+_MONITOR_METHODS = ("observe", "evaluate", "reset")
+_CONTROLLER_METHODS = ("deploy", "step")
+_VERDICTS = ("inconclusive", "passed", "failed")
+_AUDIT_KEYS = ("t", "action", "from_version", "to_version", "reason")
+
+
+def _registry_cls(ns: Mapping[str, Any]) -> type:
+    return entry(ns, "ModelRegistry", kind="class", methods=_REGISTRY_METHODS)
+
+
+def _monitor_cls(ns: Mapping[str, Any]) -> type:
+    return entry(ns, "QualityMonitor", kind="class", methods=_MONITOR_METHODS, attributes=("unhealthy",))
+
+
+def _controller_cls(ns: Mapping[str, Any]) -> type:
+    return entry(ns, "RollbackController", kind="class", methods=_CONTROLLER_METHODS)
+
+
+def _names(r: np.random.Generator, n: int) -> list[str]:
+    """Version names with a random model prefix, so no answer can be written down in advance."""
+    prefix = str(r.choice(["ranker", "intent", "summarizer", "router", "triage", "tagger"]))
+    return [f"{prefix}-v{k}" for k in range(1, n + 1)]
+
+
+# ------------------------------------------------------------------------------------------ registry
+
+
+@lru_cache(maxsize=32)
+def _registry_scenario(seed: int) -> dict:
+    r = rng(seed, 3, 1)
+    n = int(r.integers(4, 7))
+    names = _names(r, n)
+    scores = [round(float(s), 3) for s in r.permutation(np.linspace(0.70, 0.95, n)) + r.uniform(0, 0.004, n)]
+    promotions: list[str] = []
+    current = None
+    for _ in range(int(r.integers(4, 8))):
+        choice = str(r.choice([v for v in names if v != current]))
+        promotions.append(choice)
+        current = choice
+    flagged = sorted(str(v) for v in r.choice(names, size=2, replace=False))
+    return {"names": names, "scores": scores, "promotions": promotions, "flagged": flagged,
+            "unknown": f"{names[0].split('-')[0]}-v{n + int(r.integers(1, 9))}"}
+
+
+def _collect_registry(ns: Mapping[str, Any], seed: int) -> dict:
+    cls = _registry_cls(ns)
+    sc = _registry_scenario(seed)
+    with in_scenario("registry: register and promote"):
+        reg = cls()
+        for v, s in zip(sc["names"], sc["scores"]):
+            reg.register(v, s, owner="team-a", dataset="2024-q2")
+        steps = []
+        for v in sc["promotions"]:
+            reg.promote(v)
+            history = reg.history()
+            if not isinstance(history, (list, tuple)):
+                raise InvalidSubmission(f"ModelRegistry.history() must return a list; got {type(history).__name__}")
+            steps.append({
+                "champion": want_optional_str(reg.alias("champion"), "ModelRegistry.alias('champion')"),
+                "previous": want_optional_str(reg.alias("previous"), "ModelRegistry.alias('previous')"),
+                "history": [want_str(h, "each item of ModelRegistry.history()") for h in history],
+            })
+        versions = reg.versions()
+        if not isinstance(versions, (list, tuple)):
+            raise InvalidSubmission(f"ModelRegistry.versions() must return a list; got {type(versions).__name__}")
+        versions = [want_str(v, "each item of ModelRegistry.versions()") for v in versions]
+        scores = [want_float(reg.eval_score(v), "ModelRegistry.eval_score()") for v in sc["names"]]
+        unset = want_optional_str(reg.alias("canary"), "ModelRegistry.alias('canary')")
+    with in_scenario("registry: health flags"):
+        for v in sc["flagged"]:
+            reg.mark_unhealthy(v, "quality below threshold in production")
+        healthy = [want_bool(reg.is_healthy(v), "ModelRegistry.is_healthy()") for v in sc["names"]]
+    errors = {}
+    for what, call in (("duplicate", lambda: reg.register(sc["names"][0], 0.5)),
+                       ("unknown", lambda: reg.promote(sc["unknown"]))):
+        try:
+            call()
+            errors[what] = None
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # the behaviour under test: which error is raised
+            errors[what] = type(exc).__name__
+    return {"steps": steps, "versions": versions, "scores": scores, "unset_alias": unset, "healthy": healthy,
+            "duplicate_error": errors["duplicate"], "unknown_error": errors["unknown"]}
+
+
+@safe_judge("registry", 2)
+def _judge_registry(data: Any, seed: int) -> CheckResult:
+    name, pts = "registry", 2
+    sc = _registry_scenario(seed)
+    steps = list_of(field(data, "steps", list), dict, "steps", length=len(sc["promotions"]))
+    problems: list[str] = []
+    champion = previous = None
+    history: list[str] = []
+    for k, (v, got) in enumerate(zip(sc["promotions"], steps)):
+        previous, champion = champion, v
+        history.append(v)
+        if got.get("champion") != champion:
+            problems.append("alias('champion') is not the version promoted last")
+            break
+        if got.get("previous") != previous:
+            problems.append("alias('previous') is not the champion before the last promotion"
+                            + (" (None before any)" if previous is None else ""))
+            break
+        if got.get("history") != history:
+            problems.append("history() is not every promoted version, oldest first")
+            break
+    if field(data, "versions", list) != sc["names"]:
+        problems.append("versions() does not list the registered versions in registration order")
+    got_scores = list_of(field(data, "scores", list), (int, float), "scores", length=len(sc["scores"]))
+    if any(abs(a - b) > 1e-12 for a, b in zip(got_scores, sc["scores"])):
+        problems.append("eval_score() does not return the score given to register()")
+    if data.get("unset_alias") is not None:
+        problems.append("alias() of a name never set should be None")
+    healthy = list_of(field(data, "healthy", list), bool, "healthy", length=len(sc["names"]))
+    if healthy != [v not in sc["flagged"] for v in sc["names"]]:
+        problems.append("is_healthy() does not follow mark_unhealthy()")
+    if data.get("duplicate_error") != "ValueError":
+        problems.append("registering a version twice should raise ValueError"
+                        + ("" if data.get("duplicate_error") is None else f", not {data['duplicate_error']}"))
+    if data.get("unknown_error") not in ("KeyError", "ValueError"):
+        problems.append("promoting an unknown version should raise KeyError or ValueError")
+    n_parts = 6
+    if not problems:
+        return score(name, pts, 1.0, "")
+    return score(name, pts, max(0, n_parts - len(problems)) / n_parts / 2,
+                 "; ".join(problems[:2]) + (f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""))
+
+
+# ------------------------------------------------------------------------------------------- monitor
+
+
+def _monitor_params(r: np.random.Generator) -> dict:
+    window = int(r.choice([40, 60, 80, 100]))
+    return {"threshold": round(float(r.uniform(0.70, 0.85)), 2) + 0.005, "window": window,
+            "min_samples": int(window * r.choice([0.4, 0.5, 0.75])), "failure_limit": int(r.integers(1, 4))}
+
+
+@lru_cache(maxsize=32)
+def _window_scenario(seed: int) -> dict:
+    """Observations in regimes above and below the threshold, evaluations in between, a reset or two."""
+    r = rng(seed, 3, 2)
+    while True:
+        p = _monitor_params(r)
+        ops: list = []
+        level = p["threshold"] + r.choice([-1, 1]) * r.uniform(0.08, 0.15)
+        for k in range(int(r.integers(28, 36))):
+            if r.random() < 0.25:
+                level = p["threshold"] + r.choice([-1, 1]) * r.uniform(0.08, 0.2)
+            n_obs = int(r.integers(3, max(4, p["window"] // 2)))
+            ops.append([round(float(x), 4) for x in np.clip(r.normal(level, 0.1, n_obs), 0.0, 1.0)])
+            if k in (12, 24):
+                ops.append("reset")
+        verdicts, variants = _window_reference(p, ops)
+        close = any(abs(m - p["threshold"]) < 1e-6 for m in variants["means"])
+        if not close and "failed" in verdicts and "passed" in verdicts and "inconclusive" in verdicts \
+                and variants["all_history"] != verdicts and variants["no_min"] != verdicts:
+            return {"params": p, "ops": ops}
+
+
+def _window_reference(p: dict, ops: list) -> tuple[list[str], dict]:
+    """Verdicts of the specified monitor after each batch, and of two wrong variants (to name mistakes)."""
+    win: list[float] = []
+    hist: list[float] = []
+    out, all_hist, no_min, means = [], [], [], []
+    for op in ops:
+        if op == "reset":
+            win, hist = [], []
+            continue
+        win = (win + op)[-p["window"]:]
+        hist = hist + op
+        m = float(np.mean(win))
+        means.append(m)
+        ok = "passed" if m >= p["threshold"] else "failed"
+        out.append("inconclusive" if len(win) < p["min_samples"] else ok)
+        no_min.append(ok)
+        all_ok = "passed" if float(np.mean(hist)) >= p["threshold"] else "failed"
+        all_hist.append("inconclusive" if len(hist) < p["min_samples"] else all_ok)
+    return out, {"all_history": all_hist, "no_min": no_min, "means": means}
+
+
+def _new_monitor(cls: type, p: dict) -> Any:
+    return cls(threshold=p["threshold"], window=p["window"], min_samples=p["min_samples"],
+               failure_limit=p["failure_limit"])
+
+
+def _collect_window(ns: Mapping[str, Any], seed: int) -> dict:
+    cls = _monitor_cls(ns)
+    sc = _window_scenario(seed)
+    verdicts = []
+    with in_scenario("monitor: sliding window and minimum samples"):
+        mon = _new_monitor(cls, sc["params"])
+        for op in sc["ops"]:
+            if op == "reset":
+                mon.reset()
+                continue
+            for x in op:
+                mon.observe(x)
+            verdicts.append(want_str(mon.evaluate(), "QualityMonitor.evaluate()", _VERDICTS))
+    return {"verdicts": verdicts}
+
+
+@safe_judge("monitor_window", 2)
+def _judge_window(data: Any, seed: int) -> CheckResult:
+    name, pts = "monitor_window", 2
+    sc = _window_scenario(seed)
+    ref, variants = _window_reference(sc["params"], sc["ops"])
+    got = list_of(field(data, "verdicts", list), str, "verdicts", length=len(ref))
+    wrong = [i for i, (a, b) in enumerate(zip(got, ref)) if a != b]
+    if not wrong:
+        return score(name, pts, 1.0, "")
+    i = wrong[0]
+    p = sc["params"]
+    if got[i] != "inconclusive" and ref[i] == "inconclusive":
+        why = f"evaluate() gave a verdict with fewer than min_samples={p['min_samples']} scores in the window"
+    elif got[i] == "inconclusive":
+        why = "evaluate() stayed inconclusive although the window held at least min_samples scores"
+    elif got == variants["all_history"][:len(got)] or got[i] == variants["all_history"][i]:
+        why = f"evaluate() does not judge the mean of the last window={p['window']} scores only"
+    else:
+        why = f"evaluate() passed/failed the window mean against threshold={p['threshold']:g} the wrong way"
+    frac = 1 - len(wrong) / len(ref)
+    return score(name, pts, frac * 0.5, f"{why} ({len(wrong)} of {len(ref)} evaluations differ)")
+
+
+@lru_cache(maxsize=32)
+def _limit_scenario(seed: int) -> dict:
+    """Evaluations whose window is all 1.0 (pass) or all 0.0 (fail): only the failure counting is tested."""
+    r = rng(seed, 3, 3)
+    p = _monitor_params(r)
+    pattern: list[str] = []
+    while len(pattern) < 26:
+        kind = str(r.choice(["pass", "fail"], p=[0.35, 0.65]))
+        pattern += [kind] * int(r.integers(1, p["failure_limit"] + 3))
+    pattern = pattern[:26]
+    pattern.insert(int(r.integers(10, 20)), "reset")
+    return {"params": p, "pattern": pattern}
+
+
+def _limit_reference(sc: dict, *, at_limit: bool = False, pass_ends_run: bool = True) -> list[bool]:
+    """``unhealthy`` after each step; the keywords give two classic mistakes (to name them in messages)."""
+    run, out = 0, []
+    limit = sc["params"]["failure_limit"]
+    for op in sc["pattern"]:
+        if op == "reset":
+            run = 0
+        elif op == "fail":
+            run += 1
+        elif pass_ends_run:
+            run = 0
+        out.append(run >= limit if at_limit else run > limit)
+    return out
+
+
+def _collect_limit(ns: Mapping[str, Any], seed: int) -> dict:
+    cls = _monitor_cls(ns)
+    sc = _limit_scenario(seed)
+    p = sc["params"]
+    states, verdicts = [], []
+    with in_scenario("monitor: failure limit"):
+        mon = _new_monitor(cls, p)
+        for op in sc["pattern"]:
+            if op == "reset":
+                mon.reset()
+                verdicts.append("reset")
+            else:
+                for _ in range(p["window"]):
+                    mon.observe(1.0 if op == "pass" else 0.0)
+                verdicts.append(want_str(mon.evaluate(), "QualityMonitor.evaluate()", _VERDICTS))
+            states.append(want_bool(read_attr(mon, "QualityMonitor", "unhealthy"), "QualityMonitor.unhealthy"))
+    return {"unhealthy": states, "verdicts": verdicts}
+
+
+@safe_judge("monitor_failure_limit", 2)
+def _judge_limit(data: Any, seed: int) -> CheckResult:
+    name, pts = "monitor_failure_limit", 2
+    sc = _limit_scenario(seed)
+    ref = _limit_reference(sc)
+    got = list_of(field(data, "unhealthy", list), bool, "unhealthy", length=len(ref))
+    verdicts = list_of(field(data, "verdicts", list), str, "verdicts", length=len(ref))
+    L = sc["params"]["failure_limit"]
+    expected_verdicts = ["reset" if op == "reset" else ("passed" if op == "pass" else "failed")
+                         for op in sc["pattern"]]
+    if verdicts != expected_verdicts:
+        return score(name, pts, 0.0, "evaluate() misjudged windows made only of 1.0 or only of 0.0 "
+                                     "(check the window and threshold first)")
+    wrong = [i for i, (a, b) in enumerate(zip(got, ref)) if a != b]
+    if not wrong:
+        return score(name, pts, 1.0, "")
+    i = wrong[0]
+    run = 0
+    for op in sc["pattern"][:i + 1]:
+        run = 0 if op in ("reset", "pass") else run + 1
+    op = sc["pattern"][i]
+    if got == _limit_reference(sc, at_limit=True):
+        why = (f"unhealthy became True after {L} consecutive failed evaluation(s) with failure_limit={L}: "
+               "up to failure_limit failures are tolerated, one more makes it unhealthy")
+    elif got == _limit_reference(sc, pass_ends_run=False):
+        why = "failures were counted across a passed evaluation (a pass ends the run of failures)"
+    elif op == "reset":
+        why = "unhealthy stayed True after reset()"
+    elif op == "pass":
+        why = "unhealthy stayed True after a passed evaluation (it ends the run of failures)"
+    elif got[i]:
+        why = f"unhealthy became True after only {run} consecutive failed evaluation(s) with failure_limit={L}"
+    else:
+        why = f"unhealthy stayed False after {run} consecutive failed evaluations with failure_limit={L}"
+    return score(name, pts, 0.5 * (1 - len(wrong) / len(ref)), why)
+
+
+# ---------------------------------------------------------------------------------------- controller
+
+SCENARIOS = ("degrade", "target", "incident", "noisy", "dry_run")
+
+
+@dataclass(frozen=True)
+class _Scenario:
+    kind: str
+    names: tuple[str, ...]
+    scores: tuple[float, ...]
+    promoted: tuple[str, ...]  # promoted before the controller starts (history)
+    flagged: tuple[str, ...]  # marked unhealthy beforehand
+    deployed: str  # deployed by the controller at t=0
+    target: str | None  # the best healthy earlier version (None if there is none)
+    online: dict  # version -> true online quality (probability a request is good)
+    degrade_at: int | None  # step from which the deployed version drops to `bad`
+    bad: float
+    incident: tuple[int, int] | None  # steps [a, b) where every version is at `bad`
+    threshold: float
+    window: int
+    min_samples: int
+    failure_limit: int
+    batch: int
+    cooldown: int
+    dry_run: bool
+    steps: int
+    u: np.ndarray  # uniforms (steps + 1, batch): request k at step t is good iff u[t, k] < quality
+
+    def quality(self, version: str, t: int) -> float:
+        if self.incident and self.incident[0] <= t < self.incident[1]:
+            return self.bad
+        if version == self.deployed and self.degrade_at is not None and t >= self.degrade_at:
+            return self.bad
+        return self.online[version]
+
+    def scores_at(self, version: str, t: int) -> list[float]:
+        return [1.0 if x else 0.0 for x in (self.u[t] < self.quality(version, t))]
+
+
+def _best_earlier(names, scores, flagged, current) -> str | None:
+    earlier = [(s, v) for v, s in zip(names, scores) if names.index(v) < names.index(current) and v not in flagged]
+    return max(earlier)[1] if earlier else None
+
+
+@lru_cache(maxsize=32)
+def _make_scenario(kind: str, seed: int) -> _Scenario:
+    """The scenario ``kind`` for ``seed``; regenerated (deterministically) until it tells right from wrong.
+
+    Each kind is kept only when the specified behaviour (:func:`_reference_run`) and the mistake the check
+    targets differ on it: ``degrade``/``target``: one rollback, in time; ``incident``: one rollback, but
+    two or more without the cooldown; ``noisy``: noise fails some evaluations (at most failure_limit - 1
+    in a row), so rolling back at the first failure is caught; ``dry_run``: at least two dry-run entries.
+    """
+    if kind not in SCENARIOS:
+        raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}; got {kind!r}")
+    r = rng(seed, 3, SCENARIOS.index(kind) + 10)
+    for _attempt in range(200):
+        window = int(r.choice([60, 80, 100]))
+        threshold = round(float(r.uniform(0.78, 0.84)), 2) + 0.0037  # never k/n for n <= 100: no ties
+        failure_limit = int(r.integers(2, 4)) if kind == "noisy" else int(r.integers(1, 4))
+        if kind == "target":
+            n = int(r.integers(5, 8))
+            dep = int(r.integers(3, n - 1))
+        else:
+            n = int(r.integers(4, 7))
+            dep = n - 2
+        names = _names(r, n)
+        scores = [float(s) for s in r.permutation(np.round(np.linspace(0.80, 0.95, n) + r.uniform(0, 0.004, n), 3))]
+        earlier = names[:dep]
+        flagged: list[str] = []
+        promoted = list(earlier)
+        if kind == "target":
+            # traps: the best-scoring earlier version is marked unhealthy, 'previous' is a worse healthy one,
+            # and a version registered after the failing one scores higher than all of them
+            ranked = sorted(earlier, key=lambda v: scores[names.index(v)])
+            flagged = [ranked[-1]]
+            previous = str(r.choice(ranked[:-2]))
+            promoted = [str(v) for v in r.permutation([v for v in earlier if v != previous])] + [previous]
+            scores[dep + 1] = round(max(scores) + 0.01, 3)
+        target = _best_earlier(names, scores, flagged, names[dep])
+        online = {v: float(r.uniform(0.90, 0.96)) for v in names}
+        if kind == "noisy":
+            online[names[dep]] = threshold + float(r.uniform(0.03, 0.05))
+        degrade_at = None if kind == "noisy" else int(r.integers(3, 10))
+        cooldown = int(r.integers(20, 30)) if kind == "incident" else int(r.integers(8, 14))
+        steps = {"noisy": 60, "incident": 48, "dry_run": (degrade_at or 0) + 3 * cooldown + 4}.get(kind, 40)
+        sc = _Scenario(kind=kind, names=tuple(names), scores=tuple(scores), promoted=tuple(promoted),
+                       flagged=tuple(flagged), deployed=names[dep], target=target, online=online,
+                       degrade_at=degrade_at, bad=float(r.uniform(0.45, 0.62)),
+                       incident=(1, (degrade_at or 0) + int(r.integers(8, 12))) if kind == "incident" else None,
+                       threshold=threshold, window=window, min_samples=window // 2, failure_limit=failure_limit,
+                       batch=window // 4, cooldown=cooldown, dry_run=(kind == "dry_run"), steps=steps,
+                       u=r.random((steps + 1, window // 4)))
+        sc.u.setflags(write=False)
+        actions = _reference_run(sc)
+        if kind in ("degrade", "target"):
+            ok = len(actions) == 1 and sc.degrade_at <= actions[0][0] <= sc.degrade_at + DEADLINE // 2
+        elif kind == "incident":
+            ok = len(actions) == 1 and len(_reference_run(sc, cooldown=0)) >= 2
+        elif kind == "noisy":
+            runs = _failure_runs(sc)
+            ok = not actions and 1 <= max(runs) <= failure_limit - 1
+        else:
+            ok = len(actions) >= 2 and actions[0][0] >= sc.degrade_at
+        if ok:
+            return sc
+    raise RuntimeError(f"could not generate scenario {kind!r} for seed {seed}")  # pragma: no cover
+
+
+def _reference_run(sc: _Scenario, *, cooldown: int | None = None) -> list[tuple[int, str, str, str]]:
+    """The actions (t, action, from, to) of a controller that follows the contract (judge side only)."""
+    cooldown = sc.cooldown if cooldown is None else cooldown
+    champion, flagged = sc.deployed, set(sc.flagged)
+    win: list[float] = []
+    run, last = 0, None
+    actions = []
+    for t in range(1, sc.steps + 1):
+        win = (win + sc.scores_at(champion, t))[-sc.window:]
+        if len(win) >= sc.min_samples:
+            run = run + 1 if sum(win) / len(win) < sc.threshold else 0
+        if run > sc.failure_limit and (last is None or t - last >= cooldown):
+            target = _best_earlier(sc.names, sc.scores, flagged, champion)
+            if target is None:
+                continue
+            last = t
+            if sc.dry_run:
+                actions.append((t, "dry-run", champion, target))
+                continue
+            actions.append((t, "rollback", champion, target))
+            flagged.add(champion)
+            champion, win, run = target, [], 0
+    return actions
+
+
+def _failure_runs(sc: _Scenario) -> list[int]:
+    """Lengths of the runs of failed evaluations of the deployed version under the specified monitor."""
+    win: list[float] = []
+    runs, run = [0], 0
+    for t in range(1, sc.steps + 1):
+        win = (win + sc.scores_at(sc.deployed, t))[-sc.window:]
+        if len(win) < sc.min_samples:
+            continue
+        if sum(win) / len(win) >= sc.threshold:
+            run = 0
+        else:
+            run += 1
+            runs.append(run)
+    return runs
+
+
+DEADLINE = 12  # steps after the degradation starts by which a rollback must have happened
+
+
+@dataclass(frozen=True)
+class SimulationRun:
+    """What happened in one simulated deployment: the champion after each step, the quality of the requests
+    served at each step, the controller's audit log and the versions' health at the end."""
+
+    scenario: str
+    deployed: str
+    champion: tuple[str, ...]  # index t: champion after step t (index 0: after the deploy)
+    quality: tuple[float, ...]  # index t: mean score of the requests served at step t (0: nan)
+    audit: tuple[dict, ...]
+    healthy: dict
+    threshold: float
+    cooldown: int
+
+
+def _plain_audit(log: Any) -> list[dict]:
+    if callable(log):
+        raise InvalidSubmission("RollbackController.audit_log must be a list (an attribute or @property), "
+                                "not a method")
+    if not isinstance(log, (list, tuple)):
+        raise InvalidSubmission(f"RollbackController.audit_log must be a list of dicts; got {type(log).__name__}")
+    out = []
+    for e in log:
+        if not isinstance(e, Mapping):
+            raise InvalidSubmission(f"each audit_log entry must be a dict; got {type(e).__name__}")
+        missing = [k for k in _AUDIT_KEYS if k not in e]
+        if missing:
+            raise InvalidSubmission(f"an audit_log entry is missing key(s) {', '.join(missing)} "
+                                    f"(each needs {', '.join(_AUDIT_KEYS)})")
+        t = e["t"]
+        if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)):
+            raise InvalidSubmission(f"audit_log entries' 't' must be the step (an int); got {type(t).__name__}")
+        out.append({"t": int(t), "action": want_str(e["action"], "audit_log entries' 'action'"),
+                    "from_version": want_optional_str(e["from_version"], "audit_log entries' 'from_version'"),
+                    "to_version": want_optional_str(e["to_version"], "audit_log entries' 'to_version'"),
+                    "reason": want_str(e["reason"], "audit_log entries' 'reason'")})
+    return out
+
+
+def _run(ns: Mapping[str, Any], sc: _Scenario, *, audit: bool) -> SimulationRun:
+    reg_cls, mon_cls, ctl_cls = _registry_cls(ns), _monitor_cls(ns), _controller_cls(ns)
+    with in_scenario(f"simulation '{sc.kind}': setting up"):
+        reg = reg_cls()
+        for v, s in zip(sc.names, sc.scores):
+            reg.register(v, s, trained_on="2024-06")
+        for v in sc.promoted:
+            reg.promote(v)
+        for v in sc.flagged:
+            reg.mark_unhealthy(v, "rolled back earlier")
+        mon = mon_cls(threshold=sc.threshold, window=sc.window, min_samples=sc.min_samples,
+                      failure_limit=sc.failure_limit)
+        ctl = ctl_cls(reg, mon, cooldown=sc.cooldown, dry_run=sc.dry_run)
+        ctl.deploy(sc.deployed, 0)
+        champion = [want_str(reg.alias("champion"), "ModelRegistry.alias('champion')")]
+    quality = [float("nan")]
+    for t in range(1, sc.steps + 1):
+        with in_scenario(f"simulation '{sc.kind}', step {t}"):
+            scores = sc.scores_at(champion[-1], t)
+            for x in scores:
+                mon.observe(x)
+            ctl.step(t)
+            champion.append(want_str(reg.alias("champion"), "ModelRegistry.alias('champion')"))
+            quality.append(sum(scores) / len(scores))
+    with in_scenario(f"simulation '{sc.kind}': reading the results"):
+        log = _plain_audit(read_attr(ctl, "RollbackController", "audit_log")) if audit else []
+        healthy = {v: want_bool(reg.is_healthy(v), "ModelRegistry.is_healthy()") for v in sc.names}
+    return SimulationRun(sc.kind, sc.deployed, tuple(champion), tuple(quality), tuple(log), healthy,
+                         sc.threshold, sc.cooldown)
+
+
+def simulate(namespace: Mapping[str, Any], scenario: str = "degrade", seed: int = 0) -> SimulationRun:
+    """Run your three classes (taken from ``namespace``, e.g. ``globals()``) through a checks' scenario.
+
+    ``scenario`` is one of ``SCENARIOS``: ``"degrade"`` (the new version degrades after deployment),
+    ``"target"`` (the same with traps for choosing the rollback target), ``"incident"`` (a platform
+    incident that hits every version for a while), ``"noisy"`` (a healthy version whose quality sits
+    just above the threshold) and ``"dry_run"``. Raises what your code raises.
+    """
+    return _run(namespace, _make_scenario(scenario, seed), audit=True)
+
+
+def _run_data(run: SimulationRun) -> dict:
+    return {"champion": list(run.champion), "audit": [dict(e) for e in run.audit],
+            "healthy": dict(run.healthy)}
+
+
+def _champion_changes(champion: list[str]) -> list[tuple[int, str, str]]:
+    return [(t, champion[t - 1], champion[t]) for t in range(1, len(champion)) if champion[t] != champion[t - 1]]
+
+
+def _read_run(data: Any, sc: _Scenario) -> tuple[list[str], list[dict], dict]:
+    champion = list_of(field(data, "champion", list), str, "champion", length=sc.steps + 1)
+    audit = list_of(field(data, "audit", list), dict, "audit")
+    healthy = field(data, "healthy", dict)
+    return champion, audit, healthy
+
+
+def _collector(kind: str, *, audit: bool):
+    def collect(ns: Mapping[str, Any], seed: int) -> dict:
+        return _run_data(_run(ns, _make_scenario(kind, seed), audit=audit))
+    return collect
+
+
+@safe_judge("rollback_happens", 2)
+def _judge_happens(data: Any, seed: int) -> CheckResult:
+    name, pts = "rollback_happens", 2
+    sc = _make_scenario("degrade", seed)
+    champion, _, healthy = _read_run(data, sc)
+    if champion[0] != sc.deployed:
+        return score(name, pts, 0.0, "deploy() did not make the deployed version the champion")
+    changes = _champion_changes(champion)
+    if not changes:
+        return score(name, pts, 0.0, "the degraded version was never rolled back")
+    t, old, _new = changes[0]
+    if t < sc.degrade_at:
+        return score(name, pts, 0.0, f"rolled back at step {t}, before the version degraded "
+                                     f"(it degrades at step {sc.degrade_at})")
+    if t > sc.degrade_at + DEADLINE:
+        return score(name, pts, 0.5, f"rolled back {t - sc.degrade_at} steps after the degradation "
+                                     f"started (allowed: {DEADLINE}; does the cooldown block the first "
+                                     "rollback?)")
+    if healthy.get(sc.deployed) is not False:
+        return score(name, pts, 0.5, "the rolled-back version is not marked unhealthy in the registry")
+    return score(name, pts, 1.0, f"rolled back {t - sc.degrade_at} step(s) after the degradation started")
+
+
+@safe_judge("rollback_target", 2)
+def _judge_target(data: Any, seed: int) -> CheckResult:
+    name, pts = "rollback_target", 2
+    sc = _make_scenario("target", seed)
+    champion, _, _ = _read_run(data, sc)
+    changes = _champion_changes(champion)
+    if not changes:
+        return score(name, pts, 0.0, "no rollback happened in this scenario (see rollback_happens)")
+    to = changes[0][2]
+    if to == sc.target:
+        return score(name, pts, 1.0, "")
+    if to in sc.flagged:
+        why = "rolled back to a version marked unhealthy"
+    elif sc.names.index(to) > sc.names.index(sc.deployed):
+        why = "rolled back to a version registered after the failing one"
+    elif to == sc.promoted[-1]:
+        why = "rolled back to alias 'previous', which is not the best healthy earlier version here"
+    else:
+        why = "rolled back to a healthy earlier version that does not have the best eval score"
+    return score(name, pts, 0.0, why)
+
+
+@safe_judge("cooldown", 2)
+def _judge_cooldown(data: Any, seed: int) -> CheckResult:
+    name, pts = "cooldown", 2
+    sc = _make_scenario("incident", seed)
+    champion, _, _ = _read_run(data, sc)
+    times = [t for t, _, _ in _champion_changes(champion)]
+    if not times:
+        return score(name, pts, 0.0, "no rollback happened in this scenario (see rollback_happens)")
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    if gaps and min(gaps) < sc.cooldown:
+        return score(name, pts, 0.0, f"two rollbacks {min(gaps)} steps apart with cooldown={sc.cooldown}: "
+                                     "a platform incident made the controller roll back again")
+    return score(name, pts, 1.0, "")
+
+
+@safe_judge("no_flapping", 2)
+def _judge_noisy(data: Any, seed: int) -> CheckResult:
+    name, pts = "no_flapping", 2
+    sc = _make_scenario("noisy", seed)
+    champion, _, healthy = _read_run(data, sc)
+    if champion[0] != sc.deployed:
+        return score(name, pts, 0.0, "deploy() did not make the deployed version the champion")
+    changes = _champion_changes(champion)
+    if changes:
+        return score(name, pts, 0.0, f"rolled back a healthy version whose quality is just above the threshold "
+                                     f"(noise failed a few evaluations, never more than failure_limit="
+                                     f"{sc.failure_limit} in a row; {len(changes)} rollback(s))")
+    if healthy.get(sc.deployed) is not True:
+        return score(name, pts, 0.0, "a healthy version was marked unhealthy")
+    return score(name, pts, 1.0, "")
+
+
+@safe_judge("audit_log", 2)
+def _judge_audit(data: Any, seed: int) -> CheckResult:
+    name, pts = "audit_log", 2
+    sc = _make_scenario("degrade", seed)
+    champion, audit, _ = _read_run(data, sc)
+    changes = _champion_changes(champion)
+    problems = []
+    deploys = [e for e in audit if e.get("action") == "deploy"]
+    if not (deploys and deploys[0].get("t") == 0 and deploys[0].get("to_version") == sc.deployed
+            and deploys[0].get("from_version") == sc.promoted[-1]):
+        problems.append("no 'deploy' entry at t=0 from the old champion to the deployed version")
+    rollbacks = [(e.get("t"), e.get("from_version"), e.get("to_version")) for e in audit
+                 if e.get("action") == "rollback"]
+    if rollbacks != changes:
+        problems.append("the 'rollback' entries (t, from_version, to_version) do not match the champion changes")
+    ts = [e.get("t") for e in audit]
+    if ts != sorted(ts):
+        problems.append("entries are not in time order")
+    if any(not str(e.get("reason", "")).strip() for e in audit):
+        problems.append("an entry has an empty reason")
+    if not problems:
+        return score(name, pts, 1.0, "")
+    return score(name, pts, 0.25 * (4 - len(problems)) / 2, "; ".join(problems))
+
+
+@safe_judge("dry_run", 2)
+def _judge_dry(data: Any, seed: int) -> CheckResult:
+    name, pts = "dry_run", 2
+    sc = _make_scenario("dry_run", seed)
+    champion, audit, healthy = _read_run(data, sc)
+    if any(c != sc.deployed for c in champion):
+        return score(name, pts, 0.0, "in dry-run mode the champion changed")
+    if healthy.get(sc.deployed) is not True:
+        return score(name, pts, 0.0, "in dry-run mode the registry was changed (version marked unhealthy)")
+    dry = [e for e in audit if e.get("action") == "dry-run"]
+    if not dry:
+        return score(name, pts, 0.0, "no 'dry-run' entry in the audit log although the version degraded")
+    if any(e.get("t") < sc.degrade_at for e in dry):
+        return score(name, pts, 0.5, "a 'dry-run' entry before the version degraded")
+    if any(e.get("from_version") != sc.deployed or e.get("to_version") != sc.target for e in dry):
+        return score(name, pts, 0.5, "'dry-run' entries do not name the champion and the version a rollback "
+                                     "would pick")
+    ts = [e["t"] for e in dry]
+    if any(b - a < sc.cooldown for a, b in zip(ts, ts[1:])):
+        return score(name, pts, 0.5, f"'dry-run' entries closer than cooldown={sc.cooldown} steps")
+    if len(dry) < 2:
+        return score(name, pts, 0.5, "only one 'dry-run' entry while the version stayed degraded for several "
+                                     "cooldowns (after a dry run the monitor keeps reporting)")
+    return score(name, pts, 1.0, "")
+
+
+EXERCISE = Exercise(
+    name="ex3",
+    title="Automated rollback",
+    solution_path="solutions/ex3_automated_rollback.ipynb",
+    entry_points=("ModelRegistry", "QualityMonitor", "RollbackController"),
+    checks=(
+        Check("registry", 2, "aliases, history, health flags and errors of ModelRegistry",
+              _collect_registry, _judge_registry),
+        Check("monitor_window", 2, "sliding window, minimum samples and threshold of QualityMonitor.evaluate",
+              _collect_window, _judge_window),
+        Check("monitor_failure_limit", 2, "unhealthy after more than failure_limit consecutive failures",
+              _collect_limit, _judge_limit),
+        Check("rollback_happens", 2, "a version that degrades after deployment is rolled back in time",
+              _collector("degrade", audit=False), _judge_happens),
+        Check("rollback_target", 2, "the rollback goes to the best healthy earlier version",
+              _collector("target", audit=False), _judge_target),
+        Check("cooldown", 2, "no second rollback within the cooldown (a platform incident)",
+              _collector("incident", audit=False), _judge_cooldown),
+        Check("no_flapping", 2, "a noisy but healthy version is not rolled back",
+              _collector("noisy", audit=False), _judge_noisy),
+        Check("audit_log", 2, "deploys and rollbacks are in the audit log with the right fields",
+              _collector("degrade", audit=True), _judge_audit),
+        Check("dry_run", 2, "dry-run mode logs what it would do and changes nothing",
+              _collector("dry_run", audit=True), _judge_dry),
+    ),
+    hints=(
+        "Start with ModelRegistry: a dict version -> {'eval_score', 'metadata'}, a dict alias -> version, a "
+        "list for history and a set of unhealthy versions. promote() moves 'champion' to 'previous' first.",
+        "QualityMonitor: keep scores in collections.deque(maxlen=window). evaluate() returns 'inconclusive' "
+        "below min_samples; otherwise compare the mean to the threshold and update a counter of consecutive "
+        "failures (+1 on failed, 0 on passed). unhealthy is `counter > failure_limit`.",
+        "RollbackController.step(t): evaluate the monitor every step. If unhealthy and t - last_rollback >= "
+        "cooldown: candidates are versions registered before the champion and still healthy; take the max by "
+        "eval_score. Mark the champion unhealthy, promote the target, reset the monitor, append to the audit "
+        "log. In dry-run only append (and remember t, so the cooldown applies).",
+    ),
+)
+
+
+def check(namespace: Mapping[str, Any], seed: int = 0, only: Any = None) -> None:
+    """Run the checks on the classes in ``namespace`` (pass ``globals()``) and print one line per check."""
+    check_verb(EXERCISE, namespace, seed, only)
+
+
+def hint(n: int = 1) -> None:
+    """Print hint ``n`` (1 is a nudge, the last one nearly the answer)."""
+    hint_verb(EXERCISE, n)
+
+
+def solution() -> None:
+    """Print where the reference solution is."""
+    solution_verb(EXERCISE)
+

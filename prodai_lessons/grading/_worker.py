@@ -1,0 +1,322 @@
+"""The grading worker: one plain Python subprocess per submission (see :mod:`prodai_lessons.grading.runner`).
+
+Run by the grader as ``python -I -B -c "...main()"``; it never runs on its own. It reads its job (cells,
+check names, seed, limits, a per-run nonce and the number of the results pipe) from stdin, then:
+
+1. imports the exercise module (its checks' ``collect`` functions), captures the functions it needs for
+   the results channel, and replaces the exercise's ``check``/``hint``/``solution`` verbs by no-ops (the
+   grader runs the checks itself, one at a time under a timeout);
+2. locks itself in (:func:`_sandbox`): resource limits with hard = soft (address space, CPU seconds, file
+   size, open files, no core files); on Linux with root privileges a private network namespace; every
+   capability dropped (so root cannot raise the limits back); ``no_new_privs``; and, where the kernel has
+   Landlock, no filesystem writes outside the working directory, no TCP, and no signals to processes outside
+   the sandbox (so learner code cannot kill the grader or another learner's worker);
+3. moves the results pipe to a random high descriptor, points ``sys.stdout``/``sys.stderr`` at a sink that
+   counts characters and keeps none (the descriptors 1 and 2 are ``/dev/null``), and fingerprints the
+   grading code (the check functions, the exercise package, ``json``, ``builtins``);
+4. executes the cells one by one in one namespace, as Jupyter would: an exception (``SystemExit``
+   included) ends its cell, the next cell still runs;
+5. runs each requested check's ``collect(namespace, seed)`` and sends the returned plain data back.
+
+Every message is a frame ``<nonce> <length>\\n<json>\\n`` on the results pipe; the parent accepts frames in
+the expected order only. A ``start`` frame precedes each cell and check so the parent knows what to blame
+when the process hangs or dies. Learner code runs in this process, so none of this is a proof against a
+determined attacker who reads the nonce out of memory: the guarantees that matter live in the parent,
+which judges in its own process, enforces the timeouts, parses strictly and writes the gradebook.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import importlib
+import io
+import json
+import os
+import random
+import resource
+import signal
+import sys
+import types
+
+MAX_MESSAGE = 500  # characters of an exception message sent back
+MAX_FRAME = 16 * 1024 * 1024
+
+
+class _Sink(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` while learner code runs: counts characters, stores none."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def write(self, s):  # noqa: D102
+        n = len(s) if isinstance(s, str) else 0
+        self.chars += n
+        return n
+
+    def writable(self) -> bool:  # noqa: D102
+        return True
+
+    def isatty(self) -> bool:  # noqa: D102
+        return False
+
+    @property
+    def encoding(self) -> str:  # noqa: D102
+        return "utf-8"
+
+
+def _display(*objs, **kwargs) -> None:
+    """Stand-in for IPython's ``display`` (plain Python has none): prints the objects' repr."""
+    for o in objs:
+        print(repr(o))
+
+
+# --------------------------------------------------------------------------------------------- sandbox
+
+_LANDLOCK_CREATE, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT = 444, 445, 446  # same on x86_64 and arm64
+_PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 38, 24
+_CLONE_NEWNET = 0x40000000
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _landlock(libc, workdir: str) -> str:
+    """Forbid writes outside ``workdir`` (and ``/dev/null``), TCP, and signals outside the sandbox."""
+    libc.syscall.restype = ctypes.c_long
+    abi = libc.syscall(_LANDLOCK_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if abi < 1:
+        return "no Landlock (writes outside the working directory are not prevented)"
+    write_file, truncate = 1 << 1, 1 << 14
+    fs = sum(1 << b for b in (1, 4, 5, 6, 7, 8, 9, 10, 11, 12))  # write, remove, make-*
+    if abi >= 2:
+        fs |= 1 << 13  # refer (rename/link across directories)
+    if abi >= 3:
+        fs |= truncate
+    net = 0b11 if abi >= 4 else 0  # bind and connect TCP
+    scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets, signals
+    attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    rfd = libc.syscall(_LANDLOCK_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if rfd < 0:
+        return "no Landlock (ruleset refused)"
+    try:
+        for path, access in ((workdir, fs), ("/dev/null", write_file | (truncate if abi >= 3 else 0))):
+            pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                rule = _PathBeneath(access, pfd)
+                if libc.syscall(_LANDLOCK_ADD_RULE, ctypes.c_int(rfd), ctypes.c_int(1), ctypes.byref(rule),
+                                ctypes.c_uint32(0)) != 0:
+                    return "no Landlock (rule refused)"
+            finally:
+                os.close(pfd)
+        if libc.syscall(_LANDLOCK_RESTRICT, ctypes.c_int(rfd), ctypes.c_uint32(0)) != 0:
+            return "no Landlock (restrict refused)"
+    finally:
+        os.close(rfd)
+    return f"landlock abi {abi}" + ("" if net else " (no network rule)") + ("" if scoped else " (no signal scope)")
+
+
+def _sandbox(limits: dict, workdir: str) -> list[str]:
+    """Apply the limits and confinement described in the module docstring; return what was applied."""
+    applied = []
+    mem = int(limits["memory_mb"]) * 1024 * 1024
+    cpu = int(limits["cpu_s"])
+    for res, soft, hard in ((resource.RLIMIT_AS, mem, mem), (resource.RLIMIT_CPU, cpu, cpu + 5),
+                            (resource.RLIMIT_FSIZE, int(limits["fsize_mb"]) * 1024 * 1024, None),
+                            (resource.RLIMIT_NOFILE, 256, None), (resource.RLIMIT_CORE, 0, None)):
+        resource.setrlimit(res, (soft, soft if hard is None else hard))  # SIGXCPU first, SIGKILL 5 s later
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write raises OSError instead of killing
+    applied.append(f"rlimits as={limits['memory_mb']}MB cpu={limits['cpu_s']}s fsize={limits['fsize_mb']}MB")
+    if not sys.platform.startswith("linux"):
+        return applied
+    libc = ctypes.CDLL(None, use_errno=True)
+    if os.geteuid() == 0 and libc.unshare(_CLONE_NEWNET) == 0:
+        applied.append("private network namespace")
+    for cap in range(64):  # bounding set first (needs CAP_SETPCAP), then the process' own sets
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # EINVAL: no such cap
+            break
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
+    capset = getattr(libc, "capset", None)
+    if capset is not None and capset(ctypes.byref(header), ctypes.byref(data)) == 0:
+        applied.append("capabilities dropped")
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    applied.append(_landlock(libc, workdir))
+    return applied
+
+
+# ----------------------------------------------------------------------------------------- fingerprint
+
+
+def _watched(module_names) -> list[tuple[str, object, str, object]]:
+    """(where, owner, attribute, object) for every function, class and module the grader relies on."""
+    out = []
+    for name in module_names:
+        mod = sys.modules.get(name)
+        if mod is None:
+            continue
+        out.append(("sys.modules", sys.modules, name, mod))
+        for attr, value in list(vars(mod).items()):
+            if callable(value) or isinstance(value, types.ModuleType):
+                out.append((name, mod, attr, value))
+                code = getattr(value, "__code__", None)
+                if code is not None:
+                    out.append((f"{name}.{attr}", value, "__code__", code))
+                if isinstance(value, type) and value.__module__.startswith("prodai_lessons"):
+                    for k, v in list(vars(value).items()):
+                        if callable(v):
+                            out.append((f"{name}.{attr}", value, k, v))
+    return out
+
+
+def _current(owner, attr, isinstance=isinstance, getattr=getattr, vars=vars, dict=dict, type=type):
+    if isinstance(owner, dict):
+        return owner.get(attr)
+    if isinstance(owner, type):
+        return vars(owner).get(attr)
+    return getattr(owner, attr, None)
+
+
+def _guard(watched, current=_current, setattr=setattr, isinstance=isinstance, dict=dict, type=type,
+           BaseException=BaseException) -> list[str]:
+    """The watched names that no longer hold their original object; each is put back, so the worker's own
+    code (the JSON encoder, the pipe) keeps working and can report the tampering. The builtins this uses
+    are bound at import, before learner code runs."""
+    bad = []
+    for where, owner, attr, value in watched:
+        if current(owner, attr) is value:
+            continue
+        bad.append(f"sys.modules[{attr!r}]" if where == "sys.modules" else f"{where}.{attr}")
+        try:
+            if isinstance(owner, dict):
+                owner[attr] = value
+            elif isinstance(owner, type):
+                type.__setattr__(owner, attr, value)
+            else:
+                setattr(owner, attr, value)
+        except BaseException:  # noqa: S110 - best effort; the report is what matters
+            pass
+    return bad
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one place
+    job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+    nonce = job["nonce"].encode("ascii")
+    fd = int(job["fd"])
+    write, dumps = os.write, json.JSONEncoder(allow_nan=True, ensure_ascii=True).encode
+    exit_now, perf = os._exit, __import__("time").perf_counter
+    # builtins used after learner code ran, bound now (a learner may replace them in ``builtins``)
+    BaseExc, MemoryErr, compile_, exec_ = BaseException, MemoryError, compile, exec
+    len_, str_, type_, memoryview_, sorted_ = len, str, type, memoryview, sorted
+
+    def send(msg: dict) -> None:
+        payload = dumps(msg).encode("ascii")
+        frame = nonce + b" %d\n" % len_(payload) + payload + b"\n"
+        view = memoryview_(frame)
+        while view:
+            n = write(fd, view)
+            view = view[n:]
+
+    try:
+        for p in reversed(job.get("sys_path", [])):
+            sys.path.insert(0, p)
+        module = importlib.import_module(job["module"])
+        from prodai_lessons.exercises import _core
+
+        exercise = module.EXERCISE
+        checks = [exercise.get_check(name) for name in job["checks"]]
+        collects = [(c, c.collect) for c in checks]
+        for_exception, describe = _core.result_for_exception, _core.describe_exception
+        seed = int(job["seed"])
+        for verb in ("check", "hint", "solution"):
+            if hasattr(module, verb):
+                setattr(module, verb, lambda *a, **k: None)
+        workdir = job["workdir"]
+        os.chdir(workdir)
+        applied = _sandbox(job["limits"], workdir)
+    except BaseExc as exc:  # the grader's own setup failed: report it, it is not the learner's fault
+        send({"event": "fatal", "message": f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]})
+        exit_now(3)
+
+    # the results pipe moves to a random descriptor; learner code has no reason to know where
+    high = random.SystemRandom().randrange(100, 250)
+    os.dup2(fd, high)
+    os.close(fd)
+    fd = high
+    watch = _watched(["builtins", "json", "json.encoder", __name__, "prodai_lessons", "prodai_lessons.exercises",
+                      "prodai_lessons.exercises._core", "prodai_lessons.exercises._helpers", job["module"]])
+    watch += [(f"check {c.name}", c, "collect", f) for c, f in collects]
+    watch += [(f"check {c.name}.collect", f, "__code__", f.__code__) for c, f in collects
+              if hasattr(f, "__code__")]
+    guard = _guard
+    tampered: set = set()
+
+    def report() -> list:
+        tampered.update(guard(watch))
+        return sorted_(tampered)
+
+    sink = _Sink()
+    send({"event": "hello", "sandbox": applied})
+    sys.stdout = sys.stderr = sink
+    sys.argv = ["notebook"]
+
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
+    for k, cell in enumerate(job["cells"]):
+        send({"event": "start", "step": "cell", "index": k})
+        error = None
+        try:
+            # dont_inherit: this module's ``from __future__ import annotations`` must not leak into the
+            # learner's code (Jupyter evaluates annotations at definition time)
+            code = compile_(cell["source"], f"<{cell['label']}>", "exec", dont_inherit=True)
+            exec_(code, namespace)  # noqa: S102 - running learner code is the point
+        except MemoryErr:
+            error = "MemoryError (out of memory)"
+        except BaseExc as exc:  # SystemExit and KeyboardInterrupt included, as in Jupyter
+            try:
+                error = str_(describe(exc))[:MAX_MESSAGE]
+            except BaseExc:
+                error = "an exception that cannot be displayed"
+        send({"event": "end", "step": "cell", "index": k, "error": error, "output_chars": sink.chars,
+              "tampered": report()})
+
+    send({"event": "setup", "tampered": report()})
+    for k, (check, collect) in enumerate(collects):
+        send({"event": "start", "step": "check", "index": k})
+        t0 = perf()
+        status, message, data = "ok", "", None
+        try:
+            data = collect(namespace, seed)
+        except MemoryErr:
+            status, message = "memory", "ran out of memory"
+        except BaseExc as exc:
+            try:
+                r = for_exception(check, exc)
+                status, message = str_(r.status), str_(r.message)[:MAX_MESSAGE]
+            except BaseExc:
+                status, message = "error", "your code raised an exception that cannot be displayed"
+        msg = {"event": "end", "step": "check", "index": k, "status": status, "message": message,
+               "seconds": perf() - t0, "tampered": report(), "output_chars": sink.chars}
+        if status == "ok":
+            try:
+                msg["data"] = data
+                payload = dumps(msg)
+                if len_(payload) > MAX_FRAME:
+                    raise ValueError("the data is over the size limit")
+            except BaseExc as exc:
+                del msg["data"]
+                msg["status"] = "invalid"
+                msg["message"] = ("the data collected from your code could not be sent to the grader "
+                                  f"({type_(exc).__name__})")
+        send(msg)
+    send({"event": "done"})
+    exit_now(0)  # skip atexit handlers and finalizers the learner may have registered

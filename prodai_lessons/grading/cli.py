@@ -1,0 +1,247 @@
+"""``prodai grade``: the command line over :mod:`~prodai_lessons.grading.runner` and
+:mod:`~prodai_lessons.grading.gradebook` (argument checks, the thread pool, the progress bar, the summary).
+
+Exit status: 0 when every learner was graded (whatever their grades), 1 when the grader itself failed for
+some learners (they are left out of the gradebook, so a rerun retries them), 2 for bad arguments or inputs
+(unknown exercise, missing submission, folder without notebooks, unreadable gradebook; nothing is graded),
+130 when interrupted (the learners graded so far are saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import re
+import secrets
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+__all__ = ["add_arguments", "run", "available_exercises"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {v}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {v}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds; got {text!r}") from None
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds; got {text}")
+    return v
+
+
+def _memory(text: str) -> int:
+    v = _positive_int(text)
+    if v < 64:
+        raise argparse.ArgumentTypeError(f"must be at least 64 (MB); got {v}")
+    return v
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                   help="a learner's .ipynb, or a folder of learners (one .ipynb or one sub-folder each)")
+    p.add_argument("--exercise", required=True, metavar="NAME", help="the exercise to grade: ex1, ex2 or ex3")
+    p.add_argument("--out", default="grades.csv", metavar="CSV",
+                   help="gradebook CSV; the JSON with every message goes beside it (default: grades.csv)")
+    p.add_argument("--feedback", metavar="DIR",
+                   help="folder for one markdown feedback file per learner (default: 'feedback' beside --out)")
+    p.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                   help="submissions graded in parallel (default: the number of CPUs)")
+    p.add_argument("--timeout", type=_seconds, default=10.0, metavar="S",
+                   help="wall-clock seconds for each notebook cell and each check (default: 10)")
+    p.add_argument("--memory", type=_memory, default=1024, metavar="MB",
+                   help="address-space limit of each worker process (default: 1024)")
+    p.add_argument("--seed", type=_seed, metavar="N",
+                   help="seed of the grading scenarios (default: the gradebook's, else a fresh random one)")
+    p.add_argument("--force", action="store_true", help="regrade learners already in the gradebook")
+    p.add_argument("--course", metavar="DIR",
+                   help="the course folder holding solutions/ (default: this package's checkout, else .)")
+
+
+def available_exercises() -> list[str]:
+    """Names of the exercise modules (``ex1``, ``ex2``, ...) shipped in ``prodai_lessons.exercises``."""
+    import prodai_lessons.exercises as pkg
+
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if re.fullmatch(r"ex\d+", m.name))
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; one line per learner otherwise."""
+
+    def __init__(self, total: int, stream=None) -> None:
+        self.total, self.done = total, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.t0 = time.monotonic()
+
+    def update(self, label: str) -> None:
+        self.done += 1
+        if self.tty:
+            width = 30
+            fill = int(width * self.done / max(self.total, 1))
+            rate = self.done / max(time.monotonic() - self.t0, 1e-9) * 60
+            self.stream.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {self.done}/{self.total} "
+                              f"{rate:5.1f}/min  {label[:40]:<40}")
+            if self.done == self.total:
+                self.stream.write("\n")
+            self.stream.flush()
+        else:
+            print(f"[{self.done}/{self.total}] {label}")
+
+
+def _error(msg: str) -> int:
+    print(f"prodai grade: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:  # noqa: C901 - the command's steps, in order
+    from prodai_lessons.grading.gradebook import (
+        Gradebook,
+        GradebookError,
+        safe_filename,
+        summarize,
+        write_feedback,
+    )
+    from prodai_lessons.grading.notebook import NotebookError, load_exercise_source
+    from prodai_lessons.grading.runner import (
+        GradingCancelled,
+        Limits,
+        SubmissionsError,
+        Task,
+        find_submissions,
+        grade_submission,
+    )
+
+    names = available_exercises()
+    if args.exercise not in names:
+        return _error(f"--exercise: unknown exercise {args.exercise!r}; choose one of {', '.join(names) or '(none)'}")
+    module = f"prodai_lessons.exercises.{args.exercise}"
+    exercise = importlib.import_module(module).EXERCISE
+
+    package_root = Path(__file__).resolve().parents[2]
+    root = Path(args.course) if args.course else (
+        package_root if (package_root / exercise.solution_path).with_suffix(".md").exists()
+        or (package_root / exercise.solution_path).exists() else Path.cwd())
+    try:
+        source = load_exercise_source(root / exercise.solution_path)
+    except (FileNotFoundError, NotebookError) as exc:
+        return _error(f"{exc} (use --course to point at the course folder)")
+    try:
+        subs = find_submissions(args.submissions, Path(exercise.solution_path).with_suffix(".ipynb").name)
+    except SubmissionsError as exc:
+        return _error(str(exc))
+
+    out = Path(args.out)
+    if out.is_dir():
+        return _error(f"--out {out} is a folder; give the gradebook's file name (grades.csv)")
+    seed = args.seed
+    fresh_seed = False
+    if seed is None:
+        seed = Gradebook.stored_seed(out)
+        if seed is None:
+            seed, fresh_seed = secrets.randbelow(2**31), True
+    try:
+        book = Gradebook(out, exercise, seed).load(force=args.force)
+    except GradebookError as exc:
+        return _error(str(exc))
+    feedback_dir = Path(args.feedback) if args.feedback else book.csv_path.parent / "feedback"
+    try:  # fail now, not after the first learner, when the outputs cannot be written
+        book.save()
+        feedback_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _error(f"cannot write the outputs: {exc}")
+    task = Task(exercise, module, source, seed, Limits(timeout=args.timeout, memory_mb=args.memory))
+
+    todo = [s for s in subs if args.force or s.learner not in book.grades]
+    skipped = [s for s in subs if s not in todo]
+    print(f"grading {exercise.name} ({exercise.title}): {len(todo)} submission(s), {len(skipped)} already in "
+          f"{book.csv_path} (skipped{'' if args.force else '; --force regrades them'}); seed {seed}"
+          f"{' (new; stored in the gradebook)' if fresh_seed else ''}; {args.jobs} job(s), "
+          f"timeout {args.timeout:g} s per cell and per check, memory {args.memory} MB")
+    for s in skipped:  # their feedback may be missing if the last run stopped between two writes
+        fb = feedback_dir / f"{safe_filename(s.learner)}.md"
+        if not fb.exists():
+            write_feedback(book.grades[s.learner], exercise, feedback_dir)
+
+    cancel = threading.Event()
+    progress = _Progress(len(todo))
+    problems: list[str] = []
+    t0 = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=min(args.jobs, max(len(todo), 1)))
+    try:
+        futures = {pool.submit(grade_submission, task, s, cancel): s for s in todo}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                s = futures[fut]
+                try:
+                    grade = fut.result()
+                except GradingCancelled:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a grader bug for one learner must not stop the run
+                    problems.append(f"{s.learner}: {type(exc).__name__}: {exc}")
+                    progress.update(f"{s.learner}: not graded (grader error)")
+                    continue
+                book.add(grade)
+                book.save()
+                write_feedback(grade, exercise, feedback_dir)
+                progress.update(f"{s.learner}: {grade.score:g}/{grade.max_points:g}")
+    except KeyboardInterrupt:
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        print(f"\ninterrupted: {len(book.grades)} learner(s) saved in {book.csv_path}; run the same command "
+              "again to grade the rest", file=sys.stderr)
+        return 130
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    elapsed = time.monotonic() - t0
+
+    graded_now = [book.grades[s.learner] for s in todo if s.learner in book.grades]
+    summary = summarize([book.grades[k] for k in sorted(book.grades)], exercise)
+    print(f"\ngraded {len(graded_now)} submission(s) in {elapsed:.1f} s"
+          + (f" ({len(graded_now) / elapsed * 60:.1f}/min)" if graded_now and elapsed > 0 else "")
+          + f"; gradebook {book.csv_path} (+ {book.json_path.name}), feedback in {feedback_dir}/")
+    if summary.n:
+        print(f"{summary.n} learner(s) in the gradebook: mean {summary.mean:.2f}/{summary.max_points:g}, "
+              f"median {summary.median:g}, min {summary.minimum:g}, max {summary.maximum:g}")
+        print("distribution:")
+        for lo, hi, count in summary.histogram:
+            bracket = "]" if hi == summary.max_points else ")"
+            print(f"  [{lo:5.1f}, {hi:5.1f}{bracket} {'#' * count} {count}")
+        print("not passed, by check:")
+        for name, reasons in summary.failures:
+            total = sum(n for _, n in reasons)
+            detail = ", ".join(f"{why} {n}" for why, n in reasons)
+            print(f"  {name:<24} {total:>4}" + (f"  ({detail})" if detail else ""))
+    if problems:
+        print(f"{len(problems)} submission(s) could not be graded (grader errors; rerun to retry them):",
+              file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    return 0

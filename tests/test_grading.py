@@ -1,0 +1,690 @@
+"""Tests of ``prodai grade`` (prodai_lessons.grading): an adversarial set of submissions built from the real
+exercise 3 notebooks, each with its expected grade and reason, plus the gradebook, resume and bad input.
+
+The whole adversarial set is graded once, by the command line, with two jobs and a short timeout
+(module fixture ``graded``); the tests then read the gradebook it wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prodai_lessons.cli import main
+from prodai_lessons.exercises import ex3
+from prodai_lessons.grading import Limits, Submission, Task, find_submissions, grade_submission
+from prodai_lessons.grading.gradebook import Gradebook, atomic_write_text, feedback_markdown, summarize
+from prodai_lessons.grading.notebook import (
+    NotebookError,
+    _myst_code_cells,
+    assemble,
+    load_exercise_source,
+    read_code_cells,
+    strip_magics,
+)
+from prodai_lessons.grading.runner import LearnerGrade, SubmissionsError, _Corrupt, _Frames
+
+ROOT = Path(__file__).resolve().parents[1]
+EX = ex3.EXERCISE
+SOURCE = load_exercise_source(ROOT / EX.solution_path)
+SOLUTION_MD = (ROOT / EX.solution_path).with_suffix(".md")
+TIMEOUT = 3.0  # seconds per cell and per check: far above what a correct cell or check takes (ms)
+MAX = EX.max_points
+PTS = {c.name: c.max_points for c in EX.checks}
+MONITOR_CHECKS = ("monitor_window", "monitor_failure_limit")
+
+
+# ----------------------------------------------------------------------------------- building notebooks
+
+
+def _first_line(src: str) -> str:
+    return next(ln for ln in src.splitlines() if ln.strip())
+
+
+def stub_cells() -> list[str]:
+    return list(SOURCE.cells)
+
+
+def correct_cells() -> list[str]:
+    """The learner notebook with every answer cell replaced by the solution's version of that cell."""
+    solution = {_first_line(c): c for c in _myst_code_cells(SOLUTION_MD.read_text(encoding="utf-8"))}
+    return [solution[_first_line(c)] if ans else c for c, ans in zip(SOURCE.cells, SOURCE.answer)]
+
+
+def edit(cells: list[str], cls: str, old: str, new: str) -> list[str]:
+    """``cells`` with ``old`` replaced by ``new`` (exactly once) in the cell defining class ``cls``."""
+    out, hits = [], 0
+    for c in cells:
+        if c.startswith(f"class {cls}"):
+            assert c.count(old) == 1, f"{old!r} not found once in the {cls} cell"
+            c, hits = c.replace(old, new), hits + 1
+        out.append(c)
+    assert hits == 1
+    return out
+
+
+def prepend(cells: list[str], cls: str, code: str) -> list[str]:
+    return [code + c if c.startswith(f"class {cls}") else c for c in cells]
+
+
+def write_nb(path: Path, cells: list[str]) -> Path:
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3"}},
+          "cells": [{"cell_type": "markdown", "id": "intro", "metadata": {}, "source": "# my work"}]
+          + [{"cell_type": "code", "id": f"c{k}", "metadata": {}, "execution_count": None, "outputs": [],
+              "source": c.splitlines(keepends=True)} for k, c in enumerate(cells)]}
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
+
+
+DUPLICATE = '            raise ValueError(f"version {version!r} is already registered")'  # registry check only
+HISTORY = "        return list(self._history)"  # history(): the registry check only
+DRY_RUN = "        self._last_rollback = t\n        if self.dry_run:\n"  # the dry_run check only
+
+PATCH_CHECKS = '''
+from prodai_lessons.exercises import _core, ex3
+from prodai_lessons.exercises._core import CheckResult
+for c in ex3.EXERCISE.checks:
+    object.__setattr__(c, "collect", lambda ns, seed: {"passed": True})
+    object.__setattr__(c, "judge", lambda data, seed, c=c: CheckResult(c.name, c.max_points, c.max_points,
+                                                                        True, "ok"))
+_core.run_checks = lambda *a, **k: None
+ex3.check = lambda *a, **k: print("All checks passed! Score: 18/18")
+'''
+PATCH_BUILTINS = '''
+import builtins
+builtins.isinstance = lambda *a: True
+builtins.print = lambda *a, **k: None
+'''
+FAKE_PASS = 'print("\\n".join(f"[x] {n} (2/2): passed" for n in range(9)) + "\\nScore: 18/18. All checks passed!")'
+HUGE_OUTPUT = '''
+import os, sys
+print("x" * 10_000_000)
+sys.stderr.write("y" * 1_000_000)
+os.write(1, b"z" * 10_000_000)
+'''
+SLEEP = 3000 + os.getpid() % 1000  # a child the learner leaves behind, recognisable by its argument
+GARBAGE = '''
+import os
+for fd in range(3, 256):
+    try:
+        os.write(fd, b"garbage that is not a frame\\n")
+    except OSError:
+        pass
+'''
+
+
+def writes_outside(victim: Path, gradebook: Path, escape_name: str) -> str:
+    return f'''
+import os
+for target in [{str(victim)!r}, {str(gradebook)!r}, {str(gradebook.with_suffix(".json"))!r}, "../{escape_name}"]:
+    try:
+        with open(target, "w") as f:
+            f.write("pwned")
+    except OSError:
+        pass
+try:
+    os.remove({str(gradebook)!r})
+except OSError:
+    pass
+'''
+
+
+# ------------------------------------------------------------------------- the adversarial submissions
+
+
+def ok_except(*names: str) -> float:
+    return MAX - sum(PTS[n] for n in names)
+
+
+def monitor_only() -> float:
+    return sum(PTS[n] for n in MONITOR_CHECKS)
+
+
+#: learner -> (expected score, {check: expected status} for the checks that do not pass, note substring)
+EXPECTED: dict[str, tuple[float, dict[str, str], str | None]] = {
+    "correct": (MAX, {}, None),
+    "empty_stub": (0.0, {c: "not_attempted" for c in PTS}, None),
+    "syntax_error": (monitor_only(), {c: "invalid" for c in PTS if c not in MONITOR_CHECKS}, "SyntaxError"),
+    "infinite_loop_one_method": (ok_except("registry"), {"registry": "timeout"}, None),
+    "memory_bomb": (ok_except("registry"), {"registry": "memory"}, None),
+    "segfault_one_method": (ok_except("registry"), {"registry": "error"}, None),
+    "sys_exit_at_import": (monitor_only(), {c: "invalid" for c in PTS if c not in MONITOR_CHECKS}, "SystemExit"),
+    "os_exit_at_import": (PTS["registry"], {c: "invalid" for c in PTS if c != "registry"}, "ended the process"),
+    "exception_one_method": (ok_except("dry_run"), {"dry_run": "error"}, None),
+    "patch_checks": (0.0, {c: "invalid" for c in PTS}, None),
+    "patch_builtins": (0.0, {c: "invalid" for c in PTS}, None),
+    "fake_all_passed": (0.0, {c: "not_attempted" for c in PTS}, None),
+    "ten_mb_output": (MAX, {}, "printed"),
+    "writes_outside": (MAX, {}, None),
+    "channel_garbage": (MAX, {}, "corrupted the grader's results channel"),
+    "edited_setup_cell": (MAX, {}, None),
+    "forks_a_child": (MAX, {}, None),
+    "not_json": (0.0, {c: "invalid" for c in PTS}, None),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Build the adversarial class, grade it once with ``prodai grade --jobs 2``; return paths and output."""
+    d = tmp_path_factory.mktemp("grading")
+    subs, out = d / "class", d / "book" / "grades.csv"
+    subs.mkdir()
+    victim = d / "victim.txt"
+    escape = f"escape-{uuid.uuid4().hex}.txt"
+    good, stub = correct_cells(), stub_cells()
+    nbs = {
+        "correct": good,
+        "empty_stub": stub,
+        "syntax_error": edit(good, "ModelRegistry", "def register(self, version: str, eval_score",
+                             "def register(self, version: str eval_score"),
+        "infinite_loop_one_method": good_with_loop(),
+        "memory_bomb": edit(good, "ModelRegistry", HISTORY,
+                            "        hog = [bytes(10**7) for _ in range(10**6)]\n" + HISTORY),
+        "segfault_one_method": edit(good, "ModelRegistry", DUPLICATE,
+                                    "            import ctypes\n            ctypes.string_at(0)"),
+        "sys_exit_at_import": prepend(good, "ModelRegistry", "import sys\nsys.exit('bye')\n\n"),
+        "os_exit_at_import": prepend(good, "QualityMonitor", "import os\nos._exit(0)\n\n"),
+        "exception_one_method": edit(good, "RollbackController", DRY_RUN,
+                                     DRY_RUN + "            raise RuntimeError('dry run is not supported yet')\n"),
+        "patch_checks": stub + [PATCH_CHECKS],
+        "patch_builtins": good + [PATCH_BUILTINS],
+        "fake_all_passed": stub + [FAKE_PASS],
+        "ten_mb_output": good + [HUGE_OUTPUT],
+        "writes_outside": good + [writes_outside(victim, out, escape)],
+        "channel_garbage": good + [GARBAGE],
+        "edited_setup_cell": ["deque = None  # I do not need this import"] + good[1:],
+        "forks_a_child": good + [f"import subprocess\nsubprocess.Popen(['sleep', '{SLEEP}'])"],
+    }
+    for name, cells in nbs.items():
+        write_nb(subs / f"{name}.ipynb", cells)
+    (subs / "not_json").mkdir()  # a learner folder whose notebook was cut off mid-save
+    (subs / "not_json" / "ex3_automated_rollback.ipynb").write_text('{"cells": [{"cell_type": "code", "sou')
+    assert set(nbs) | {"not_json"} == set(EXPECTED)
+    argv = ["grade", "--exercise", "ex3", str(subs), "--out", str(out), "--jobs", "2", "--timeout", str(TIMEOUT),
+            "--memory", "512", "--seed", "11"]
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        status = main(argv)
+    book = json.loads(out.with_suffix(".json").read_text())
+    return {"status": status, "out": out, "book": book, "stdout": buf.getvalue(), "victim": victim,
+            "escape": Path(tempfile.gettempdir()) / escape, "argv": argv, "subs": subs}
+
+
+def _learner(graded, name: str) -> dict:
+    return next(e for e in graded["book"]["learners"] if e["learner"] == name)
+
+
+def test_run_finishes_and_every_learner_is_in_the_gradebook(graded):
+    assert graded["status"] == 0
+    assert sorted(e["learner"] for e in graded["book"]["learners"]) == sorted(EXPECTED)
+    with open(graded["out"], newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["learner", "exercise", "score", "max"] + [c.name for c in EX.checks]
+    assert sorted(r[0] for r in rows[1:]) == sorted(EXPECTED)
+    for r in rows[1:]:  # the CSV says what the JSON says
+        e = _learner(graded, r[0])
+        assert r[1] == "ex3" and float(r[2]) == e["score"] and float(r[3]) == MAX
+        assert [float(x) for x in r[4:]] == [c["points"] for c in e["checks"]]
+    for name in EXPECTED:
+        assert (graded["out"].parent / "feedback" / f"{name}.md").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_adversarial_submission_gets_its_expected_grade_and_reason(graded, name):
+    score, failing, note = EXPECTED[name]
+    e = _learner(graded, name)
+    statuses = {c["name"]: c["status"] for c in e["checks"]}
+    assert {n: statuses[n] for n in failing} == failing, e
+    for c in e["checks"]:
+        assert c["passed"] == (c["name"] not in failing), c
+        if c["name"] in failing:
+            assert c["points"] == 0 and c["message"], c
+    assert e["score"] == pytest.approx(score)
+    if note is not None:
+        assert any(note in n for n in e["notes"]), e["notes"]
+    else:  # every cell ran without an error (forks_a_child: the child was started)
+        assert e["notes"] == [], e["notes"]
+
+
+def test_reasons_name_the_cause(graded):
+    msg = {n: {c["name"]: c["message"] for c in _learner(graded, n)["checks"]} for n in EXPECTED}
+    assert "did not finish within 3 s" in msg["infinite_loop_one_method"]["registry"]
+    assert "out of memory (limit 512 MB)" in msg["memory_bomb"]["registry"]
+    assert "SIGSEGV" in msg["segfault_one_method"]["registry"]
+    assert "RuntimeError: dry run is not supported yet" in msg["exception_one_method"]["dry_run"]
+    assert "ModelRegistry is not defined" in msg["syntax_error"]["registry"]
+    assert "QualityMonitor is not defined" in msg["os_exit_at_import"]["monitor_window"]
+    assert "not valid JSON" in msg["not_json"]["registry"]
+    for c in EX.checks:
+        assert "replaced part of the grading code" in msg["patch_checks"][c.name]
+        assert "(check audit_log.collect, check cooldown.collect," in msg["patch_checks"][c.name]
+        assert "builtins.isinstance" in msg["patch_builtins"][c.name]
+        assert "still the stub" in msg["fake_all_passed"][c.name]
+    notes = _learner(graded, "os_exit_at_import")["notes"]
+    assert "your code cell 4 (import os) ended the process (exit status 0; os._exit?)" in notes[0]
+    # annotations are evaluated when a class is defined, as in Jupyter (the worker's own
+    # ``from __future__ import annotations`` does not leak into learner code)
+    assert "NameError: name 'QualityMonitor' is not defined" in notes[1]
+    assert any("printed 11,000,001 characters" in n for n in _learner(graded, "ten_mb_output")["notes"])
+
+
+def test_the_patch_really_fools_checks_run_in_the_learners_process():
+    """The patch_checks attack is real: run in the same process as the checks it reports full marks.
+    (In a subprocess, so this test process keeps its own, unpatched checks.)"""
+    code = ("from prodai_lessons.exercises import ex3\nfrom prodai_lessons.exercises._core import run_checks\n"
+            f"ns = {{}}\nfor c in {stub_cells() + [PATCH_CHECKS]!r}:\n    exec(c, ns)\n"
+            "r = run_checks(ex3.EXERCISE, ns, seed=11)\nprint('SCORE', r.score, r.max_points)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines()[-1].split() == ["SCORE", f"{MAX:g}", f"{MAX:g}"], out.stderr
+
+
+def _children(pid: int) -> list[str]:
+    """Command lines of the live processes whose parent is ``pid``."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_no_process_outlives_the_run(graded):
+    assert _children(os.getpid()) == []  # every worker was reaped
+    leftovers = []
+    for p in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if p.read_bytes().replace(b"\0", b" ").strip() == f"sleep {SLEEP}".encode():
+                leftovers.append(p)
+        except OSError:
+            continue
+    assert leftovers == []  # the learner's forked child went with the worker's process group
+
+
+def test_cancel_kills_the_worker(tmp_path):
+    import threading
+    import time
+
+    from prodai_lessons.grading.runner import GradingCancelled
+
+    nb = write_nb(tmp_path / "loop.ipynb", good_with_loop())
+    cancel = threading.Event()
+    task = Task(EX, "prodai_lessons.exercises.ex3", SOURCE, 0, Limits(timeout=60))
+    threading.Timer(0.5, cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(GradingCancelled):
+        grade_submission(task, Submission("loop", str(nb)), cancel)
+    assert time.monotonic() - t0 < 10  # not the 60 s timeout
+    assert _children(os.getpid()) == []
+
+
+def test_interrupted_run_keeps_finished_grades_and_resumes(tmp_path):
+    """Ctrl-C during a run: exit 130, the learners already graded are in the gradebook, a rerun grades
+    only the others."""
+    import signal
+    import time
+
+    subs, out = tmp_path / "class", tmp_path / "g.csv"
+    subs.mkdir()
+    write_nb(subs / "a_quick.ipynb", correct_cells())
+    write_nb(subs / "z_slow.ipynb", good_with_loop())
+    cmd = [sys.executable, "-c", "import sys; from prodai_lessons.cli import main; sys.exit(main())", "grade",
+           "--exercise", "ex3", str(subs), "--out", str(out), "--jobs", "1", "--timeout", "60", "--seed", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def graded_learners() -> int:
+        try:
+            return len(json.loads(out.with_suffix(".json").read_text())["learners"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    deadline = time.monotonic() + 30
+    while graded_learners() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the slow learner's worker is now in its infinite loop
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "interrupted: 1 learner(s) saved" in err
+    book = json.loads(out.with_suffix(".json").read_text())
+    assert [e["learner"] for e in book["learners"]] == ["a_quick"]
+    assert _children(os.getpid()) == []
+    write_nb(subs / "z_slow.ipynb", stub_cells())  # resume: only the missing learner is graded
+    res = subprocess.run(cmd[:-6] + ["--jobs", "1", "--timeout", "3", "--seed", "2"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0 and "1 submission(s), 1 already in" in res.stdout, res.stderr
+    book2 = json.loads(out.with_suffix(".json").read_text())
+    assert book2["learners"][0] == book["learners"][0]
+    assert [(e["learner"], e["score"]) for e in book2["learners"]] == [("a_quick", MAX), ("z_slow", 0.0)]
+
+
+def good_with_loop() -> list[str]:
+    return edit(correct_cells(), "ModelRegistry", DUPLICATE, "            while True:\n                pass")
+
+
+def test_learner_code_cannot_write_outside_its_directory(graded):
+    e = _learner(graded, "writes_outside")
+    if not any(s.startswith("landlock") for s in e["sandbox"]):
+        pytest.skip(f"no Landlock on this kernel: {e['sandbox']}")
+    assert not graded["victim"].exists()
+    assert not graded["escape"].exists()
+    with open(graded["out"], newline="") as f:  # the gradebook is the grader's, intact
+        assert next(csv.reader(f))[:4] == ["learner", "exercise", "score", "max"]
+
+
+def _landlock_abi() -> int:
+    if not sys.platform.startswith("linux"):
+        return 0
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return max(0, libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)))
+
+
+@pytest.mark.skipif(_landlock_abi() < 6, reason="needs Landlock signal scoping (Linux >= 6.12)")
+def test_learner_code_cannot_kill_the_grader(tmp_path):
+    nb = write_nb(tmp_path / "killer.ipynb", correct_cells() + [
+        "import os, signal\nfor sig in (signal.SIGTERM, signal.SIGKILL):\n    try:\n"
+        "        os.kill(os.getppid(), sig)\n    except OSError as exc:\n        print(exc)"])
+    res = subprocess.run([sys.executable, "-c", "import sys; from prodai_lessons.cli import main; sys.exit(main())",
+                          "grade", "--exercise", "ex3", str(nb), "--out", str(tmp_path / "g.csv"), "--jobs", "1",
+                          "--timeout", str(TIMEOUT), "--seed", "1"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "g.json").read_text())["learners"][0]["score"] == MAX
+
+
+def test_summary_is_printed(graded):
+    out = graded["stdout"]
+    scores = [e["score"] for e in graded["book"]["learners"]]
+    assert f"mean {np.mean(scores):.2f}/{MAX:g}" in out
+    assert f"median {np.median(scores):g}" in out
+    assert "distribution:" in out and "not passed, by check:" in out
+    n_timeout = sum(c["status"] == "timeout" for e in graded["book"]["learners"] for c in e["checks"])
+    assert n_timeout == 1 and "timeout 1" in out
+
+
+def test_rerun_skips_graded_learners_and_force_regrades(graded, tmp_path):
+    out = tmp_path / "g.csv"
+    one = tmp_path / "one"
+    one.mkdir()
+    write_nb(one / "ann.ipynb", correct_cells())
+    assert main(["grade", "--exercise", "ex3", str(one), "--out", str(out), "--jobs", "1", "--seed", "3"]) == 0
+    first = json.loads(out.with_suffix(".json").read_text())
+    write_nb(one / "ben.ipynb", stub_cells())
+    assert main(["grade", "--exercise", "ex3", str(one), "--out", str(out), "--jobs", "1"]) == 0  # seed reused
+    second = json.loads(out.with_suffix(".json").read_text())
+    assert second["seed"] == 3
+    assert [e["learner"] for e in second["learners"]] == ["ann", "ben"]
+    assert second["learners"][0] == first["learners"][0]  # ann was not regraded
+    assert main(["grade", "--exercise", "ex3", str(one), "--out", str(out), "--force"]) == 0
+    third = json.loads(out.with_suffix(".json").read_text())
+    assert third["learners"][0]["seconds"] != first["learners"][0]["seconds"]
+    assert [e["score"] for e in third["learners"]] == [MAX, 0.0]
+
+
+def test_grading_seed_changes_the_scenarios_not_the_grade(tmp_path):
+    nb = write_nb(tmp_path / "a.ipynb", correct_cells())
+    for seed in (0, 5):
+        g = grade_submission(Task(EX, "prodai_lessons.exercises.ex3", SOURCE, seed, Limits(timeout=TIMEOUT)),
+                             Submission("a", str(nb)))
+        assert g.score == MAX and g.seed == seed
+
+
+# ------------------------------------------------------------------------------------------- bad input
+
+
+def _run(argv, capsys):
+    status = main(argv)
+    return status, capsys.readouterr()
+
+
+def test_unknown_exercise(tmp_path, capsys):
+    nb = write_nb(tmp_path / "a.ipynb", stub_cells())
+    status, io = _run(["grade", "--exercise", "ex9", str(nb), "--out", str(tmp_path / "g.csv")], capsys)
+    assert status == 2 and "unknown exercise 'ex9'" in io.err and "ex3" in io.err
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_missing_submission(tmp_path, capsys):
+    status, io = _run(["grade", "--exercise", "ex3", str(tmp_path / "nope.ipynb"), "--out",
+                       str(tmp_path / "g.csv")], capsys)
+    assert status == 2 and "nope.ipynb: no such file or folder" in io.err
+
+
+def test_folder_without_notebooks(tmp_path, capsys):
+    (tmp_path / "class" / "amy").mkdir(parents=True)
+    (tmp_path / "class" / "notes.txt").write_text("hi")
+    status, io = _run(["grade", "--exercise", "ex3", str(tmp_path / "class"), "--out", str(tmp_path / "g.csv")],
+                      capsys)
+    assert status == 2 and "no notebook" in io.err
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_jobs_must_be_positive(tmp_path, capsys, jobs):
+    with pytest.raises(SystemExit) as exc:
+        main(["grade", "--exercise", "ex3", str(tmp_path), "--jobs", jobs])
+    assert exc.value.code == 2
+    assert "--jobs: must be a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("name,grade\nann,3\n", "is not a prodai gradebook"),
+    ("learner,exercise,score,max,q1\nann,ex3,1,1,1\n", "not the checks of ex3"),
+    (b"\xff\xfe\x00garbage", "cannot read the gradebook"),
+])
+def test_unreadable_gradebook_is_an_error_and_left_alone(tmp_path, capsys, content, expected):
+    nb = write_nb(tmp_path / "a.ipynb", stub_cells())
+    out = tmp_path / "g.csv"
+    out.write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = out.read_bytes()
+    status, io = _run(["grade", "--exercise", "ex3", str(nb), "--out", str(out), "--force"], capsys)
+    assert status == 2 and expected in io.err
+    assert out.read_bytes() == before
+
+
+def test_unwritable_outputs_are_an_error_before_grading(tmp_path, capsys):
+    nb = write_nb(tmp_path / "a.ipynb", stub_cells())
+    (tmp_path / "fb").write_text("a file, not a folder")
+    status, io = _run(["grade", "--exercise", "ex3", str(nb), "--out", str(tmp_path / "g.csv"), "--feedback",
+                       str(tmp_path / "fb")], capsys)
+    assert status == 2 and "cannot write the outputs" in io.err and "grading ex3" not in io.out
+
+
+def test_damaged_or_foreign_json_gradebook(tmp_path, capsys):
+    nb = write_nb(tmp_path / "a.ipynb", stub_cells())
+    out = tmp_path / "g.csv"
+    assert main(["grade", "--exercise", "ex3", str(nb), "--out", str(out), "--seed", "1", "--jobs", "1"]) == 0
+    capsys.readouterr()
+    status, io = _run(["grade", "--exercise", "ex3", str(nb), "--out", str(out), "--seed", "2"], capsys)
+    assert status == 2 and "was graded with --seed 1, not 2" in io.err
+    out.with_suffix(".json").write_text('{"format": "prodai-gradebook", "exercise": "ex3", "seed": 1, "checks"')
+    status, io = _run(["grade", "--exercise", "ex3", str(nb), "--out", str(out), "--seed", "1"], capsys)
+    assert status == 2 and "is not valid JSON" in io.err
+    out.with_suffix(".json").unlink()
+    status, io = _run(["grade", "--exercise", "ex3", str(nb), "--out", str(out), "--seed", "1"], capsys)
+    assert status == 2 and "cannot be resumed" in io.err
+
+
+def test_malformed_submissions_are_graded_zero_with_the_reason(tmp_path):
+    task = Task(EX, "prodai_lessons.exercises.ex3", SOURCE, 0, Limits(timeout=TIMEOUT))
+    cases = {
+        "not_a_notebook.ipynb": ('["just", "a", "list"]', "not a Jupyter notebook"),
+        "v3.ipynb": ('{"worksheets": [], "nbformat": 3}', "nbformat 3"),
+        "binary.ipynb": (b"\x89PNG\r\n\x1a\n", "not UTF-8"),
+        "bad_cell.ipynb": ('{"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}', "cell 1 has a source"),
+    }
+    for fname, (content, reason) in cases.items():
+        p = tmp_path / fname
+        p.write_bytes(content if isinstance(content, bytes) else content.encode())
+        g = grade_submission(task, Submission(p.stem, str(p)))
+        assert g.score == 0 and all(r.status == "invalid" and reason in r.message for r in g.results), g
+    g = grade_submission(task, Submission("ghost", None, "the folder holds no notebook (.ipynb)"))
+    assert g.score == 0 and "holds no notebook" in g.results[0].message
+
+
+def test_a_broken_exercise_is_a_grader_error_not_a_grade(tmp_path, capsys, monkeypatch):
+    from prodai_lessons.grading import runner
+
+    nb = write_nb(tmp_path / "a.ipynb", correct_cells())
+    with pytest.raises(runner.GraderError, match="No module named 'no_such_exercise'"):
+        grade_submission(Task(EX, "no_such_exercise", SOURCE, 0, Limits(timeout=TIMEOUT)), Submission("a", str(nb)))
+    # through the command line: exit 1, the learner stays out of the gradebook so a rerun retries
+    real = runner.Task
+    monkeypatch.setattr(runner, "Task", lambda ex, module, *a, **k: real(ex, "no_such_exercise", *a, **k))
+    status, io = _run(["grade", "--exercise", "ex3", str(nb), "--out", str(tmp_path / "g.csv"), "--jobs", "1"],
+                      capsys)
+    assert status == 1 and "a: " in io.err and "No module named" in io.err
+    assert json.loads((tmp_path / "g.json").read_text())["learners"] == []
+
+
+def test_limits_reject_bad_values():
+    for bad in ({"timeout": 0}, {"timeout": float("nan")}, {"memory_mb": 10}, {"memory_mb": True}):
+        with pytest.raises(ValueError):
+            Limits(**bad)
+
+
+# --------------------------------------------------------------------------------------- the parts
+
+
+def test_find_submissions_folder_layout(tmp_path):
+    c = tmp_path / "class"
+    (c / "amy").mkdir(parents=True)
+    write_nb(c / "amy" / "ex3_automated_rollback.ipynb", stub_cells())
+    write_nb(c / "amy" / "scratch.ipynb", stub_cells())  # the exercise's name wins
+    (c / "bo" / "sub").mkdir(parents=True)
+    write_nb(c / "bo" / "sub" / "whatever.ipynb", stub_cells())  # the only notebook
+    (c / "cy").mkdir()
+    write_nb(c / "cy" / "a.ipynb", stub_cells())
+    write_nb(c / "cy" / "b.ipynb", stub_cells())  # ambiguous
+    (c / "dee").mkdir()  # empty
+    write_nb(c / "eve.ipynb", stub_cells())
+    (c / ".ipynb_checkpoints").mkdir()
+    write_nb(c / ".ipynb_checkpoints" / "eve-checkpoint.ipynb", stub_cells())
+    subs = {s.learner: s for s in find_submissions([c], "ex3_automated_rollback.ipynb")}
+    assert sorted(subs) == ["amy", "bo", "cy", "dee", "eve"]
+    assert subs["amy"].path.endswith("amy/ex3_automated_rollback.ipynb")
+    assert subs["bo"].path.endswith("whatever.ipynb")
+    assert subs["cy"].path is None and "2 notebooks" in subs["cy"].problem
+    assert subs["dee"].path is None and "no notebook" in subs["dee"].problem
+    with pytest.raises(SubmissionsError, match="'eve' appears twice"):
+        find_submissions([c, c / "eve.ipynb"], "x.ipynb")
+    (tmp_path / "notes.txt").write_text("")
+    with pytest.raises(SubmissionsError, match="not a notebook"):
+        find_submissions([tmp_path / "notes.txt"])
+
+
+def test_exercise_source_marks_answer_cells():
+    # the answer cells are exactly the stubbed ones: they contain the stub line, the others do not
+    assert SOURCE.n_answer_cells == 3
+    for cell, ans in zip(SOURCE.cells, SOURCE.answer):
+        assert ("raise NotImplementedError" in cell) == ans
+
+
+def test_assemble_takes_instructor_cells_from_the_exercise():
+    good = correct_cells()
+    setup = SOURCE.cells[0]
+    # the learner deleted the setup cell, edited a check cell, added cells with magics
+    learner = good[1:2] + ["ex3.check(globals())  # edited\nprint('18/18')"] + good[3:] + ["%timeit 1\n!ls"]
+    prog = assemble(SOURCE, learner, EX.entry_points)
+    srcs = [(p.origin, p.source) for p in prog]
+    assert ("exercise", setup) in srcs  # restored from the exercise
+    assert not any(o == "exercise" and "check(" in s for o, s in srcs)  # the check cells are not run
+    assert ("learner", "ex3.check(globals())  # edited\nprint('18/18')") in srcs  # it is learner code now
+    assert srcs[-1] == ("learner", "pass  # timeit 1\npass  # ls")
+    assert [o for o, _ in srcs].count("learner") == 5
+    # the untouched notebook: the setup cell once, the answers in order, no check cell
+    prog = assemble(SOURCE, good, EX.entry_points)
+    assert [p.origin for p in prog] == ["exercise", "learner", "learner", "learner"]
+
+
+def test_strip_magics():
+    assert strip_magics("%%time\nx = 1\n  %matplotlib inline\n!pip install x") == \
+        "x = 1\n  pass  # matplotlib inline\npass  # pip install x"
+    assert strip_magics("a = 5 % 2") == "a = 5 % 2"
+
+
+def test_read_code_cells(tmp_path):
+    p = write_nb(tmp_path / "n.ipynb", ["a = 1", "b = 2"])
+    assert read_code_cells(p) == ["a = 1", "b = 2"]
+    p.write_text("{")
+    with pytest.raises(NotebookError, match="not valid JSON"):
+        read_code_cells(p)
+
+
+def test_frames_parser_accepts_only_this_runs_frames():
+    f = _Frames("ab" * 16)
+    payload = json.dumps({"event": "hello", "x": [1, 2]}).encode()
+    frame = b"ab" * 16 + b" %d\n" % len(payload) + payload + b"\n"
+    got = []
+    for i in range(len(frame)):  # byte by byte: a frame split anywhere still parses
+        got += f.feed(frame[i:i + 1])
+    assert got == [{"event": "hello", "x": [1, 2]}]
+    f = _Frames("ab" * 16)  # good frames before garbage come out first; the garbage raises next
+    assert f.feed(frame + b"garbage") == [{"event": "hello", "x": [1, 2]}]
+    with pytest.raises(_Corrupt, match="nonce"):
+        f.feed(b"")
+    for bad in (b"garbage\n", b"ab" * 15 + b"cd 5\n{}\n", b"ab" * 16 + b" 2\n{}X",
+                b"ab" * 16 + b" 2\n[]\n", b"ab" * 16 + b" x\n", b"ab" * 16 + b" 99999999999\n"):
+        with pytest.raises(_Corrupt):
+            _Frames("ab" * 16).feed(bad)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    p = tmp_path / "g.csv"
+    atomic_write_text(p, "old")
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        atomic_write_text(p, "new")
+    assert p.read_text() == "old" and os.listdir(tmp_path) == ["g.csv"]
+
+
+def _grade(learner: str, points: list[float], statuses: list[str] | None = None) -> LearnerGrade:
+    from prodai_lessons.exercises._core import CheckResult
+
+    statuses = statuses or ["ok"] * len(points)
+    return LearnerGrade(learner, "ex3", 0, tuple(
+        CheckResult(c.name, p, c.max_points, p == c.max_points, "", s)
+        for c, p, s in zip(EX.checks, points, statuses)))
+
+
+def test_summarize_matches_numpy():
+    rng = np.random.default_rng(4)
+    grades = [_grade(f"l{i}", [float(rng.integers(0, 3)) for _ in EX.checks]) for i in range(37)]
+    s = summarize(grades, EX)
+    scores = np.array([g.score for g in grades])
+    assert s.n == 37 and s.mean == pytest.approx(scores.mean()) and s.median == np.median(scores)
+    counts, edges = np.histogram(scores, bins=5, range=(0, MAX))  # numpy's last bin includes the top too
+    assert [c for _, _, c in s.histogram] == counts.tolist()
+    assert [lo for lo, _, _ in s.histogram] == pytest.approx(edges[:-1].tolist())
+    fails = dict(s.failures)
+    for k, c in enumerate(EX.checks):
+        assert sum(n for _, n in fails[c.name]) == sum(g.results[k].points < c.max_points for g in grades)
+
+
+def test_feedback_escapes_table_cells():
+    from prodai_lessons.exercises._core import CheckResult
+
+    g = LearnerGrade("x", "ex3", 0, tuple(CheckResult(c.name, 0.0, c.max_points, False, "a | b\nc", "error")
+                                          for c in EX.checks), ("a note",))
+    md = feedback_markdown(g, EX)
+    assert "a \\| b c" in md and "- a note" in md and "**0 / 18**" in md
+
+
+def test_gradebook_rejects_grades_of_other_checks(tmp_path):
+    book = Gradebook(tmp_path / "g.csv", EX, 0)
+    with pytest.raises(ValueError, match="checks of ex3"):
+        book.add(LearnerGrade("x", "ex3", 0, ()))
