@@ -30,6 +30,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,13 @@ def assign_variants(experiment: str, unit_ids: Sequence[str | int], split: Mappi
 # Welch's t-test
 # --------------------------------------------------------------------------------------------
 
+def _readonly(values: Any) -> np.ndarray:
+    """A read-only copy of ``values``: a frozen result's array cannot be changed through its field."""
+    arr = np.array(values, copy=True)
+    arr.flags.writeable = False
+    return arr
+
+
 def _fmt(x: float | None, digits: int = 4) -> str:
     if x is None:
         return "n/a"
@@ -222,19 +230,23 @@ def welch_from_moments(
 
     Where ``se == 0`` (both arms constant) the result is the limit, not a division by zero:
     ``t = 0, p = 1`` if the means are equal, ``t = +-inf, p = 0`` otherwise, and ``df = n_a + n_b - 2``.
+    ``se`` and ``df`` are computed from ``v_a / s`` and ``v_b / s`` with ``s = max(v_a, v_b)`` (the same
+    formulas, rescaled), so squaring a variance never overflows or underflows float64.
     No validation here: :func:`welch_test` and :func:`welch_p_values` validate their inputs.
     """
     mean_a, var_a, n_a, mean_b, var_b, n_b = (np.asarray(x, dtype=np.float64) for x in
                                               (mean_a, var_a, n_a, mean_b, var_b, n_b))
     va = var_a / n_a
     vb = var_b / n_b
-    se2 = va + vb
     diff = mean_b - mean_a
-    zero = se2 == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(se2)
+    scale = np.maximum(va, vb)
+    zero = scale == 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ra, rb = va / scale, vb / scale  # in [0, 1], the larger one exactly 1
+        se = np.sqrt(scale) * np.sqrt(ra + rb)
         t = np.where(zero, np.where(diff == 0, 0.0, np.sign(diff) * np.inf), diff / se)
-        df = np.where(zero, n_a + n_b - 2, se2**2 / (va**2 / (n_a - 1) + vb**2 / (n_b - 1)))
+        df = np.where(zero, n_a + n_b - 2, (ra + rb) ** 2 / (ra**2 / (n_a - 1) + rb**2 / (n_b - 1)))
+    se = np.where(zero, 0.0, se)
     p = np.asarray(2.0 * t_sf(np.abs(t), df), dtype=np.float64)
     p = np.where(zero, np.where(diff == 0, 1.0, 0.0), np.minimum(p, 1.0))
     return t, df, p, se
@@ -250,7 +262,9 @@ def welch_test(a: Any, b: Any, alpha: float = 0.05) -> WelchResult:
     (Using the normal distribution instead, as many tutorials do, gives p-values that are far too
     small at n <= 50 and a false-positive rate of about 7% instead of 5% at n = 10.)
 
-    ``a`` and ``b`` need at least 2 finite observations each (``ValueError`` naming them).
+    ``a`` and ``b`` need at least 2 finite observations each, whose mean and variance fit in float64
+    (``ValueError`` naming them otherwise; rescale such a metric first). A mean is then at most half the
+    largest float, so the difference of means, the interval and the standard error are finite too.
     If both arms have zero variance the test is degenerate: the result has ``degenerate=True``,
     ``p_value = 1, t_statistic = 0`` when the two constants are equal and ``p_value = 0,
     t_statistic = +-inf`` when they differ (the difference is then known exactly), the interval is
@@ -260,8 +274,8 @@ def welch_test(a: Any, b: Any, alpha: float = 0.05) -> WelchResult:
     b = as_1d_array("b", b, min_size=2)
     alpha = check_probability("alpha", alpha)
     n_a, n_b = a.size, b.size
-    mean_a, mean_b = float(np.mean(a)), float(np.mean(b))
-    var_a, var_b = float(np.var(a, ddof=1)), float(np.var(b, ddof=1))
+    mean_a, var_a = (float(x) for x in _moments("a", a))
+    mean_b, var_b = (float(x) for x in _moments("b", b))
     t, df, p, se = (float(x) for x in welch_from_moments(mean_a, var_a, n_a, mean_b, var_b, n_b))
     diff = mean_b - mean_a
     degenerate = var_a == 0.0 and var_b == 0.0
@@ -271,7 +285,9 @@ def welch_test(a: Any, b: Any, alpha: float = 0.05) -> WelchResult:
     else:
         half = float(t_isf(alpha / 2.0, df)) * se
         ci_low, ci_high = diff - half, diff + half
-        pooled_sd = math.sqrt(((n_a - 1) * var_a + (n_b - 1) * var_b) / (n_a + n_b - 2))
+        # weighted mean of the variances, (n_a-1) var_a + (n_b-1) var_b over n_a + n_b - 2: cannot overflow
+        w_a = (n_a - 1) / (n_a + n_b - 2)
+        pooled_sd = math.sqrt(w_a * var_a + (1.0 - w_a) * var_b)
         cohens_d = diff / pooled_sd
     return WelchResult(
         t_statistic=t, df=df, p_value=p, ci_low=ci_low, ci_high=ci_high, diff=diff,
@@ -279,6 +295,31 @@ def welch_test(a: Any, b: Any, alpha: float = 0.05) -> WelchResult:
         significant=bool(p < alpha), mean_a=mean_a, mean_b=mean_b, n_a=n_a, n_b=n_b,
         alpha=alpha, degenerate=degenerate,
     )
+
+
+def _moments(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sample variance (``ddof=1``) along the last axis, or ``ValueError`` naming ``name``.
+
+    Finite inputs can still overflow float64 here (``mean([1e308, 1e308])``, ``var([1e300, -1e300])``),
+    or underflow (``var([1e-300, 2e-300])`` is 0): that is reported as an error about ``name`` (with the
+    row for 2-D input), without a RuntimeWarning.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = x.mean(axis=-1)
+        var = x.var(axis=-1, ddof=1)
+    for what, v in (("mean", mean), ("variance", var)):
+        bad = ~np.isfinite(v)
+        if bad.any():
+            row = f" (row {int(np.flatnonzero(bad)[0])})" if x.ndim == 2 else ""
+            raise ValueError(f"{name}: values too large to compute a {what} in float64{row}; "
+                             f"largest |value| is {float(np.abs(x).max()):.3g}; rescale the metric")
+    # Deviations so small that their squares underflow: a variance of 0 for values that differ.
+    lost = (var == 0) & (x.max(axis=-1) != x.min(axis=-1))
+    if lost.any():
+        row = f" (row {int(np.flatnonzero(lost)[0])})" if x.ndim == 2 else ""
+        raise ValueError(f"{name}: values too close to 0 to compute a variance in float64{row} (it underflows "
+                         f"to 0 although the values differ); rescale the metric")
+    return mean, var
 
 
 def _as_2d(name: str, values: Any) -> np.ndarray:
@@ -295,8 +336,9 @@ def welch_p_values(a: Any, b: Any) -> np.ndarray:
     b = _as_2d("b", b)
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b must have the same number of rows; got {a.shape[0]} and {b.shape[0]}")
-    _, _, p, _ = welch_from_moments(a.mean(axis=1), a.var(axis=1, ddof=1), a.shape[1],
-                                    b.mean(axis=1), b.var(axis=1, ddof=1), b.shape[1])
+    mean_a, var_a = _moments("a", a)
+    mean_b, var_b = _moments("b", b)
+    _, _, p, _ = welch_from_moments(mean_a, var_a, a.shape[1], mean_b, var_b, b.shape[1])
     return p
 
 
@@ -389,8 +431,12 @@ class SRMResult:
     p_value: float
     mismatch: bool
     threshold: float
-    observed: dict[str, int] = field(repr=False)
-    expected: dict[str, float] = field(repr=False)
+    observed: Mapping[str, int] = field(repr=False)  # read-only mappings (types.MappingProxyType)
+    expected: Mapping[str, float] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "observed", MappingProxyType(dict(self.observed)))
+        object.__setattr__(self, "expected", MappingProxyType(dict(self.expected)))
 
     def __repr__(self) -> str:
         shares = ", ".join(f"{k}: {v} ({v / max(1, sum(self.observed.values())):.2%})"
@@ -595,12 +641,16 @@ def power(n_a: int, mde: float, sd: float | None = None, baseline: float | None 
 
 @dataclass(frozen=True, eq=False)
 class MultipleTestResult:
-    """Adjusted p-values (in the input order) and which hypotheses are rejected at ``alpha``."""
+    """Adjusted p-values (in the input order) and which hypotheses are rejected at ``alpha`` (read-only arrays)."""
 
     p_adjusted: np.ndarray
     reject: np.ndarray
     alpha: float
     method: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "p_adjusted", _readonly(self.p_adjusted))
+        object.__setattr__(self, "reject", _readonly(self.reject))
 
     def __repr__(self) -> str:
         adj = ", ".join(f"{p:.4g}" for p in self.p_adjusted)
@@ -699,6 +749,10 @@ class ExperimentDecision:
     rows: tuple[MetricComparison, ...]
     reasons: tuple[str, ...]
     alpha: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(self.rows))
+        object.__setattr__(self, "reasons", tuple(self.reasons))
 
     def table(self) -> list[tuple[str, ...]]:
         """The decision table as rows of text (header first)."""
@@ -935,6 +989,10 @@ class SequentialBoundary:
     z_bounds: tuple[float, ...]
     nominal_alpha: tuple[float, ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "z_bounds", tuple(self.z_bounds))
+        object.__setattr__(self, "nominal_alpha", tuple(self.nominal_alpha))
+
     def __repr__(self) -> str:
         zs = ", ".join(f"{z:.3f}" for z in self.z_bounds)
         ps = ", ".join(f"{p:.4f}" for p in self.nominal_alpha)
@@ -993,6 +1051,10 @@ class PeekingResult:
     boundary: SequentialBoundary | None
     boundary_fpr: float | None
     p_values: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "naive_fpr", _readonly(self.naive_fpr))
+        object.__setattr__(self, "p_values", _readonly(self.p_values))
 
     def __repr__(self) -> str:
         naive = ", ".join(f"{v:.3f}" for v in self.naive_fpr)

@@ -33,9 +33,10 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,23 @@ _OPTIONAL_PRICE_FIELDS = ("cached_input_per_mtok",)
 _INT64_SAFE = 2**62  # margin under 2**63 for exact int64 sums
 
 
+def _readonly(values: Any) -> np.ndarray:
+    """A read-only copy of ``values``: a frozen result's array cannot be changed through its field."""
+    arr = np.array(values, copy=True)
+    arr.flags.writeable = False
+    return arr
+
+
+def _dataclass_repr(obj: Any) -> str:
+    """The repr ``@dataclass`` would write, with read-only mappings shown as the plain dicts they hold."""
+    parts = []
+    for f in fields(obj):
+        if f.repr:
+            v = getattr(obj, f.name)
+            parts.append(f"{f.name}={dict(v) if isinstance(v, MappingProxyType) else v!r}")
+    return f"{type(obj).__qualname__}({', '.join(parts)})"
+
+
 def _usd(pico: int) -> float:
     """Dollars from an exact picodollar integer (one rounding, here)."""
     return int(pico) / PICO_PER_USD
@@ -102,7 +120,8 @@ class ModelPrice:
     """List price of one model, in USD per million tokens.
 
     ``cached_input_per_mtok`` is the price of input tokens served from the provider's prompt cache, or
-    ``None`` where the model has no such discount (cached tokens are then billed at the input price).
+    ``None`` where the model has no such discount (cached tokens are then billed at the input price); it may
+    not exceed ``input_per_mtok``.
     The ``*_pico`` fields are the same prices as exact integers in picodollars per token.
     """
 
@@ -127,6 +146,10 @@ class ModelPrice:
             pcached = pin
         else:
             pcached = _price_to_pico(f"cached_input_per_mtok of model {self.name!r}", self.cached_input_per_mtok)
+            if pcached > pin:
+                raise ValueError(f"cached_input_per_mtok of model {self.name!r} must be <= its input_per_mtok "
+                                 f"({self.input_per_mtok!r}): prompt-cached input is a discount; "
+                                 f"got {self.cached_input_per_mtok!r}")
         object.__setattr__(self, "input_pico", pin)
         object.__setattr__(self, "output_pico", pout)
         object.__setattr__(self, "cached_input_pico", pcached)
@@ -144,6 +167,7 @@ class Pricing:
 
     Build it with :func:`load_pricing` (the shipped ``data/pricing.json`` or your own file) or
     :meth:`from_dict`. A malformed entry raises ``ValueError``/``TypeError`` naming the model and the field.
+    ``models`` is a read-only mapping (``types.MappingProxyType``).
     """
 
     models: Mapping[str, ModelPrice]
@@ -160,7 +184,9 @@ class Pricing:
                 raise TypeError(f"pricing model {key!r} must be a ModelPrice; got {type(mp).__name__}")
             if key != mp.name:
                 raise ValueError(f"pricing model key {key!r} differs from its name {mp.name!r}")
-        object.__setattr__(self, "models", dict(self.models))
+        object.__setattr__(self, "models", MappingProxyType(dict(self.models)))
+
+    __repr__ = _dataclass_repr
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, name: str = "pricing") -> "Pricing":
@@ -320,6 +346,7 @@ class CostReport:
     - ``prompt_cache_savings``: the discount from provider-cached input tokens, on the requests paid for.
     - ``cost_per_request`` and ``cost_per_1k_tokens`` divide ``total_cost`` by all requests served and by
       all tokens served (input + output, cache hits included); both 0.0 when nothing was logged.
+    - ``by_model`` and ``by_feature`` are read-only mappings (``types.MappingProxyType``) of :class:`Usage`.
     """
 
     n_requests: int
@@ -333,8 +360,14 @@ class CostReport:
     cache_hit_rate: float
     cost_per_request: float
     cost_per_1k_tokens: float
-    by_model: dict[str, Usage]
-    by_feature: dict[str, Usage]
+    by_model: Mapping[str, Usage]
+    by_feature: Mapping[str, Usage]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_model", MappingProxyType(dict(self.by_model)))
+        object.__setattr__(self, "by_feature", MappingProxyType(dict(self.by_feature)))
+
+    __repr__ = _dataclass_repr
 
     @property
     def cost_without_cache(self) -> float:
@@ -342,7 +375,7 @@ class CostReport:
         return self.total_cost + self.cache_savings
 
     def _repr_html_(self) -> str:
-        def rows(groups: dict[str, Usage]) -> str:
+        def rows(groups: Mapping[str, Usage]) -> str:
             return "".join(
                 f"<tr><td>{html.escape(k)}</td><td>{u.requests:,}</td><td>{u.cached:,}</td>"
                 f"<td>{u.input_tokens + u.output_tokens:,}</td><td>${u.cost:,.4f}</td>"
@@ -393,12 +426,16 @@ class BudgetStatus:
 
 @dataclass(frozen=True)
 class BudgetTrace:
-    """Spend and projection after every logged request (arrays aligned with the request log)."""
+    """Spend and projection after every logged request (read-only arrays aligned with the request log)."""
 
     timestamps: np.ndarray
     spent_today: np.ndarray
     projected: np.ndarray  # NaN where no projection is made yet (warm-up)
     daily_limit: float | None
+
+    def __post_init__(self) -> None:
+        for name in ("timestamps", "spent_today", "projected"):
+            object.__setattr__(self, name, _readonly(getattr(self, name)))
 
 
 # --------------------------------------------------------------------------------------------------- tracker
@@ -438,6 +475,13 @@ def _exact_sum(values: np.ndarray) -> int:
     if int(np.abs(values).max()) * values.size < _INT64_SAFE:
         return int(values.sum())
     return sum(int(v) for v in values.tolist())
+
+
+def _usd_array(pico: np.ndarray) -> np.ndarray:
+    """Dollars (float64) from an int64 or object (Python int) array of exact picodollars."""
+    if pico.dtype == object:
+        return np.array([int(v) / PICO_PER_USD for v in pico.tolist()], dtype=float)
+    return pico / PICO_PER_USD
 
 
 def _group_sum(index: np.ndarray, values: np.ndarray, n_groups: int) -> list[int]:
@@ -723,19 +767,25 @@ class CostTracker:
         self._day_spent = int(spent[-1])
 
     def _project(self, t: np.ndarray, days: np.ndarray, paid: np.ndarray, carry: int) -> tuple[np.ndarray, np.ndarray]:
-        """Spend so far today (exact picodollars) and the run-rate projection (USD, NaN in warm-up)."""
-        cs = np.cumsum(paid, dtype=np.int64)
+        """Spend so far today (exact picodollars) and the run-rate projection (USD, NaN in warm-up).
+
+        The running sums are int64 when ``carry + max(paid) * len(paid)`` cannot overflow (the guard of
+        :func:`_exact_sum`), else exact Python integers (an object array), so a day above $9.2M (2**63
+        picodollars) neither wraps around to a negative spend nor loses its alerts.
+        """
+        big = bool(paid.size) and int(carry) + int(np.abs(paid).max()) * paid.size >= _INT64_SAFE
+        cs = np.cumsum(paid.astype(object) if big else paid, dtype=object if big else np.int64)
         starts = np.ones(len(t), bool)
         starts[1:] = days[1:] != days[:-1]
         start_idx = np.maximum.accumulate(np.where(starts, np.arange(len(t)), 0))
         offset = np.where(start_idx > 0, cs[np.maximum(start_idx - 1, 0)], 0)
         spent = cs - offset
-        spent[start_idx == 0] += carry
+        spent[start_idx == 0] += int(carry)
         elapsed = t - days * SECONDS_PER_DAY
         frac = self._fraction(elapsed)
         with np.errstate(divide="ignore", invalid="ignore"):
             projected = np.where((elapsed >= self.min_elapsed) & (elapsed > 0),
-                                 spent / PICO_PER_USD / frac, np.nan)
+                                 _usd_array(spent) / frac, np.nan)
         return spent, projected
 
     # ---------------------------------------------------------------- reading
@@ -864,7 +914,7 @@ class CostTracker:
             return BudgetTrace(z, z, z, self.daily_limit)
         days = np.floor(t / SECONDS_PER_DAY).astype(np.int64)
         spent, projected = self._project(t, days, a["paid"], 0)
-        return BudgetTrace(t.copy(), spent / PICO_PER_USD, projected, self.daily_limit)
+        return BudgetTrace(t, _usd_array(spent), projected, self.daily_limit)  # copied read-only there
 
     def __repr__(self) -> str:
         limit = "None" if self.daily_limit is None else f"{self.daily_limit:g}"

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from prodai_lessons._validation import check_choice, check_int, check_real, check_str
 from prodai_lessons.monitoring import SEVERITIES, Alert
@@ -347,9 +350,17 @@ class IncidentManager:
         return tuple(self._incidents[i - 1] for i in touched)
 
     def on_alert(self, alert: Alert) -> Incident | None:
-        """Handle one notification; returns the incident it opened or changed, or None."""
+        """Handle one notification; returns the incident it opened or changed, or None.
+
+        The fields the manager relies on are checked first (``ValueError``/``TypeError`` naming the
+        field, nothing recorded): ``status`` is ``"firing"`` or ``"resolved"``, ``severity`` one of
+        ``P0``..``P3``, ``rule`` and ``category`` non-empty strings (the category in the playbook),
+        ``message`` a string, ``at`` and ``threshold`` finite numbers, ``value`` a number (NaN only in
+        a ``"resolved"`` notification: a window left without data clears its rule).
+        """
         if not isinstance(alert, Alert):
             raise TypeError(f"alert must be an Alert notification; got {alert!r}")
+        self._check_alert(alert)
         if alert.at < self._last_alert_at:
             raise ValueError(f"alerts must arrive in time order; got at={alert.at} after {self._last_alert_at}")
         if alert.category not in self.playbook:
@@ -413,6 +424,22 @@ class IncidentManager:
             owner, rules=rules, categories=cats, severity=severity, alerts=owner.alerts + (alert,),
             mitigations=mitigations_for(cats, self.playbook), timeline=_add(owner.timeline, *entries),
             alerts_cleared_at=None))
+
+    @staticmethod
+    def _check_alert(alert: Alert) -> None:
+        """Validate the fields of ``alert`` that :meth:`on_alert` and the post-mortem use."""
+        check_choice("alert.status", alert.status, ("firing", "resolved"))
+        check_choice("alert.severity", alert.severity, SEVERITIES)
+        check_str("alert.rule", alert.rule)
+        check_str("alert.category", alert.category)
+        check_str("alert.message", alert.message, allow_empty=True)
+        check_real("alert.at", alert.at)
+        check_real("alert.threshold", alert.threshold)
+        value = alert.value
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"alert.value must be a real number; got {value!r}")
+        if math.isnan(value) and alert.status == "firing":
+            raise ValueError("alert.value must not be NaN in a firing alert (a rule fires on a measured value)")
 
     @staticmethod
     def _firing_rules(alerts: Sequence[Alert]) -> set[str]:

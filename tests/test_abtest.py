@@ -287,6 +287,50 @@ def test_welch_p_values_bad_input():
         welch_p_values(np.zeros((2, 3)), np.full((2, 3), np.nan))
 
 
+@pytest.mark.parametrize("a, b, msg", [
+    ([1e300, -1e300], [1e300, 1e300], "a: values too large to compute a variance in float64"),
+    ([1.0, 2.0], [1e300, -1e300, 0.0], "b: values too large to compute a variance in float64"),
+    ([1e308, 1.7e308], [1.0, 2.0], "a: values too large to compute a mean in float64"),
+    ([1.0, 2.0], [-1.7e308, -1e308], "b: values too large to compute a mean in float64"),
+    ([9e307, 9e307, -1e307], [1.0, 2.0], "a: values too large to compute a mean in float64"),
+    ([1e-300, 2e-300], [1.0, 3.0], "a: values too close to 0 to compute a variance"),
+])
+def test_welch_finite_values_whose_moments_overflow_name_the_argument(a, b, msg):
+    """Finite inputs whose mean, variance or difference of means is not representable in float64: a
+    ValueError about ``a``/``b`` (not about an internal ``df``), and no numpy RuntimeWarning leaks."""
+    import re
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a leaked RuntimeWarning would fail here
+        with pytest.raises(ValueError, match="^" + re.escape(msg)):
+            welch_test(a, b)
+        # the same rows inside a batch: the argument and the row are named
+        with pytest.raises(ValueError, match="^" + re.escape(msg) + r".*\(row 1\)"):
+            welch_p_values([[1.0, 2.0, 4.0][: len(a)], a], [[0.0, 5.0, 1.0][: len(b)], b])
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e-120, 1e120, 1e150])
+def test_welch_is_scale_invariant_where_squared_variances_leave_float64(scale):
+    """t, df and p do not depend on the unit of the metric, even where var**2 (used by the Welch-Satterthwaite
+    df) underflows or overflows float64; the oracle is scipy on the same data at unit scale."""
+    import warnings
+
+    rng = np.random.default_rng(17)
+    a, b = rng.normal(0.0, 1.0, 12), rng.normal(0.8, 3.0, 9)
+    ref = stats.ttest_ind(b, a, equal_var=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = welch_test(a * scale, b * scale)
+        batch = welch_p_values(np.array([a, a]) * scale, np.array([b, b]) * scale)
+    assert close(got.t_statistic, ref.statistic, 1e-10)
+    assert close(got.df, ref.df, 1e-10)
+    assert close(got.p_value, ref.pvalue, 1e-8)
+    assert close(got.diff, (b.mean() - a.mean()) * scale, 1e-12)
+    assert close(got.cohens_d, welch_test(a, b).cohens_d, 1e-12)
+    np.testing.assert_allclose(batch, ref.pvalue, rtol=1e-8)
+
+
 # ------------------------------------------------------------------------------------------
 # Two proportions
 # ------------------------------------------------------------------------------------------
@@ -678,3 +722,37 @@ def test_sequential_bad_input():
         simulate_peeking(looks=4, boundary=sequential_boundary(3))
     with pytest.raises(ValueError, match="batch_size"):
         simulate_peeking(batch_size=1)
+
+
+def test_frozen_results_cannot_be_mutated_through_their_fields():
+    srm = srm_check({"control": 480, "treatment": 520}, HALF)
+    for mapping in (srm.observed, srm.expected):
+        with pytest.raises(TypeError):
+            mapping["control"] = 0
+        with pytest.raises(AttributeError):
+            mapping.update(control=0)
+    assert srm.observed == {"control": 480, "treatment": 520} and srm == srm_check([480, 520], HALF)
+    for res in (holm([0.01, 0.2, 0.03]), benjamini_hochberg([0.01, 0.2, 0.03])):
+        for arr in (res.p_adjusted, res.reject):
+            with pytest.raises(ValueError, match="read-only"):
+                arr[0] = 0
+    peek = simulate_peeking(50, looks=3, batch_size=5, seed=1)
+    for arr in (peek.naive_fpr, peek.p_values):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 0
+    mine = np.array([0.5, 0.01])
+    res = ab.MultipleTestResult(p_adjusted=mine, reject=np.array([False, True]), alpha=0.05, method="x")
+    mine[0] = 0.0  # the caller's array stays writable and the result keeps its own copy
+    assert res.p_adjusted[0] == 0.5
+    b = ab.SequentialBoundary(kind="pocock", looks=2, alpha=0.05, constant=2.178, z_bounds=[2.178, 2.178],
+                              nominal_alpha=[0.0294, 0.0294])
+    assert isinstance(b.z_bounds, tuple) and isinstance(b.nominal_alpha, tuple)
+    exp = Experiment("frozen", ["control", "treatment"])
+    rng = np.random.default_rng(0)
+    for v in ("control", "treatment"):
+        exp.log(v, "m", rng.normal(size=50))
+    dec = exp.analyze(primary="m")
+    assert isinstance(dec.rows, tuple) and isinstance(dec.reasons, tuple)
+    listed = ab.ExperimentDecision(experiment="e", control="control", decision="keep", ship=None, srm=srm,
+                                   rows=list(dec.rows), reasons=list(dec.reasons), alpha=0.05)
+    assert listed.rows == dec.rows and isinstance(listed.rows, tuple) and isinstance(listed.reasons, tuple)

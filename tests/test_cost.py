@@ -518,3 +518,112 @@ def test_bad_cache_keys():
 def test_bad_tracker_arguments(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
         CostTracker(PRICING, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------ review fixes
+def test_budget_of_a_day_above_int64_picodollars_stays_exact():
+    """200k large-model requests of 1M output tokens ($75 each): $15M in one day, more than 2**63 pUSD.
+
+    The spend so far must be the exact running sum (no wrap-around to a negative figure), and a limit that
+    the run rate only crosses late in the day, after the int64 overflow point, must still alert once.
+    """
+    per = exact_cost(LARGE, 0, 10**6)
+    assert per == 75
+    n = 200_000
+    assert n * per * 10**12 > 2**63  # the day's spend does not fit in int64 picodollars
+    t = np.linspace(43_200.0, 86_000.0, n)  # a quiet morning, then the burst
+    limit = 14e6
+    tr = CostTracker(PRICING, daily_limit=limit, min_elapsed=0.0)
+    tr.log_batch(LARGE, np.zeros(n, np.int64), np.full(n, 10**6), timestamps=t)
+    rep = tr.report()
+    assert rep.total_cost == float(n * per)
+    trace = tr.budget_trace()
+    expected = np.arange(1, n + 1, dtype=float) * float(per)  # exact: integers below 2**53
+    np.testing.assert_array_equal(trace.spent_today, expected)
+    np.testing.assert_allclose(trace.projected, expected * SECONDS_PER_DAY / t, rtol=1e-13)
+    assert trace.spent_today[-1] == rep.total_cost == tr.budget().spent_today
+    # the projection crosses the limit once, late in the day, and the alert says so
+    k = int(np.flatnonzero(expected * SECONDS_PER_DAY / t > limit)[0])
+    assert k > int(2**63 / 10**12 / float(per))  # after the point where int64 would have wrapped
+    assert len(tr.budget_alerts) == 1
+    alert = tr.budget_alerts[0]
+    assert alert.timestamp == t[k] and alert.spent == float((k + 1) * per) and alert.projected > limit
+    assert tr.budget(now=float(t[-1])).alert
+
+
+def test_budget_carry_from_single_requests_into_a_batch_above_int64():
+    """The day's spend carried from log_request into log_batch is exact too ($75k per request here)."""
+    per = exact_cost(LARGE, 0, 10**9)
+    m = 120
+    assert 2 * m * per * 10**12 > 2**63 > m * per * 10**12
+    # one request a minute for two hours (run rate $108M/day), then one a second (the projection climbs)
+    limit = 1.5e8
+    a = CostTracker(PRICING, daily_limit=limit, min_elapsed=0.0)
+    b = CostTracker(PRICING, daily_limit=limit, min_elapsed=0.0)
+    t = np.r_[np.arange(1, m + 1) * 60.0, m * 60.0 + np.arange(1, m + 1)]
+    for k in range(m):
+        a.log_request(LARGE, 0, 10**9, timestamp=float(t[k]))
+        b.log_request(LARGE, 0, 10**9, timestamp=float(t[k]))
+    a.log_batch(LARGE, np.zeros(m, np.int64), np.full(m, 10**9), timestamps=t[m:])
+    for k in range(m, 2 * m):
+        b.log_request(LARGE, 0, 10**9, timestamp=float(t[k]))
+    expected = np.arange(1, 2 * m + 1, dtype=float) * float(per)
+    for tr in (a, b):
+        np.testing.assert_array_equal(tr.budget_trace().spent_today, expected)
+        assert tr.budget().spent_today == float(2 * m * per) == tr.report().total_cost
+    assert a.budget_alerts == b.budget_alerts and len(a.budget_alerts) == 1
+    alert = a.budget_alerts[0]
+    k = int(np.flatnonzero(expected * SECONDS_PER_DAY / t > limit)[0])
+    assert k >= m and alert.timestamp == t[k] and alert.spent == expected[k] > 2**63 / 10**12
+
+
+@pytest.mark.parametrize("cached", [3.01, 4, 100.0])
+def test_cached_input_price_above_the_input_price_is_rejected(tmp_path, cached):
+    entry = {"tier": "s", "input_per_mtok": 3.0, "output_per_mtok": 15.0, "cached_input_per_mtok": cached}
+    msg = r"cached_input_per_mtok of model 'x' must be <= its input_per_mtok"
+    with pytest.raises(ValueError, match=msg):
+        load_pricing(_write(tmp_path, {"x": entry}))
+    with pytest.raises(ValueError, match=msg):
+        CostTracker({"x": entry})
+    # equal to the input price (no discount) and below it are fine
+    for ok in (3.0, 0.3, 0):
+        p = load_pricing(_write(tmp_path, {"x": entry | {"cached_input_per_mtok": ok}}))
+        assert p.models["x"].cached_input_pico == round(ok * 10**6)
+
+
+def test_frozen_results_cannot_be_mutated_through_their_fields():
+    from dataclasses import replace
+
+    from prodai_lessons.cost import BudgetTrace, CostReport, Pricing
+
+    tr = CostTracker(PRICING, daily_limit=1.0, min_elapsed=0.0)
+    tr.log_batch([SMALL, LARGE], [100, 200], [10, 20], features=["chat", "search"], timestamps=[10.0, 20.0])
+    rep = tr.report()
+    before = rep.by_model[SMALL]
+    for mapping in (rep.by_model, rep.by_feature, PRICING.models):
+        with pytest.raises(TypeError):
+            mapping["x"] = before
+        with pytest.raises(TypeError):
+            del mapping[next(iter(mapping))]
+        with pytest.raises(AttributeError):
+            mapping.clear()
+    assert rep.by_model[SMALL] is before and rep == tr.report()
+    assert rep.by_model == {SMALL: before, LARGE: rep.by_model[LARGE]}  # still compares like a dict
+    assert "by_model={" in repr(rep) and "mappingproxy" not in repr(rep) + repr(PRICING)
+    # a dict passed in is copied, so changing it afterwards does not reach the result either
+    groups = dict(rep.by_feature)
+    rep2 = replace(rep, by_feature=groups)
+    groups.clear()
+    assert set(rep2.by_feature) == {"chat", "search"}
+    models = dict(PRICING.models)
+    p2 = Pricing(models)
+    models.clear()
+    assert list(p2.models) == MODELS and isinstance(CostReport, type)
+    trace = tr.budget_trace()
+    for arr in (trace.timestamps, trace.spent_today, trace.projected):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[0] = 123.0
+    mine = np.array([1.0, 2.0])
+    BudgetTrace(mine, mine, mine, None)
+    mine[0] = 5.0  # the caller's own array is not frozen by building a result from it
+    np.testing.assert_array_equal(tr.budget_trace().spent_today, trace.spent_today)

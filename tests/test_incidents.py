@@ -177,3 +177,52 @@ def test_bad_input():
         IncidentManager(playbook={})
     with pytest.raises(ValueError, match="time_style"):
         m.get(1).postmortem(time_style="utc")
+
+
+def _replace(a, **changes):
+    import dataclasses
+
+    return dataclasses.replace(a, **changes)
+
+
+@pytest.mark.parametrize("changes, exc, msg", [
+    (dict(status="weird"), ValueError, r"alert\.status must be one of 'firing', 'resolved'; got 'weird'"),
+    (dict(status="FIRING"), ValueError, r"alert\.status must be one of"),
+    (dict(status=None), ValueError, r"alert\.status must be one of"),
+    (dict(severity="P9"), ValueError, r"alert\.severity must be one of 'P0', 'P1', 'P2', 'P3'; got 'P9'"),
+    (dict(severity=["P1"]), ValueError, r"alert\.severity must be one of"),
+    (dict(rule=""), ValueError, r"alert\.rule must be a non-empty string"),
+    (dict(rule=None), TypeError, r"alert\.rule must be a str"),
+    (dict(category=["latency"]), TypeError, r"alert\.category must be a str"),
+    (dict(message=None), TypeError, r"alert\.message must be a str"),
+    (dict(at=float("nan")), ValueError, r"alert\.at must be finite"),
+    (dict(at="30"), TypeError, r"alert\.at must be a real number"),
+    (dict(threshold=float("inf")), ValueError, r"alert\.threshold must be finite"),
+    (dict(value="high"), TypeError, r"alert\.value must be a real number"),
+    (dict(value=True), TypeError, r"alert\.value must be a real number"),
+    (dict(value=float("nan")), ValueError, r"alert\.value must not be NaN in a firing alert"),
+])
+@pytest.mark.parametrize("joins", [False, True])
+def test_malformed_alert_fields_are_rejected_and_nothing_is_recorded(changes, exc, msg, joins):
+    """An alert with an unknown status used to open an incident as if firing, and an unknown severity reaching
+    the join path failed with a bare tuple.index error. Both paths (a new incident / joining an open one)."""
+    m = IncidentManager()
+    if joins:
+        m.on_alert(alert("existing", "firing", 10, "P2"))
+    before = m.incidents
+    bad = _replace(alert("new rule", "firing", 30, "P1"), **changes)
+    with pytest.raises(exc, match=msg):
+        m.on_alert(bad)
+    with pytest.raises(exc, match=msg):
+        m.process([bad])
+    assert m.incidents == before  # no incident opened or changed
+    # nor did the rejected alert advance the clock: a valid alert at an earlier time is still in order
+    m.on_alert(alert("later", "firing", 20, "P2"))
+    assert len(m.incidents) == 1
+
+
+def test_resolved_alert_may_carry_nan_value_from_an_empty_window():
+    m = IncidentManager()
+    m.on_alert(alert("x", "firing", 10))
+    (inc,) = m.process([_replace(alert("x", "resolved", 20), value=float("nan"))])
+    assert inc.alerts_cleared_at == 20.0 and "| x | P2 | 1 | 0.5 |" in inc.postmortem()
