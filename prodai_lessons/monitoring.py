@@ -31,10 +31,12 @@ timestamp raises ``ValueError`` (it is never reordered or dropped silently); equ
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -151,23 +153,37 @@ def _lerp_quantile(sorted_values: np.ndarray, q: float) -> float:
     return b - d * (1.0 - t) if t >= 0.5 else a + d * t
 
 
+#: Up to this many values in and out, ``_update_sorted`` moves them pairwise in place (see there).
+_PAIRWISE_MAX = 12
+
+
+def _replace_sorted(S: np.ndarray, old: float, new: float) -> None:
+    """Replace one copy of ``old`` in the sorted array ``S`` by ``new``, in place: two binary searches and
+    a shift by one place of the values between the two positions."""
+    i = int(S.searchsorted(old, side="left"))      # a copy of the evicted value
+    j = int(S.searchsorted(new, side="left"))      # where the new value goes
+    if j <= i:
+        S[j + 1:i + 1] = S[j:i]
+        S[j] = new
+    else:
+        S[i:j - 1] = S[i + 1:j]
+        S[j - 1] = new
+
+
 def _update_sorted(S: np.ndarray, evicted: np.ndarray, added: np.ndarray) -> np.ndarray:
     """Sorted multiset ``S`` minus ``evicted`` (all present in ``S``) plus ``added``.
 
-    Deletes by ``searchsorted`` (equal evicted values remove consecutive copies) and inserts the sorted
-    new values: O((e + k) log N) comparisons and O(N) memmove. The common steady-state step (one value
-    out, one in) shifts only the values between the two positions, in place.
+    Steady state of a monitor evaluated every ``k`` requests: ``k`` values out, ``k`` in. For small ``k``
+    each evicted value is paired with an added one (both sorted, so a pair has similar ranks): binary
+    search finds the two positions and only the values between them shift by one place, in place.
+    Otherwise the evicted values are deleted by ``searchsorted`` (equal values remove consecutive
+    copies) and the sorted new values inserted: O((e + k) log N) comparisons and O(N) moves.
     """
-    if evicted.size == 1 and added.size == 1:
-        old, new = evicted[0], added[0]
-        i = int(S.searchsorted(old, side="left"))      # a copy of the evicted value
-        j = int(S.searchsorted(new, side="left"))      # where the new value goes
-        if j <= i:
-            S[j + 1:i + 1] = S[j:i]
-            S[j] = new
-        else:
-            S[i:j - 1] = S[i + 1:j]
-            S[j - 1] = new
+    if evicted.size == added.size and evicted.size <= _PAIRWISE_MAX:
+        if evicted.size > 1:
+            evicted, added = np.sort(evicted), np.sort(added)
+        for old, new in zip(evicted.tolist(), added.tolist()):
+            _replace_sorted(S, old, new)
         return S
     if evicted.size:
         ev = np.sort(evicted)
@@ -178,6 +194,88 @@ def _update_sorted(S: np.ndarray, evicted: np.ndarray, added: np.ndarray) -> np.
         new = np.sort(added)
         S = np.insert(S, np.searchsorted(S, new, side="left"), new)
     return S
+
+
+#: Largest temporary matrix (elements) built by ``_full_window_quantiles`` at once (16 MB of float64).
+_BLOCK_ELEMENTS = 1 << 21
+
+
+def _full_window_quantiles(x: np.ndarray, ends: np.ndarray, w: int, q: float) -> np.ndarray:
+    """Percentile ``q`` of ``x[e - w:e]`` for every ``e`` in ``ends`` (non-decreasing, all ``>= w``), bit for
+    bit as :func:`_lerp_quantile` on each sorted window, for all windows at once.
+
+    Each window needs its order statistics ``k = floor(h)`` and ``k + 1``, ``h = (w - 1) q / 100``.
+    Consecutive windows overlap almost entirely, so the ends are grouped into buckets of width ``D + 1``.
+    With ``f`` the first end of a group, every window ``[e - w, e)`` of the group contains the *base*
+    ``x[f + D - w:f]`` (``w - D`` values) plus ``D`` *extras*: the last ``D - u`` values of the *old
+    region* ``x[f - w:f + D - w]`` and the first ``u`` of the *new region* ``x[f:f + D]``, ``u = e - f``.
+
+    *Candidates.* Let ``S`` be the sorted base. The ``k``-th smallest of base and extras is the
+    ``(k - lo)``-th smallest of ``S[lo:hi]`` and the extras, ``lo = max(0, k - D)``, ``hi = min(w - D, k + 2)``:
+    at most ``D`` extras lie below it, so it is not below ``S[lo]``, and ``S[hi:]`` lies above the
+    ``k + 2`` smallest. So per group we only need the order statistics ``lo..hi-1`` of the base (two
+    ``np.partition`` calls, O(w)), placed as ``[old region | S[lo:hi] | new region]``: the candidates of
+    the window with offset ``u`` are exactly the slice ``[u, u + D + hi - lo)`` of that row, so one
+    strided copy and one ``np.partition`` per window give both order statistics.
+
+    *Cost.* With an average stride ``s`` between ends, ``D = sqrt(s w / 2)`` balances the per-group
+    O(w) against the per-window O(D): about ``2 sqrt(2 s w)`` values per window instead of ``w`` (a
+    sorted copy updated window by window costs a Python-level step per window). Groups are processed in
+    blocks of at most ``_BLOCK_ELEMENTS`` matrix elements, with no Python loop over windows.
+    """
+    P = ends.size
+    h = (w - 1) * (q / 100.0)
+    k = int(math.floor(h))
+    need_next = k < w - 1
+    stride = (int(ends[-1]) - int(ends[0])) / (P - 1) if P > 1 else float(w)
+    D = int(math.sqrt(stride * w / 2.0)) if 8.0 * stride < w else 0
+    groups = (ends - ends[0]) // (D + 1)
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])   # first window of each group
+    group_of = np.repeat(np.arange(first.size), np.diff(np.r_[first, P]))
+    f = ends[first]                                                   # first end of each group
+    lo = max(0, k - D)
+    hi = min(w - D, k + 2)
+    width = D + hi - lo                                               # candidates per window
+    view = np.lib.stride_tricks.sliding_window_view
+    bases = view(x, w - D)                                            # bases[f + D - w] = x[f + D - w:f]
+    regions = view(x, D) if D else None                               # regions[i] = x[i:i + D]
+    a = np.empty(P)
+    b = np.empty(P) if need_next else a
+    per_group = max(1, _BLOCK_ELEMENTS // (w + D))
+    per_point = max(1, _BLOCK_ELEMENTS // width)
+    p0 = 0
+    while p0 < P:
+        g0 = int(group_of[p0])
+        g1 = min(first.size, g0 + per_group)                          # groups [g0, g1) in this block
+        p1 = min(P, p0 + per_point, int(first[g1]) if g1 < first.size else P)
+        fg = f[g0:g1]
+        S = bases[fg + D - w]                                         # a copy: (groups, w - D)
+        if lo > 0:
+            S.partition(lo, axis=1)                                   # S[:, lo:] >= order statistic lo
+        if hi < w - D:
+            S[:, lo:].partition(hi - lo - 1, axis=1)                  # S[:, lo:hi]: order statistics lo..hi-1
+        Z = np.empty((g1 - g0, width + D))                            # [old region | S[lo:hi] | new region]
+        Z[:, D:width] = S[:, lo:hi]
+        if D:
+            Z[:, :D] = regions[fg - w]
+            inside = fg + D <= x.size
+            Z[inside, width:] = regions[fg[inside]]
+            for r in np.flatnonzero(~inside):                         # a new region past the data: only its
+                tail = x[fg[r]:]                                      # head belongs to any window
+                Z[r, width:width + tail.size] = tail
+                Z[r, width + tail.size:] = np.inf
+        g = group_of[p0:p1]
+        C = view(Z, width, axis=1)[g - g0, ends[p0:p1] - f[g]]        # a copy: (windows, width)
+        C.partition(k - lo, axis=1)
+        a[p0:p1] = C[:, k - lo]
+        if need_next:
+            b[p0:p1] = C[:, k - lo + 1:].min(axis=1)
+        p0 = p1
+    if not need_next:
+        return a
+    t = h - k
+    d = b - a
+    return b - d * (1.0 - t) if t >= 0.5 else a + d * t
 
 
 # --------------------------------------------------------------------------------------------------
@@ -191,8 +289,8 @@ class RollingWindow:
     compacted or doubled when full, amortised O(1) per observation) and moves ``head`` past evicted
     observations. Percentiles come from a sorted copy of the window that is *synchronised lazily*: with
     ``k`` observations added and ``e`` evicted since the last query, it deletes the evicted values
-    (``searchsorted``) and inserts the new ones, O((k + e) log N) comparisons plus one O(N) memmove;
-    when more than a quarter of the window changed it simply re-sorts. A monitor queries every
+    (``searchsorted``) and inserts the new ones (:func:`_update_sorted`), O((k + e) log N) comparisons
+    plus O(N) moves; when more than a quarter of the window changed it simply re-sorts. A monitor queries every
     evaluation (every ``k`` requests), so the per-request cost is O(1) + O(N / k) bytes moved,
     against O(N) for recomputing ``np.percentile`` over a copy at every request (the original
     lesson), and every percentile after a sync is O(1).
@@ -461,12 +559,7 @@ METRIC_CATEGORY: Mapping[str, str] = {
 #: Severity names, worst first (the response-time table is in :mod:`prodai_lessons.incidents`).
 SEVERITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
 
-_OPS = {
-    ">": lambda v, t: v > t,
-    ">=": lambda v, t: v >= t,
-    "<": lambda v, t: v < t,
-    "<=": lambda v, t: v <= t,
-}
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
 def _check_for(value: Any) -> float:
@@ -783,20 +876,27 @@ class MetricsSnapshot:
 # --------------------------------------------------------------------------------------------------
 # Pipeline
 # --------------------------------------------------------------------------------------------------
-_MEAN_COLUMN = {"latency_mean": 1, "error_rate": 2, "mean_confidence": 3, "cost_per_request": 4,
-                "cost_in_window": 4}
+#: Metrics that are a sum over the window, and the running-sum column (of :class:`_Store`) each reads.
+_SUM_COLUMN = {"latency_mean": "c_lat", "error_rate": "c_err", "mean_confidence": "c_conf",
+               "cost_per_request": "c_cost", "cost_in_window": "c_cost"}
 _QUANTILE = {"latency_p50": 50.0, "latency_p95": 95.0, "latency_p99": 99.0}
-#: Above this many gathered values a rolling percentile is updated point by point instead of vectorised.
-_VECTOR_LIMIT = 2_000_000
+
+
+#: Up to this many values are handled with Python lists rather than numpy calls (whose fixed cost dominates).
+_FEW_VALUES = 48
 
 
 class _RuleState:
-    __slots__ = ("state", "since", "value")
+    __slots__ = ("state", "since")
 
     def __init__(self) -> None:
         self.state = "inactive"
         self.since = 0.0
-        self.value = math.nan
+
+
+#: A window's sorted copy is re-sorted (O(N log N), ~4 ns a value) rather than updated when more than one
+#: value in ``_RESORT_RATIO`` changed: an update costs ~1 us per changed value plus a pass over N.
+_RESORT_RATIO = 256
 
 
 class _SortedCache:
@@ -810,17 +910,64 @@ class _SortedCache:
         self.end = 0
 
 
-class _Store:
-    """Columnar request log: rows ``[base, base + rows)``, columns t, latency, error, confidence, cost.
+class _ThresholdCount:
+    """How many latencies of global rows ``[start, end)`` are ``<= threshold`` (``< threshold`` if
+    ``strict``). Moving to a later window adds the rows that entered and subtracts those that left:
+    O(k) for ``k`` changed rows; a window that jumped, or whose old rows were dropped, is recounted."""
 
-    ``cum[c][j]`` is the running sum of column ``c`` up to local row ``j`` (exclusive), accumulated
-    sequentially from the first request, so the sum over any window is one subtraction and does not
-    depend on how the rows arrived (one by one or in batches).
+    __slots__ = ("threshold", "strict", "start", "end", "count")
+
+    def __init__(self, threshold: float, strict: bool) -> None:
+        self.threshold = threshold
+        self.strict = strict
+        self.start = self.end = 0
+        self.count: int | None = None
+
+    def _in(self, values: np.ndarray) -> int:
+        if values.size <= _FEW_VALUES:  # a few values: Python beats numpy's call overhead
+            t = self.threshold
+            return sum(1 for v in values.tolist() if v < t) if self.strict else \
+                sum(1 for v in values.tolist() if v <= t)
+        return int(np.count_nonzero(values < self.threshold if self.strict else values <= self.threshold))
+
+    def at(self, st: _Store, start: int, end: int) -> int:
+        lat, base = st.lat, st.base
+        if self.count is None or self.start < base or not self.start <= start <= self.end <= end:
+            self.count = self._in(lat[start - base:end - base])
+        elif start == self.start + 1 and end == self.end + 1:  # one request out, one in
+            t = self.threshold
+            new, old = lat.item(self.end - base), lat.item(self.start - base)
+            self.count += ((new < t) - (old < t)) if self.strict else ((new <= t) - (old <= t))
+        elif (start - self.start) + (end - self.end) <= (end - start) // 4:
+            self.count += (self._in(lat[self.end - base:end - base])
+                           - self._in(lat[self.start - base:start - base]))
+        else:
+            self.count = self._in(lat[start - base:end - base])
+        self.start, self.end = start, end
+        return self.count
+
+
+class _Store:
+    """Columnar request log: global rows ``[base, base + rows)``, one float64 array per column.
+
+    Columns ``t`` (clock), ``lat``, ``err`` (0/1), ``conf``, ``cost``, and running sums ``c_lat``, ``c_err``,
+    ``c_conf``, ``c_cost``: ``c_x[j]`` is the sum of ``x`` over every request before local row ``j``,
+    accumulated one request at a time from the first request (a batch continues the same sequential
+    sum with ``np.cumsum``), so a window's sum is one subtraction and does not depend on how the rows
+    arrived. When the arrays are full, rows that no window needs any more are dropped and the arrays
+    are compacted or doubled: amortised O(1) per row. The running sums are not rebased.
     """
 
+    COLUMNS = ("t", "lat", "err", "conf", "cost")
+    SUMS = ("c_lat", "c_err", "c_conf", "c_cost")
+    __slots__ = COLUMNS + SUMS + ("base", "rows", "cap")
+
     def __init__(self, cap: int = 1024) -> None:
-        self.data = np.empty((5, cap))
-        self.cum = np.zeros((5, cap + 1))
+        self.cap = cap
+        for name in self.COLUMNS:
+            setattr(self, name, np.empty(cap))
+        for name in self.SUMS:
+            setattr(self, name, np.zeros(cap + 1))
         self.base = 0
         self.rows = 0
 
@@ -828,33 +975,64 @@ class _Store:
     def end(self) -> int:
         return self.base + self.rows
 
-    def append(self, block: np.ndarray, keep_from: int) -> None:
-        """Append ``block`` (5 x k); rows before global ``keep_from`` may be dropped to make room."""
-        k = block.shape[1]
-        cap = self.data.shape[1]
-        if self.rows + k > cap:
-            keep_from = min(max(keep_from, self.base), self.end)
-            drop = keep_from - self.base
-            live = self.rows - drop
-            new_cap = cap
-            while live + k > new_cap * 3 // 4:
-                new_cap *= 2
-            data = np.empty((5, new_cap)) if new_cap != cap else self.data
-            cum = np.empty((5, new_cap + 1)) if new_cap != cap else self.cum
-            data[:, :live] = self.data[:, drop:self.rows]
-            cum[:, :live + 1] = self.cum[:, drop:self.rows + 1]  # not rebased: results never depend on chunking
-            self.data, self.cum = data, cum
-            self.base += drop
-            self.rows = live
+    def reserve(self, k: int, keep_from: int) -> None:
+        """Room for ``k`` more rows; rows before global ``keep_from`` may be dropped to make it."""
+        keep_from = min(max(keep_from, self.base), self.end)
+        drop = keep_from - self.base
+        live = self.rows - drop
+        cap = self.cap
+        while live + k > cap * 3 // 4:
+            cap *= 2
+        for names, extra in ((self.COLUMNS, 0), (self.SUMS, 1)):
+            for name in names:
+                old = getattr(self, name)
+                new = np.empty(cap + extra) if cap != self.cap else old
+                new[:live + extra] = old[drop:self.rows + extra]   # numpy handles the overlap in place
+                setattr(self, name, new)
+        self.cap = cap
+        self.base += drop
+        self.rows = live
+
+    def append_row(self, t: float, lat: float, err: float, conf: float, cost: float) -> None:
+        """One row (room must be reserved): nine scalar writes, the running sums advanced by one."""
         r = self.rows
-        if k == 1:
-            self.data[:, r] = block[:, 0]
-            self.cum[:, r + 1] = self.cum[:, r] + block[:, 0]   # identical to the sequential cumsum
-            self.rows = r + 1
-            return
-        self.data[:, r:r + k] = block
-        # sequential running sums continuing from the last one: the same bits however rows are batched
-        self.cum[:, r:r + k + 1] = np.cumsum(np.concatenate((self.cum[:, r:r + 1], block), axis=1), axis=1)
+        self.t[r] = t
+        self.lat[r] = lat
+        self.err[r] = err
+        self.conf[r] = conf
+        self.cost[r] = cost
+        for c, v in ((self.c_lat, lat), (self.c_err, err), (self.c_conf, conf), (self.c_cost, cost)):
+            c[r + 1] = c[r] + v
+        self.rows = r + 1
+
+    def append_rows(self, rows: list[tuple[float, float, float, float, float]]) -> None:
+        """A few ``(t, lat, err, conf, cost)`` rows (room must be reserved): Python running sums, the
+        same sequential additions as ``np.cumsum``, with less overhead than numpy for short lists."""
+        r = self.rows
+        k = len(rows)
+        t, lat, err, conf, cost = zip(*rows)
+        self.t[r:r + k] = t
+        self.lat[r:r + k] = lat
+        self.err[r:r + k] = err
+        self.conf[r:r + k] = conf
+        self.cost[r:r + k] = cost
+        for c, v in ((self.c_lat, lat), (self.c_err, err), (self.c_conf, conf), (self.c_cost, cost)):
+            c[r:r + k + 1] = list(accumulate(v, initial=c.item(r)))
+        self.rows = r + k
+
+    def append_block(self, t, lat, err, conf, cost) -> None:
+        """Rows from equal-length columns (room must be reserved); running sums by an in-place cumsum."""
+        r = self.rows
+        k = len(t)
+        self.t[r:r + k] = t
+        self.lat[r:r + k] = lat
+        self.err[r:r + k] = err
+        self.conf[r:r + k] = conf
+        self.cost[r:r + k] = cost
+        for c, v in ((self.c_lat, lat), (self.c_err, err), (self.c_conf, conf), (self.c_cost, cost)):
+            seg = c[r:r + k + 1]
+            seg[1:] = v
+            np.add.accumulate(seg, out=seg)    # continues the sequential sum from c[r]: the same bits
         self.rows = r + k
 
 
@@ -874,13 +1052,23 @@ class MonitoringPipeline:
     max_history: bound on the kept notifications and state changes (oldest dropped first).
     keep_trace: also record, per evaluation, every rule's value and state (for plots).
 
-    **How it is fast.** ``log_request`` validates five scalars and appends a tuple to a list. At an
-    evaluation the list becomes one numpy block in a columnar store that keeps running sums per column
-    (a window's mean is one subtraction) and only the rows the longest window needs. Percentiles come
-    from a sorted copy per window updated incrementally (see :class:`RollingWindow`), or, in
-    ``log_batch``, for all evaluation points at once (``sliding_window_view`` + ``np.percentile`` along
-    rows) when that is small enough. ``log_batch`` is exactly equivalent to calling ``log_request``
-    for each row (tested), just vectorised.
+    **Data structures and cost** (``N`` the window, ``k`` requests between evaluations). Requests go
+    into a columnar store (:class:`_Store`) with a running sum per column, so every mean, rate or sum
+    over a window is one subtraction: O(1) per rule and evaluation. ``log_request`` validates five
+    scalars and appends a tuple; at an evaluation the pending rows are written to the store, and each
+    distinct (metric, window) the rules need is computed once.
+
+    Percentiles: a rule compares a percentile with a threshold, and the comparison follows from the
+    number of window values at or below the threshold (see :meth:`_percentile_above`), kept up to
+    date in O(k) per evaluation (:class:`_ThresholdCount`). The exact value is computed only when it is
+    observable (``keep_trace``, a notification or state change) or when the count cannot decide
+    (the threshold lies between the two order statistics being interpolated), from a sorted copy of
+    the window updated incrementally (:func:`_update_sorted`: O(k log N) comparisons, in place for
+    small ``k``) or re-sorted when much changed. In ``log_batch`` all evaluation points are computed
+    at once, vectorised: running sums give every window mean together, and full count windows get
+    their percentiles from :func:`_full_window_quantiles` (O(sqrt(k N)) values per window instead of
+    O(N)). Every path gives the same values, bit for bit, so ``log_batch`` is exactly equivalent to
+    calling ``log_request`` for each row: the same notifications and the same values (tested).
     """
 
     def __init__(
@@ -923,15 +1111,63 @@ class MonitoringPipeline:
             raise TypeError(f"keep_trace must be a bool; got {keep_trace!r}")
         self.keep_trace = keep_trace
 
-        self._rule_needs = [r._needs(self._spec) for r in self.rules]
-        specs = {self._spec} | {spec for needs in self._rule_needs for _, spec in needs}
+        # Each distinct (metric, window spec) is computed once per evaluation; a rule reads it by index.
+        self._stats: list[tuple[str, tuple[str, float]]] = []
+        index: dict[tuple[str, tuple[str, float]], int] = {}
+        self._plans: list[tuple] = []
+        for rule in self.rules:
+            needs = rule._needs(self._spec)
+            for key in needs:
+                if key not in index:
+                    index[key] = len(self._stats)
+                    self._stats.append(key)
+            if isinstance(rule, BurnRateRule):
+                (_, s1), (_, s2) = needs
+                self._plans.append((True, index[needs[0]], index[needs[1]],
+                                    int(s1[1]) if s1[0] == "count" else 1,
+                                    int(s2[1]) if s2[0] == "count" else 1,
+                                    rule.slo.error_budget, rule.burn_rate, rule.clear_burn_rate))
+            else:
+                (_, spec), = needs
+                clear_at = rule.threshold if rule.clear_threshold is None else rule.clear_threshold
+                counters = None
+                if rule.metric in _QUANTILE and not keep_trace:
+                    # ">" and "<=" compare with the count of values <= threshold, ">=" and "<" with < threshold
+                    strict = rule.op in (">=", "<")
+                    counters = (_ThresholdCount(rule.threshold, strict), _ThresholdCount(clear_at, strict),
+                                rule.op in (">", ">="))
+                self._plans.append((False, index[needs[0]], rule._min_count(spec), _OPS[rule.op],
+                                    rule.threshold, clear_at, counters))
+        # The one-point path reads a precompiled plan: the distinct windows, (is_count, size) each, and per
+        # statistic (window index, kind, argument); kinds: 0 mean, 1 error rate, 2 sum over the window,
+        # 3 throughput over a count window, 4 over a time window, 5 percentile.
+        windows = list(dict.fromkeys(spec for _, spec in self._stats))
+        self._window_plan = [(kind == "count", int(size) if kind == "count" else size) for kind, size in windows]
+        self._stat_plan: list[tuple[int, int, Any]] = []
+        self._window_caches: list[_SortedCache | None] = [None] * len(windows)
+        for metric, spec in self._stats:
+            wi = windows.index(spec)
+            if metric in _SUM_COLUMN:
+                self._stat_plan.append((wi, {"error_rate": 1, "cost_in_window": 2}.get(metric, 0),
+                                        _SUM_COLUMN[metric]))
+            elif metric == "throughput":
+                self._stat_plan.append((wi, 3 if spec[0] == "count" else 4, spec[1]))
+            else:
+                self._stat_plan.append((wi, 5, _QUANTILE[metric]))
+        # Without a trace, percentiles (read only by rules with counters) are computed when needed.
+        self._lazy = [kind == 5 and not keep_trace for _, kind, _ in self._stat_plan]
+        specs = {self._spec} | set(windows)
         self._max_count = max((int(v) for k, v in specs if k == "count"), default=0)
         self._max_seconds = max((v for k, v in specs if k == "time"), default=0.0)
         self._uses_time_windows = self._max_seconds > 0
         self._caches: dict[tuple[str, float], _SortedCache] = {}
+        for wi, kind, _ in self._stat_plan:
+            if kind == 5:
+                self._window_caches[wi] = self._caches.setdefault(windows[wi], _SortedCache())
 
         self._store = _Store()
         self._states = {r.name: _RuleState() for r in self.rules}
+        self._state_list = [self._states[r.name] for r in self.rules]
         self._history: deque[Alert] = deque(maxlen=max_history)
         self._changes: deque[StateChange] = deque(maxlen=max_history)
         self._trace: list[tuple[float, int, tuple[float, ...], tuple[str, ...]]] = []
@@ -992,7 +1228,7 @@ class MonitoringPipeline:
             self._n_errors += 1
         if self._every is not None and self._n >= self._next_n:
             self._flush()
-            self._run_states(self._columns_one(self._n, t), [self._n], [t])
+            self._evaluate_one(self._n, t)
             self._next_n += self._every
 
     def _tick_until(self, t: float) -> None:
@@ -1069,7 +1305,7 @@ class MonitoringPipeline:
         st = self._store
         keep = st.end - self._max_count
         if self._max_seconds > 0 and st.rows:
-            ts = st.data[0, :st.rows]
+            ts = st.t[:st.rows]
             keep = min(keep, st.base + int(np.searchsorted(ts, ts[-1] - self._max_seconds, side="right")))
         for c in self._caches.values():
             if c.S is not None:
@@ -1080,30 +1316,66 @@ class MonitoringPipeline:
         return keep
 
     def _ingest(self, ts, lat, err, conf, cost) -> None:
-        block = np.empty((5, ts.size))
-        block[0] = ts
-        block[1] = lat
-        block[2] = err
-        block[3] = conf
-        block[4] = cost
-        self._store.append(block, self._keep_from())
+        st = self._store
+        if st.rows + ts.size > st.cap:
+            st.reserve(ts.size, self._keep_from())
+        st.append_block(ts, lat, err, conf, cost)
         self._n += ts.size
         self._n_errors += int(np.count_nonzero(err))
         self._last_t = float(ts[-1])
 
     def _flush(self) -> None:
-        if self._pending:
-            block = np.array(self._pending, dtype=np.float64).T
-            self._pending.clear()
-            self._store.append(block, self._keep_from())
+        """Write the requests logged one by one since the last evaluation into the store."""
+        pending = self._pending
+        if not pending:
+            return
+        st = self._store
+        if st.rows + len(pending) > st.cap:
+            st.reserve(len(pending), self._keep_from())
+        if len(pending) == 1:
+            st.append_row(*pending[0])
+        elif len(pending) <= _FEW_VALUES:
+            st.append_rows(pending)
+        else:
+            block = np.array(pending, dtype=np.float64)
+            st.append_block(block[:, 0], block[:, 1], block[:, 2], block[:, 3], block[:, 4])
+        pending.clear()
 
-    # ---- window statistics at many points --------------------------------------------------------
+    # ---- window statistics -----------------------------------------------------------------------
+    def _start(self, spec: tuple[str, float], end: int, now: float) -> int:
+        """First global row of the window ``spec`` that ends at global row ``end`` (exclusive) at ``now``."""
+        st = self._store
+        if spec[0] == "count":
+            return max(end - int(spec[1]), st.base)
+        return min(st.base + int(st.t[:st.rows].searchsorted(now - spec[1], side="right")), end)
+
+    def _stat_one(self, metric: str, spec: tuple[str, float], start: int, end: int) -> float:
+        """``metric`` over global rows ``[start, end)`` (at least one row), as a Python float."""
+        st = self._store
+        n = end - start
+        lo, hi = start - st.base, end - st.base
+        col = _SUM_COLUMN.get(metric)
+        if col is not None:
+            c = getattr(st, col)
+            total = float(c[hi] - c[lo])
+            if metric == "cost_in_window":
+                return total
+            if metric == "error_rate":
+                return round(total) / n  # error counts are integers; remove float dust
+            return total / n
+        if metric == "throughput":
+            if spec[0] == "time":
+                return n / spec[1]
+            span = float(st.t[hi - 1] - st.t[lo])
+            return (n - 1) / span if span > 0 else math.nan
+        S = self._sorted_rows(self._caches.setdefault(spec, _SortedCache()), start, end)
+        return _lerp_quantile(S, _QUANTILE[metric])
+
     def _starts(self, spec: tuple[str, float], ends: np.ndarray, nows: np.ndarray) -> np.ndarray:
         st = self._store
         if spec[0] == "count":
             return np.maximum(ends - int(spec[1]), st.base)
-        ts = st.data[0, :st.rows]
-        starts = st.base + np.searchsorted(ts, nows - spec[1], side="right")
+        starts = st.base + np.searchsorted(st.t[:st.rows], nows - spec[1], side="right")
         return np.minimum(starts, ends)
 
     def _stat(self, metric: str, spec: tuple[str, float], ends: np.ndarray, nows: np.ndarray):
@@ -1114,8 +1386,8 @@ class MonitoringPipeline:
         lo = starts - st.base
         hi = ends - st.base
         with np.errstate(invalid="ignore", divide="ignore"):
-            if metric in _MEAN_COLUMN:
-                c = st.cum[_MEAN_COLUMN[metric]]
+            if metric in _SUM_COLUMN:
+                c = getattr(st, _SUM_COLUMN[metric])
                 sums = c[hi] - c[lo]
                 vals = sums if metric == "cost_in_window" else sums / counts
                 if metric == "error_rate":
@@ -1124,7 +1396,7 @@ class MonitoringPipeline:
                 if spec[0] == "time":
                     vals = counts / spec[1]
                 else:
-                    ts = st.data[0]
+                    ts = st.t
                     span = ts[np.maximum(hi - 1, 0)] - ts[np.minimum(lo, st.rows - 1)]
                     vals = np.where(span > 0, (counts - 1) / span, np.nan)
             else:
@@ -1134,21 +1406,16 @@ class MonitoringPipeline:
 
     def _percentiles(self, spec, q: float, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         st = self._store
-        lat = st.data[1, :st.rows]
         out = np.full(ends.size, np.nan)
         counts = ends - starts
+        todo = counts > 0
         if spec[0] == "count":
-            w = int(spec[1])
-            full = counts == w
-            if full.sum() * w <= _VECTOR_LIMIT and full.sum() > 1:
-                view = np.lib.stride_tricks.sliding_window_view(lat, w)
-                out[full] = np.percentile(view[starts[full] - st.base], q, axis=1)
-                todo = np.flatnonzero(~full & (counts > 0))
-            else:
-                todo = np.flatnonzero(counts > 0)
-        else:
-            todo = np.flatnonzero(counts > 0)
-        if todo.size:
+            full = np.flatnonzero(counts == int(spec[1]))
+            if full.size > 1:  # every full window at once, vectorised
+                out[full] = _full_window_quantiles(st.lat[:st.rows], ends[full] - st.base, int(spec[1]), q)
+                todo[full] = False
+        todo = np.flatnonzero(todo)
+        if todo.size:  # windows still filling, time windows: the incremental sorted copy, point by point
             cache = self._caches.setdefault(spec, _SortedCache())
             for j in todo:
                 S = self._sorted_rows(cache, int(starts[j]), int(ends[j]))
@@ -1156,18 +1423,47 @@ class MonitoringPipeline:
         return out
 
     def _sorted_rows(self, cache: _SortedCache, start: int, end: int) -> np.ndarray:
+        """The sorted latencies of global rows ``[start, end)``, from ``cache`` brought up to date."""
         st = self._store
-        lat = st.data[1]
+        lat = st.lat
         S = cache.S
+        if (S is not None and start == cache.start + 1 and end == cache.end + 1 and start <= cache.end
+                and cache.start >= st.base):  # one request out, one in: the steady state of every=1
+            _replace_sorted(S, lat.item(cache.start - st.base), lat.item(cache.end - st.base))
+            cache.start, cache.end = start, end
+            return S
         changed = (start - cache.start) + (end - cache.end)
         if (S is None or start < cache.start or end < cache.end or start > cache.end
-                or cache.start < st.base or changed > max(16, (end - start) // 4)):
+                or cache.start < st.base or changed * _RESORT_RATIO > end - start):
             S = np.sort(lat[start - st.base:end - st.base])
         elif changed:
             S = _update_sorted(S, lat[cache.start - st.base:start - st.base],
                                lat[cache.end - st.base:end - st.base])
         cache.S, cache.start, cache.end = S, start, end
         return S
+
+    def _percentile_at(self, wi: int, q: float, start: int, end: int) -> float:
+        """Percentile ``q`` of the latencies of global rows ``[start, end)`` (window ``wi``'s sorted copy)."""
+        return _lerp_quantile(self._sorted_rows(self._window_caches[wi], start, end), q)
+
+    def _percentile_above(self, counter: _ThresholdCount, q: float, start: int, end: int) -> bool | None:
+        """Whether percentile ``q`` of rows ``[start, end)`` is above ``counter.threshold`` (``>``; ``>=`` for
+        a strict counter), decided exactly from the count ``c`` of values ``<=`` (strict: ``<``) it, or
+        None when only the exact value can tell.
+
+        The percentile lies between the order statistics ``x_k`` and ``x_{k+1}`` (``k = floor(h)``,
+        ``h = (n - 1) q / 100``; numpy's two-sided interpolation never leaves that interval). ``c <= k``
+        means ``x_k`` is above the threshold, so the percentile is; ``c >= k + 2`` means ``x_{k+1}`` is
+        not, so the percentile is not either; ``c == k + 1`` puts the threshold between the two.
+        """
+        n = end - start
+        k = int(math.floor((n - 1) * (q / 100.0)))
+        c = counter.at(self._store, start, end)
+        if c <= k:
+            return True
+        if c >= k + 2 or k >= n - 1:  # k >= n - 1: the percentile is x_k itself
+            return False
+        return None
 
     # ---- evaluation -----------------------------------------------------------------------------
     def evaluate(self, now: float | None = None) -> tuple[Alert, ...]:
@@ -1184,152 +1480,167 @@ class MonitoringPipeline:
                 raise ValueError(f"now must not be earlier than the last request ({self._last_t}); got {now}")
         if self._interval is not None and now >= self._next_t:
             self._tick_until(now)  # due ticks first, so the clock of the rules never goes backwards
-        return self._evaluate_points(np.array([self._store.end]), np.array([now]))
+        return self._evaluate_one(self._store.end, now)
+
+    def _evaluate_one(self, end: int, now: float) -> tuple[Alert, ...]:
+        """Every rule at one point (window end row, clock time), with Python scalars (the fast path).
+
+        The same arithmetic as the vectorised :meth:`_stat`, value for value: each window's start once,
+        each distinct statistic once (a sum is two reads of a running sum), then each rule's state machine.
+        """
+        st = self._store
+        base = st.base
+        starts = []
+        for is_count, size in self._window_plan:
+            if is_count:
+                start = end - size
+                starts.append(start if start > base else base)
+            else:
+                start = base + int(st.t[:st.rows].searchsorted(now - size, side="right"))
+                starts.append(start if start < end else end)
+        vals = []
+        counts = []
+        for wi, kind, arg in self._stat_plan:
+            start = starts[wi]
+            n = end - start
+            counts.append(n)
+            if n <= 0:
+                vals.append(math.nan)
+            elif kind <= 2:
+                c = getattr(st, arg)
+                total = c.item(end - base) - c.item(start - base)
+                vals.append(total / n if kind == 0 else round(total) / n if kind == 1 else total)
+            elif kind == 3:
+                span = st.t.item(end - base - 1) - st.t.item(start - base)
+                vals.append((n - 1) / span if span > 0 else math.nan)
+            elif kind == 4:
+                vals.append(n / arg)
+            elif self._lazy[len(vals)]:
+                vals.append(None)  # computed only if a rule cannot decide from counts (see _percentile_above)
+            else:
+                vals.append(_lerp_quantile(self._sorted_rows(self._window_caches[wi], start, end), arg))
+        out: list[Alert] = []
+        values = []
+        for rule, rs, plan in zip(self.rules, self._state_list, self._plans):
+            if plan[0]:
+                _, i_long, i_short, need_l, need_s, budget, burn, clear_burn = plan
+                value = vals[i_long] / budget
+                ok = counts[i_long] >= need_l and counts[i_short] >= need_s
+                fire = ok and value > burn and vals[i_short] / budget > burn
+                if fire or rs.state != "inactive":
+                    clear = (not fire) if clear_burn is None else (not ok) or value <= clear_burn
+                    self._step(rule, rs, fire, clear, value, now, end, out)
+            else:
+                _, i, min_count, cmp, threshold, clear_at, counters = plan
+                value = vals[i]
+                if value is not None:
+                    ok = counts[i] >= min_count and value == value
+                    fire = ok and cmp(value, threshold)
+                    if fire or rs.state != "inactive":
+                        self._step(rule, rs, fire, (not ok) or not cmp(value, clear_at), value, now, end, out)
+                else:  # a percentile not computed yet: the state needs one comparison, decided from counts
+                    wi, _, q = self._stat_plan[i]
+                    start = starts[wi]
+                    firing = rs.state == "firing"
+                    fire, clear = False, True
+                    if counts[i] >= min_count:
+                        above = self._percentile_above(counters[1] if firing else counters[0], q, start, end)
+                        if above is None:  # undecided: the exact value
+                            value = vals[i] = self._percentile_at(wi, q, start, end)
+                            holds = cmp(value, clear_at if firing else threshold)
+                        else:
+                            holds = above if counters[2] else not above
+                        fire, clear = (False, not holds) if firing else (holds, False)
+                    if fire or rs.state != "inactive":
+                        if value is None and self._step(rule, rs, fire, clear, None, now, end, out):
+                            value = vals[i] = self._percentile_at(wi, q, start, end)  # a change reports it
+                        if value is not None:
+                            self._step(rule, rs, fire, clear, value, now, end, out)
+            values.append(value)
+        if self.keep_trace:
+            self._trace.append((now, end, tuple(values), tuple(s.state for s in self._state_list)))
+        self._n_evaluations += 1
+        return tuple(out)
 
     def _evaluate_points(self, ends: np.ndarray, nows: np.ndarray) -> tuple[Alert, ...]:
         """Run every rule's state machine at each point (window end row, clock time), in order."""
         ends = np.asarray(ends, dtype=np.int64)
         nows = np.asarray(nows, dtype=np.float64)
-        P = ends.size
-        if P == 1:
-            return self._run_states(self._columns_one(int(ends[0]), float(nows[0])), [int(ends[0])],
-                                    [float(nows[0])])
-        columns = []  # per rule: (value array, firing array, clear array, threshold)
-        for rule, needs in zip(self.rules, self._rule_needs):
-            if isinstance(rule, BurnRateRule):
-                (m1, s1), (m2, s2) = needs
-                v_long, n_long = self._stat(m1, s1, ends, nows)
-                v_short, n_short = self._stat(m2, s2, ends, nows)
-                need_l = int(s1[1]) if s1[0] == "count" else 1
-                need_s = int(s2[1]) if s2[0] == "count" else 1
-                ok = (n_long >= need_l) & (n_short >= need_s)
-                budget = rule.slo.error_budget
-                b_long = v_long / budget
-                b_short = v_short / budget
-                with np.errstate(invalid="ignore"):
-                    fire = ok & (b_long > rule.burn_rate) & (b_short > rule.burn_rate)
-                    if rule.clear_burn_rate is None:
-                        clear = ~fire
-                    else:
-                        clear = ~ok | (b_long <= rule.clear_burn_rate)
-                columns.append((b_long, fire, clear, rule.burn_rate))
-            else:
-                (metric, spec), = needs
-                vals, counts = self._stat(metric, spec, ends, nows)
-                ok = (counts >= rule._min_count(spec)) & ~np.isnan(vals)
-                clear_at = rule.threshold if rule.clear_threshold is None else rule.clear_threshold
-                with np.errstate(invalid="ignore"):
-                    if rule.op == ">":
-                        fire, still = vals > rule.threshold, vals > clear_at
-                    elif rule.op == ">=":
-                        fire, still = vals >= rule.threshold, vals >= clear_at
-                    elif rule.op == "<":
-                        fire, still = vals < rule.threshold, vals < clear_at
-                    else:
-                        fire, still = vals <= rule.threshold, vals <= clear_at
-                columns.append((vals, ok & fire, ~ok | ~still, rule.threshold))
-        cols = [(v.tolist(), f.tolist(), c.tolist(), th) for v, f, c, th in columns]
-        return self._run_states(cols, ends.tolist(), nows.tolist())
-
-    def _columns_one(self, end: int, now: float) -> list:
-        """The same columns as the vectorised path for a single point, with Python scalars (fast)."""
-        cols = []
-        for rule, needs in zip(self.rules, self._rule_needs):
-            if isinstance(rule, BurnRateRule):
-                (m1, s1), (m2, s2) = needs
-                v_long, n_long = self._stat_one(m1, s1, end, now)
-                v_short, n_short = self._stat_one(m2, s2, end, now)
-                ok = (n_long >= (int(s1[1]) if s1[0] == "count" else 1)
-                      and n_short >= (int(s2[1]) if s2[0] == "count" else 1))
-                budget = rule.slo.error_budget
-                b_long = v_long / budget
-                b_short = v_short / budget
-                fire = ok and b_long > rule.burn_rate and b_short > rule.burn_rate
-                if rule.clear_burn_rate is None:
-                    clear = not fire
+        if ends.size == 1:
+            return self._evaluate_one(int(ends[0]), float(nows[0]))
+        stats = [self._stat(metric, spec, ends, nows) for metric, spec in self._stats]
+        columns = []  # per rule: (value array, firing array, clear array)
+        for plan in self._plans:
+            with np.errstate(invalid="ignore"):
+                if plan[0]:
+                    _, i_long, i_short, need_l, need_s, budget, burn, clear_burn = plan
+                    v_long, n_long = stats[i_long]
+                    v_short, n_short = stats[i_short]
+                    ok = (n_long >= need_l) & (n_short >= need_s)
+                    b_long = v_long / budget
+                    fire = ok & (b_long > burn) & (v_short / budget > burn)
+                    clear = ~fire if clear_burn is None else ~ok | (b_long <= clear_burn)
+                    columns.append((b_long, fire, clear))
                 else:
-                    clear = (not ok) or b_long <= rule.clear_burn_rate
-                cols.append(([b_long], [fire], [clear], rule.burn_rate))
-            else:
-                (metric, spec), = needs
-                v, n = self._stat_one(metric, spec, end, now)
-                ok = n >= rule._min_count(spec) and v == v
-                cmp = _OPS[rule.op]
-                clear_at = rule.threshold if rule.clear_threshold is None else rule.clear_threshold
-                cols.append(([v], [ok and cmp(v, rule.threshold)], [(not ok) or not cmp(v, clear_at)],
-                             rule.threshold))
-        return cols
-
-    def _stat_one(self, metric: str, spec: tuple[str, float], end: int, now: float) -> tuple[float, int]:
-        """``_stat`` for one window ending at global row ``end`` (exclusive), in Python scalars."""
-        st = self._store
-        if spec[0] == "count":
-            start = max(end - int(spec[1]), st.base)
-        else:
-            start = min(st.base + int(st.data[0, :st.rows].searchsorted(now - spec[1], side="right")), end)
-        n = end - start
-        if n <= 0:
-            return math.nan, 0
-        lo, hi = start - st.base, end - st.base
-        col = _MEAN_COLUMN.get(metric)
-        if col is not None:
-            c = st.cum[col]
-            total = float(c[hi] - c[lo])
-            if metric == "cost_in_window":
-                return total, n
-            if metric == "error_rate":
-                return round(total) / n, n
-            return total / n, n
-        if metric == "throughput":
-            if spec[0] == "time":
-                return n / spec[1], n
-            span = float(st.data[0, hi - 1] - st.data[0, lo])
-            return ((n - 1) / span if span > 0 else math.nan), n
-        S = self._sorted_rows(self._caches.setdefault(spec, _SortedCache()), start, end)
-        return _lerp_quantile(S, _QUANTILE[metric]), n
+                    _, i, min_count, cmp, threshold, clear_at, _ = plan
+                    vals, counts = stats[i]
+                    ok = (counts >= min_count) & ~np.isnan(vals)
+                    columns.append((vals, ok & cmp(vals, threshold), ~ok | ~cmp(vals, clear_at)))
+        return self._run_states([(v.tolist(), f.tolist(), c.tolist()) for v, f, c in columns],
+                                ends.tolist(), nows.tolist())
 
     def _run_states(self, cols: list, ends_l: list[int], nows_l: list[float]) -> tuple[Alert, ...]:
         """Advance every rule's state machine through the evaluation points, in order."""
-        P = len(ends_l)
         out: list[Alert] = []
-        states = [self._states[r.name] for r in self.rules]
+        states = self._state_list
         trace = self._trace if self.keep_trace else None
-        for j in range(P):
-            now = nows_l[j]
-            for rule, st, (vals, fire, clear, th) in zip(self.rules, states, cols):
-                old = st.state
-                new = old
-                if old == "inactive":
-                    if fire[j]:
-                        st.since = now
-                        new = "firing" if rule.for_ <= 0 else "pending"
-                elif old == "pending":
-                    if not fire[j]:
-                        new = "inactive"
-                    elif now - st.since >= rule.for_:
-                        new = "firing"
-                elif clear[j]:
-                    new = "inactive"
-                if new != old:
-                    st.state = new
-                    self._changes.append(StateChange(rule.name, now, ends_l[j], old, new, vals[j]))
-                    if new == "firing":
-                        a = self._notify(rule, "firing", now, ends_l[j], vals[j], th)
-                        out.append(a)
-                        self._history.append(a)
-                    elif old == "firing":
-                        a = self._notify(rule, "resolved", now, ends_l[j], vals[j], th)
-                        out.append(a)
-                        self._history.append(a)
+        for j in range(len(ends_l)):
+            now, end = nows_l[j], ends_l[j]
+            for rule, st, (vals, fire, clear) in zip(self.rules, states, cols):
+                if st.state != "inactive" or fire[j]:  # inactive and not firing: nothing happens
+                    self._step(rule, st, fire[j], clear[j], vals[j], now, end, out)
             if trace is not None:
-                trace.append((now, ends_l[j], tuple(c[0][j] for c in cols), tuple(s.state for s in states)))
-        for st, (vals, _, _, _) in zip(states, cols):
-            if P:
-                st.value = vals[-1]
-        self._n_evaluations += P
+                trace.append((now, end, tuple(c[0][j] for c in cols), tuple(s.state for s in states)))
+        self._n_evaluations += len(ends_l)
         return tuple(out)
 
-    def _notify(self, rule, status: str, now: float, n: int, value: float, threshold: float) -> Alert:
+    def _step(self, rule, st: _RuleState, fire: bool, clear: bool, value: float | None, now: float, end: int,
+              out: list[Alert]) -> str | None:
+        """One evaluation of one rule: the Prometheus state machine (see :class:`AlertRule`).
+
+        Returns the new state, or None when the state does not change. With ``value`` None nothing is
+        changed: the caller learns whether the value is needed (to report the change) before computing it.
+        """
+        old = st.state
+        if old == "inactive":
+            if not fire:
+                return None
+            new = "firing" if rule.for_ <= 0 else "pending"
+        elif old == "pending":
+            if not fire:
+                new = "inactive"
+            elif now - st.since >= rule.for_:
+                new = "firing"
+            else:
+                return None
+        elif clear:
+            new = "inactive"
+        else:
+            return None
+        if value is None:
+            return new
+        if old == "inactive":
+            st.since = now
+        st.state = new
+        self._changes.append(StateChange(rule.name, now, end, old, new, value))
+        if new == "firing" or old == "firing":
+            a = self._notify(rule, "firing" if new == "firing" else "resolved", now, end, value)
+            out.append(a)
+            self._history.append(a)
+        return new
+
+    def _notify(self, rule, status: str, now: float, n: int, value: float) -> Alert:
+        threshold = rule.burn_rate if isinstance(rule, BurnRateRule) else rule.threshold
         if isinstance(rule, BurnRateRule):
             what = (f"error budget burn {value:.2f}x (threshold {threshold:g}x)" if status == "firing"
                     else f"error budget burn back to {value:.2f}x (clears at {rule.clear_burn_rate:g}x)"
@@ -1404,22 +1715,20 @@ class MonitoringPipeline:
         spec = self._spec
         if self._n:
             now = self._last_t
-            ends, nows = np.array([self._store.end]), np.array([now])
-            starts = self._starts(spec, ends, nows)
-            n = int(ends[0] - starts[0])
+            end = self._store.end
+            start = self._start(spec, end, now)
+            n = end - start
         else:
             now, n = None, 0
         p50 = p95 = p99 = err = conf = cpr = thr = None
         cost_window = 0.0
         if n:
-            S = self._sorted_rows(self._caches.setdefault(spec, _SortedCache()), int(starts[0]), int(ends[0]))
+            S = self._sorted_rows(self._caches.setdefault(spec, _SortedCache()), start, end)
             p50, p95, p99 = (_lerp_quantile(S, q) for q in (50.0, 95.0, 99.0))
-            err = float(self._stat("error_rate", spec, ends, nows)[0][0])
-            conf = float(self._stat("mean_confidence", spec, ends, nows)[0][0])
-            cpr = float(self._stat("cost_per_request", spec, ends, nows)[0][0])
-            cost_window = float(self._stat("cost_in_window", spec, ends, nows)[0][0])
+            err, conf, cpr, cost_window = (self._stat_one(m, spec, start, end) for m in (
+                "error_rate", "mean_confidence", "cost_per_request", "cost_in_window"))
             if self._uses_time:
-                v = float(self._stat("throughput", spec, ends, nows)[0][0])
+                v = self._stat_one("throughput", spec, start, end)
                 thr = None if math.isnan(v) else v
         budget = None
         if self.slo is not None and self._n:
@@ -1438,7 +1747,7 @@ class MonitoringPipeline:
             mean_confidence=conf,
             cost_per_request_usd=cpr,
             cost_in_window_usd=cost_window,
-            cost_total_usd=float(self._store.cum[4, self._store.rows]),  # running sum since the start
+            cost_total_usd=float(self._store.c_cost[self._store.rows]),  # running sum since the start
             error_rate_total=(self._n_errors / self._n) if self._n else None,
             error_budget_remaining=budget,
             active_alerts=tuple(a.rule for a in self.active_alerts),

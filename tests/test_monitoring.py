@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import prodai_lessons.monitoring as monitoring
 from prodai_lessons.monitoring import (
     SLO,
     AlertRule,
@@ -17,6 +18,8 @@ from prodai_lessons.monitoring import (
     MonitoringPipeline,
     NaiveThresholdMonitor,
     RollingWindow,
+    _full_window_quantiles,
+    _update_sorted,
     alert_episodes,
     parse_duration,
     standard_rules,
@@ -207,10 +210,11 @@ def test_log_batch_is_the_same_as_log_request_one_by_one(every, interval):
     for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(r)]):
         b.log_requests(r[lo:hi])
     assert a.history == b.history and len(a.history) >= 4
+    assert a.state_changes == b.state_changes
     assert a.n_evaluations == b.n_evaluations
     ta, tb = a.trace(), b.trace()
     for k in ta:
-        np.testing.assert_allclose(ta[k], tb[k], rtol=1e-9, equal_nan=True)
+        np.testing.assert_array_equal(ta[k], tb[k])   # bit for bit (NaN where there is no value yet)
     assert a.metrics() == b.metrics()
 
 
@@ -224,6 +228,150 @@ def test_without_timestamps_the_clock_counts_requests():
     pend = [c for c in p.state_changes if c.new == "pending"][-1]
     assert fire.at - pend.at == 10
     assert p.metrics().throughput_per_s is None
+
+
+# --------------------------------------------------------------------------------------------------
+# The fast paths give the plain computation's values bit for bit
+# --------------------------------------------------------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(
+    s=st.lists(st.integers(0, 9), min_size=0, max_size=60),
+    out_mask=st.lists(st.booleans(), min_size=60, max_size=60),
+    added=st.lists(st.integers(0, 9), min_size=0, max_size=20),
+    pair=st.booleans(),
+)
+def test_update_sorted_equals_sorting_the_new_multiset(s, out_mask, added, pair):
+    """Integers 0..9 make every search land on duplicates; ``pair`` forces equal in/out counts (in-place path)."""
+    S = np.sort(np.array(s, dtype=float))
+    keep = np.array(out_mask[:S.size], dtype=bool)
+    evicted = S[~keep][::-1].copy()                     # unsorted on purpose
+    add = np.array(added, dtype=float)
+    if pair:
+        add = np.resize(add, evicted.size) if add.size else np.zeros(evicted.size)
+    got = _update_sorted(S.copy(), evicted, add)
+    np.testing.assert_array_equal(got, np.sort(np.r_[S[keep], add]))
+
+
+@st.composite
+def _windows(draw):
+    n = draw(st.integers(1, 500))
+    ties = draw(st.booleans())
+    seed = draw(st.integers(0, 10**6))
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 6, n).astype(float) if ties else rng.lognormal(5, 1, n)
+    w = draw(st.integers(1, n))
+    stride = draw(st.integers(0, 40))                     # 8 * stride < w: windows grouped around a shared base
+    start = draw(st.integers(w, n))
+    ends = start + stride * np.arange(draw(st.integers(1, 60)))
+    ends = np.sort(np.minimum(ends + rng.integers(0, stride // 3 + 1, ends.size), n))   # irregular, repeats
+    return x, ends.astype(np.int64), w
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=_windows(), q=st.sampled_from([0.0, 37.5, 50.0, 95.0, 99.0, 100.0]))
+def test_full_window_quantiles_equal_numpy_on_every_window(data, q):
+    x, ends, w = data
+    want = np.array([np.percentile(x[e - w:e], q) for e in ends])
+    np.testing.assert_array_equal(_full_window_quantiles(x, ends, w, q), want)
+
+
+def test_full_window_quantiles_groups_and_blocks(monkeypatch):
+    """Dense ends (groups sharing a base, D > 0), irregular strides and repeated ends, in many small blocks
+    (the last group's new region runs past the data); a mutated input must change the answer."""
+    monkeypatch.setattr(monitoring, "_BLOCK_ELEMENTS", 700)
+    rng = np.random.default_rng(3)
+    x = np.round(rng.lognormal(5, 0.7, 6000), -1)         # ties
+    w = 1000
+    ends = np.sort(np.r_[np.arange(w, 6001, 7), rng.integers(w, 6001, 300), [6000, 6000]])
+    for q in (50.0, 95.0, 99.0):
+        got = _full_window_quantiles(x, ends, w, q)
+        np.testing.assert_array_equal(got, [np.percentile(x[e - w:e], q) for e in ends])
+    assert 8 * np.diff(ends).mean() < w                   # the grouped path with D > 0 was taken
+    y = x.copy()
+    y[2500:2600] += 10_000                                # 100 huge values: p95 of windows holding them moves
+    moved = _full_window_quantiles(y, ends, w, 95.0) != _full_window_quantiles(x, ends, w, 95.0)
+    assert moved.any() and not moved[ends <= 2500].any()
+
+
+def _tie_rules():
+    return (
+        AlertRule("p95 >", "latency_p95", ">", 300.0, window=80, clear_threshold=250.0),
+        AlertRule("p95 >=", "latency_p95", ">=", 300.0, window=120, clear_threshold=250.0, for_=2.0),
+        AlertRule("p50 <", "latency_p50", "<", 150.0, window=40, clear_threshold=200.0),
+        AlertRule("p99 <=", "latency_p99", "<=", 600.0, window=150, clear_threshold=650.0),
+        AlertRule("p50 time", "latency_p50", ">", 200.0, window="20s", min_count=5),
+        AlertRule("p99 one", "latency_p99", ">", 300.0, window=1),
+    )
+
+
+def _tie_traffic(n=4000, seed=5):
+    rng = np.random.default_rng(seed)
+    lat = np.round(rng.lognormal(5.0, 0.6, n) / 50.0) * 50.0     # a 50 ms grid: thresholds sit on data values
+    return (lat, rng.random(n) < 0.05, rng.beta(5, 1, n), rng.uniform(0, 0.01, n),
+            np.cumsum(np.round(rng.exponential(0.5, n), 1)))
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_percentile_rules_decided_from_counts_match_the_exact_values(every, monkeypatch):
+    """Without a trace the pipeline compares percentiles with thresholds by counting (and computes the value
+    only when needed); with a trace it computes every value. Same notifications and state changes, on a
+    stream whose thresholds sit exactly on data values, for every operator."""
+    data = _tie_traffic()
+    runs = {}
+    for keep in (True, False):
+        p = MonitoringPipeline(_tie_rules(), window=100, evaluate_every=every, keep_trace=keep)
+        exact = []
+        real = p._percentile_at
+        p._percentile_at = lambda *a: exact.append(1) or real(*a)
+        for row in zip(*(c.tolist() for c in data)):
+            p.log_request(*row)
+        runs[keep] = p, len(exact)
+    (a, _), (b, n_exact) = runs[True], runs[False]
+    assert len(a.state_changes) > 200
+    assert a.history == b.history and a.state_changes == b.state_changes and a.metrics() == b.metrics()
+    comparisons = b.n_evaluations * len(_tie_rules())
+    assert 0 < n_exact < comparisons / 5           # counts decided most comparisons, values when needed
+    # mutant: an off-by-one decision (c < k instead of c <= k) must break the equality
+    mutant = MonitoringPipeline(_tie_rules(), window=100, evaluate_every=every)
+
+    def off_by_one(counter, q, start, end):
+        n = end - start
+        k = int(np.floor((n - 1) * (q / 100.0)))
+        c = counter.at(mutant._store, start, end)
+        return True if c < k else False if c >= k + 2 or k >= n - 1 else None
+
+    mutant._percentile_above = off_by_one
+    for row in zip(*(c.tolist() for c in data)):
+        mutant.log_request(*row)
+    assert mutant.state_changes != b.state_changes
+
+
+@pytest.mark.parametrize("every", [10, 100])
+def test_log_batch_equals_log_request_on_a_long_window(every):
+    """Full windows of 3,000 requests: the grouped vectorised percentiles of log_batch against the incremental
+    sorted copy (trace) and the counts (no trace) of log_request, bit for bit."""
+    rng = np.random.default_rng(11)
+    n = 10_000
+    lat = np.round(rng.lognormal(5.0, 0.5, n), 1)
+    lat[4000:5000] *= 2.5                                  # an incident: the p95 rule fires and resolves
+    data = (lat, rng.random(n) < 0.03, rng.beta(5, 1, n), rng.uniform(0.001, 0.01, n),
+            np.cumsum(rng.exponential(0.01, n)))
+    rules = (AlertRule("p95", "latency_p95", ">", 600.0, window=3000, clear_threshold=450.0, for_=0.5),
+             AlertRule("p50", "latency_p50", ">", 300.0, window=3000),
+             AlertRule("p99", "latency_p99", "<", 400.0, window=3000),
+             AlertRule("err", "error_rate", ">", 0.05, window=3000))
+    ref = MonitoringPipeline(rules, window=3000, evaluate_every=every, keep_trace=True)
+    ref.log_batch(*data[:4], timestamp=data[4])
+    assert [a.status for a in ref.history if a.rule == "p95"] == ["firing", "resolved"]
+    for keep in (True, False):
+        p = MonitoringPipeline(rules, window=3000, evaluate_every=every, keep_trace=keep)
+        for row in zip(*(c.tolist() for c in data)):
+            p.log_request(*row)
+        assert p.history == ref.history and p.state_changes == ref.state_changes
+        assert p.metrics() == ref.metrics()
+        if keep:
+            for k, v in ref.trace().items():
+                np.testing.assert_array_equal(p.trace()[k], v)
 
 
 # --------------------------------------------------------------------------------------------------
