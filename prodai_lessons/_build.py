@@ -55,6 +55,8 @@ def execute_source(md: Path, *, timeout: int = 600):
     from nbclient import NotebookClient
 
     nb = jupytext.read(md)
+    for i, cell in enumerate(nb.cells):  # stable ids: a rebuild only changes what really changed
+        cell["id"] = f"cell-{i}"
     client = NotebookClient(
         nb,
         timeout=timeout,

@@ -200,9 +200,24 @@ def _category_counts(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _quantile_edges(ref_sorted: np.ndarray, n_bins: int) -> np.ndarray:
-    """Interior bin edges: reference quantiles k / n_bins (numpy's default linear interpolation),
-    duplicates removed, so tied or discrete data never produces a zero-width bin."""
-    return np.unique(np.quantile(ref_sorted, np.arange(1, n_bins) / n_bins))
+    """Interior bin edges for PSI: reference quantiles k / n_bins (numpy's default linear
+    interpolation), duplicates removed, so tied or discrete data never produces a zero-width bin.
+
+    Bins are right-closed, so the top bin (e_last, +inf) never holds the reference values tied at
+    e_last. The bottom bin (-inf, e_1] does hold those tied at e_1: when e_1 is the reference minimum
+    or a tied reference value (constant, boolean, zero-inflated or discrete data) it could hold most
+    of the reference *and* everything that moved below it, and a move down would not show. In that
+    case the edge nextafter(e_1, -inf) is added in front: (-inf, nextafter(e_1, -inf)] is exactly
+    (-inf, e_1), and (nextafter(e_1, -inf), e_1] is exactly the tie {e_1} (one ulp wide, not zero).
+    """
+    edges = np.unique(np.quantile(ref_sorted, np.arange(1, n_bins) / n_bins))
+    lowest = float(edges[0])
+    ties = int(np.searchsorted(ref_sorted, lowest, side="right")
+               - np.searchsorted(ref_sorted, lowest, side="left"))
+    below = float(np.nextafter(lowest, -np.inf))
+    if (lowest == ref_sorted[0] or ties >= 2) and below > -math.inf:  # nothing finite is below -max
+        edges = np.concatenate(([below], edges))
+    return edges
 
 
 def _counts_in_bins(values_sorted: np.ndarray, interior_edges: np.ndarray) -> np.ndarray:
@@ -244,7 +259,9 @@ class PSIResult:
     """Population Stability Index and the bins it was computed on.
 
     ``bin_edges``: for numeric data the edges including the open ends ``-inf`` and ``+inf``
-    (bins are right-closed: (e_0, e_1], (e_1, e_2], ...); for categorical data the categories.
+    (bins are right-closed: (e_0, e_1], (e_1, e_2], ...; a first edge one float below the second,
+    e.g. 1.9999999999999998 before 2.0, splits off the values below a tie, see :func:`psi`); for
+    categorical data the categories.
     ``ref_share``/``cur_share``: the observed shares per bin (before smoothing).
     """
 
@@ -288,10 +305,14 @@ def psi(
     r_i and c_i are the shares of the reference and the current sample in bin i.
 
     Bins (numeric data): cut at the reference's quantiles k / n_bins, k = 1 .. n_bins - 1, so
-    each holds about 1 / n_bins of the reference; the outer bins are open (-inf, q_1] and
-    (q_last, +inf), so current values beyond the reference's range are counted, not lost.
-    Tied or discrete data gives repeated quantiles: duplicates are removed, so there may be
-    fewer than ``n_bins`` bins but never a zero-width one.
+    each holds about 1 / n_bins of the reference; bins are right-closed, (q_k, q_k+1], and the
+    outer ones open, (-inf, q_1] and (q_last, +inf), so values beyond the reference's range are
+    counted, not lost. Repeated quantiles (tied or discrete data) are merged: fewer bins, never a
+    zero-width one. If q_1 is the reference minimum or a tied value, (-inf, q_1] would hold the
+    whole tie *and* whatever moved below it, hiding a move down (constant, boolean, zero-inflated
+    data: PSI 0, while the same move up gives 18.4), so that bin is split at b = nextafter(q_1,
+    -inf), the float just below q_1: (-inf, b] is (-inf, q_1) and (b, q_1] is {q_1}. Each open end
+    then holds at most about 1 / n_bins of the reference; there are at most n_bins + 1 bins.
 
     ``categorical=True``: one bin per category of the union of both samples, so a category never
     seen in the reference is kept (share 0 there), not dropped.
@@ -303,8 +324,9 @@ def psi(
     Interpretation (see :func:`psi_interpretation`): < 0.1 no drift, 0.1 to 0.2 moderate,
     >= 0.2 significant.
 
-    Constant data: a constant reference gives the two bins (-inf, c] and (c, +inf); the same
-    constant in current gives PSI = 0.
+    Constant data: a constant reference c gives the three bins (-inf, c), {c} and (c, +inf); the
+    same constant in current gives PSI = 0, any other constant 2 (1 - eps) ln(1 / eps) = 18.4
+    (eps = 1e-4), whichever side it moved to.
     """
     if not isinstance(categorical, bool):
         raise TypeError(f"categorical must be a bool; got {categorical!r}")
@@ -851,6 +873,25 @@ class WindowedDriftResult:
                 f"first_drift_time={first})")
 
 
+def _reject_booleans(name: str, values: Any) -> None:
+    """``TypeError`` naming ``name`` if ``values`` holds booleans (bool dtype, or bools in a list or
+    object array); anything else is left to :func:`as_1d_array` to judge."""
+    if values is None or isinstance(values, (str, bytes)):
+        return
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError):
+        return
+    if arr.dtype == bool:
+        found = "an array of dtype bool"
+    elif arr.dtype == object and any(isinstance(v, (bool, np.bool_)) for v in arr.ravel()):
+        found = "a boolean among the values"
+    else:
+        return
+    raise TypeError(f"{name} must contain real numbers, not booleans; got {found} "
+                    "(convert flags to 0/1 integers if a numeric stream is meant)")
+
+
 class WindowedDriftMonitor:
     """Compare the last ``window`` values of a stream with a fixed reference every ``every`` values.
 
@@ -928,12 +969,18 @@ class WindowedDriftMonitor:
         return None
 
     def update(self, x: float) -> bool:
-        """Feed one value; returns :attr:`drift_detected` (the verdict of the latest check)."""
+        """Feed one value; returns :attr:`drift_detected` (the verdict of the latest check).
+        ``x`` must be a real number; a boolean is a ``TypeError`` (as in :meth:`run`)."""
         self._push(check_real("x", x))
         return self._drift
 
     def run(self, stream: Any) -> WindowedDriftResult:
-        """Feed every value of ``stream`` (continuing from earlier calls) and return the checks made."""
+        """Feed every value of ``stream`` (continuing from earlier calls) and return the checks made.
+
+        Booleans are rejected (``TypeError``), as :meth:`update` rejects ``True``: a stream of
+        flags is not a numeric feature (use 0/1 integers if that is really meant).
+        """
+        _reject_booleans("stream", stream)
         values = as_1d_array("stream", stream, min_size=0)
         times, stats, pvals, flags = [], [], [], []
         for v in values.tolist():

@@ -353,9 +353,10 @@ def test_psi_open_outer_bins_count_values_beyond_the_reference_range():
 def test_psi_discrete_data_has_no_zero_width_bins():
     ref = np.array([0.0] * 5 + [1.0] * 5)  # deciles: 0,0,0,0,0.5,1,1,1,1 -> unique 0, 0.5, 1
     res = psi(ref, ref, n_bins=10)
-    np.testing.assert_array_equal(res.bin_edges, [-np.inf, 0.0, 0.5, 1.0, np.inf])
+    # the lowest edge 0 is the (tied) minimum: (-inf, 0) gets its own bin, {0} is one ulp wide
+    np.testing.assert_array_equal(res.bin_edges, [-np.inf, -5e-324, 0.0, 0.5, 1.0, np.inf])
     assert np.all(np.diff(res.bin_edges) > 0)
-    np.testing.assert_allclose(res.ref_share, [0.5, 0.0, 0.5, 0.0])
+    np.testing.assert_allclose(res.ref_share, [0.0, 0.5, 0.0, 0.5, 0.0])
     assert res.value == 0.0
 
 
@@ -369,10 +370,15 @@ def test_psi_categorical_keeps_unseen_categories():
 
 
 def _psi_by_hand(x, y, n_bins, eps=1e-4):
-    edges = np.unique(np.quantile(x, np.arange(1, n_bins) / n_bins))
-    full = np.concatenate(([-np.inf], edges, [np.inf]))
-    r = np.array([np.mean((x > lo) & (x <= hi)) for lo, hi in zip(full[:-1], full[1:])])
-    c = np.array([np.mean((y > lo) & (y <= hi)) for lo, hi in zip(full[:-1], full[1:])])
+    q = np.unique(np.quantile(x, np.arange(1, n_bins) / n_bins))
+    # the lowest edge on the reference minimum or on a tie: "below q_1" and "equal to q_1" are two bins
+    split = q[0] == x.min() or np.sum(x == q[0]) >= 2
+    bins = [lambda v: v < q[0], lambda v: v == q[0]] if split else [lambda v: v <= q[0]]
+    bins += [lambda v, lo=lo, hi=hi: (v > lo) & (v <= hi) for lo, hi in zip(q[:-1], q[1:])]
+    bins += [lambda v: v > q[-1]]
+    full = np.concatenate(([-np.inf], [np.nextafter(q[0], -np.inf)] if split else [], q, [np.inf]))
+    r = np.array([np.mean(in_bin(x)) for in_bin in bins])
+    c = np.array([np.mean(in_bin(y)) for in_bin in bins])
     rs, cs = np.where(r == 0, eps, r), np.where(c == 0, eps, c)
     return sum((ci - ri) * math.log(ci / ri) for ri, ci in zip(rs, cs)), full, r, c
 
@@ -410,7 +416,11 @@ def test_psi_properties(a, b, n_bins):
     assert res.value >= 0.0
     assert res.interpretation == psi_interpretation(res.value)
     assert np.all(np.diff(res.bin_edges) > 0)  # no zero-width bin
-    assert len(res.ref_share) == len(res.bin_edges) - 1 <= n_bins
+    assert len(res.ref_share) == len(res.bin_edges) - 1 <= n_bins + 1
+    if len(res.ref_share) == n_bins + 1:  # only with the extra bin below a tied lowest edge
+        assert res.bin_edges[1] == np.nextafter(res.bin_edges[2], -np.inf)
+    assert psi(x, x - (x.max() - x.min()) - 1.0, n_bins=n_bins).value >= 2.0  # a move below is seen
+    assert psi(x, x + (x.max() - x.min()) + 1.0, n_bins=n_bins).value >= 2.0  # and one above
     assert res.ref_share.sum() == pytest.approx(1.0) and res.cur_share.sum() == pytest.approx(1.0)
     assert psi(x, x, n_bins=n_bins).value == 0.0
     assert psi(x, y, n_bins=n_bins).value == res.value  # deterministic
@@ -424,9 +434,73 @@ def test_psi_bands():
 def test_psi_constant_data_is_defined():
     res = psi([4.0] * 20, [4.0] * 5)
     assert res.value == 0.0
-    np.testing.assert_array_equal(res.bin_edges, [-np.inf, 4.0, np.inf])
+    np.testing.assert_array_equal(res.bin_edges, [-np.inf, np.nextafter(4.0, -np.inf), 4.0, np.inf])
     res = psi([4.0] * 20, [5.0] * 5)
     assert math.isfinite(res.value) and res.interpretation == "significant drift"
+
+
+_MOVED_AWAY = 2 * (1 - 1e-4) * math.log(1 / 1e-4)  # all of the current sample in a bin the reference leaves empty
+
+
+def test_psi_sees_a_constant_reference_move_down_as_well_as_up():
+    """Issue 3: with the lowest edge on the reference minimum, the bin (-inf, min] used to hold the whole
+    reference and everything that moved below it, so a move down was PSI 0 while the same move up was 18.4."""
+    down = psi([5.0] * 50, [-1000.0] * 50)
+    up = psi([5.0] * 50, [6.0] * 50)
+    assert up.value == pytest.approx(_MOVED_AWAY, rel=1e-14)
+    assert down.value == pytest.approx(_MOVED_AWAY, rel=1e-14)
+    assert down.interpretation == up.interpretation == "significant drift"
+    np.testing.assert_array_equal(down.bin_edges, [-np.inf, np.nextafter(5.0, -np.inf), 5.0, np.inf])
+    np.testing.assert_array_equal(down.ref_share, [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(down.cur_share, [1.0, 0.0, 0.0])
+    assert psi([5.0], [4.0]).value == pytest.approx(_MOVED_AWAY, rel=1e-14)  # a single reference value too
+
+
+def test_psi_sees_zero_inflated_mass_moving_below_the_reference():
+    rng = np.random.default_rng(31)
+    ref = np.where(rng.random(2000) < 0.6, 0.0, rng.exponential(3.0, 2000))
+    zeros = np.mean(ref == 0.0)
+    cur = np.where(ref == 0.0, -50.0, ref)  # only the zeros move, below everything in the reference
+    res = psi(ref, cur)
+    # the positive part keeps its shares, so PSI is the moved share counted twice against eps
+    expected = 2 * (zeros - 1e-4) * math.log(zeros / 1e-4)
+    assert res.value == pytest.approx(expected, rel=1e-12)
+    assert res.interpretation == "significant drift"
+    assert res.ref_share[0] == 0.0 and res.cur_share[0] == pytest.approx(zeros)
+    assert ks_test(ref, cur).statistic == pytest.approx(zeros)  # what KS saw all along
+    # a single reference value below the zeros must not hide the move again (lowest edge tied, not the min)
+    ref2 = np.append(ref, -1.0)
+    cur2 = np.where(ref2 == 0.0, -50.0, ref2)
+    assert psi(ref2, cur2).value > 5.0
+    # the same move upwards, above the reference maximum, is seen too (the top bin never holds the tie)
+    top = np.where(rng.random(2000) < 0.6, 10.0, 10.0 - rng.exponential(3.0, 2000))
+    tens = np.mean(top == 10.0)
+    below_ten = np.unique(np.quantile(top, np.arange(1, 10) / 10))[-2]  # the edge before the tie at 10
+    rest = np.mean((top > below_ten) & (top < 10.0))  # the tie's bin (below_ten, 10] also holds these
+    expected = (tens - 1e-4) * math.log(tens / 1e-4) + tens * math.log((tens + rest) / rest)
+    assert psi(top, np.where(top == 10.0, 60.0, top)).value == pytest.approx(expected, rel=1e-12)
+
+
+def test_psi_of_a_boolean_feature_flipping_either_way():
+    rng = np.random.default_rng(32)
+    ref = np.column_stack([np.ones(300), rng.normal(size=300)])
+    cur = np.column_stack([np.zeros(300), rng.normal(size=300)])
+    rep = feature_drift_report(ref, cur, ["flag", "x"])
+    assert rep["flag"].statistic == 1.0  # KS D
+    assert rep["flag"].psi == pytest.approx(_MOVED_AWAY, rel=1e-14)  # all True -> all False
+    back = feature_drift_report(cur, ref, ["flag", "x"])
+    assert back["flag"].psi == pytest.approx(_MOVED_AWAY, rel=1e-14)  # all False -> all True
+    assert psi(np.array([True] * 8 + [False] * 2), np.array([False] * 10)).value > 1.0
+
+
+def test_psi_continuous_data_gets_no_extra_bin():
+    """The extra bin below the minimum appears only when the lowest edge sits on a tie or on the minimum:
+    continuous data keeps its n_bins quantile bins (an always-present empty bin would inflate PSI)."""
+    rng = np.random.default_rng(33)
+    for n in (11, 101, 1001, 5000):  # 11, 101, 1001: the first decile falls exactly on a data value
+        x = rng.normal(size=n)
+        res = psi(x, rng.normal(size=300))
+        assert res.bin_edges.size == 11 and res.ref_share[0] > 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -643,6 +717,20 @@ def test_monitor_bad_input():
         mon.update(float("nan"))
     with pytest.raises(ValueError, match="stream must be a 1-D array"):
         mon.run([[1.0, 2.0]])
+
+
+@pytest.mark.parametrize("stream", [[True, False, True], np.array([1, 0, 1], dtype=bool),
+                                    np.array([1.0, True, 2.0], dtype=object), [np.bool_(True)] * 3])
+def test_monitor_rejects_booleans_in_run_as_in_update(stream):
+    mon = WindowedDriftMonitor([0.0, 1.0, 2.0], window=2, every=1)
+    with pytest.raises(TypeError, match="stream must contain real numbers, not booleans"):
+        mon.run(stream)
+    assert mon.n_seen == 0  # nothing fed
+    with pytest.raises(TypeError, match="x must be a real number"):
+        mon.update(True)
+    with pytest.raises(TypeError, match="x must be a real number"):
+        mon.update(np.bool_(False))
+    assert mon.run([0, 1, 2.5]).check_times.tolist() == [1, 2]  # integers and floats still work
 
 
 # --------------------------------------------------------------------------------------------
