@@ -337,15 +337,15 @@ class RollingWindow:
                 raise ValueError("timestamp is required for a time window (seconds=...)")
             if self._uses_time:
                 raise ValueError("timestamp is required: earlier observations had timestamps")
-            self._uses_time = False
             t = float(self._total_count + len(self._pv))
         else:
             t = _real("timestamp", timestamp)
             if self._uses_time is False:
                 raise ValueError("timestamp must be None: earlier observations had no timestamps")
-            self._uses_time = True
             if t < self._last_t:
                 raise ValueError(f"timestamp must be non-decreasing; got {t} after {self._last_t}")
+        # every check passed: only now does the window change (a rejected call leaves it as it was)
+        self._uses_time = timestamp is not None
         self._last_t = t
         self._pv.append(v)
         self._pt.append(t)
@@ -360,7 +360,6 @@ class RollingWindow:
                 raise ValueError("timestamps are required: earlier observations had timestamps")
             if vals.size == 0:
                 return
-            self._uses_time = False
             start = self._total_count + len(self._pv)
             ts = np.arange(start, start + vals.size, dtype=np.float64)
         else:
@@ -371,9 +370,10 @@ class RollingWindow:
                 return
             if self._uses_time is False:
                 raise ValueError("timestamps must be None: earlier observations had no timestamps")
-            self._uses_time = True
             if ts[0] < self._last_t or (ts.size > 1 and np.any(ts[1:] < ts[:-1])):
                 raise ValueError("timestamps must be non-decreasing (and not earlier than the last one seen)")
+        # every check passed: only now does the window change
+        self._uses_time = timestamps is not None
         self._flush()
         self._write(vals, ts)
         self._last_t = float(ts[-1])
@@ -751,6 +751,14 @@ class Alert:
     ``at`` is the pipeline clock (seconds, or request number without timestamps); ``n_requests`` the
     number of requests logged when the rule was evaluated; ``value`` what the rule saw (for a burn-rate
     rule: the long window's burn rate).
+
+    The fields are checked on construction (``TypeError``/``ValueError`` naming the field), with the
+    same rules :meth:`prodai_lessons.incidents.IncidentManager.on_alert` applies: ``status`` is
+    ``"firing"`` or ``"resolved"``; ``severity`` one of :data:`SEVERITIES`; ``rule`` and ``category``
+    non-empty strings; ``metric`` one of :data:`METRICS`; ``message`` a string; ``at`` and ``threshold``
+    finite; ``n_requests`` an integer >= 0; ``value`` finite, or NaN in a ``"resolved"`` notification
+    only (a rule whose time window has drained resolves with nothing left to measure). Numbers are
+    stored as ``float`` / ``int``.
     """
 
     rule: str
@@ -763,6 +771,32 @@ class Alert:
     metric: str
     category: str
     message: str
+
+    def __post_init__(self) -> None:
+        check_str("rule", self.rule)
+        check_choice("status", self.status, _STATUSES)
+        object.__setattr__(self, "at", check_real("at", self.at))
+        object.__setattr__(self, "n_requests", check_int("n_requests", self.n_requests, minimum=0))
+        object.__setattr__(self, "value", check_real("value", self.value, allow_inf=True)
+                           if not _is_nan(self.value) else math.nan)
+        if math.isinf(self.value):
+            raise ValueError(f"value must be finite or NaN; got {self.value}")
+        if math.isnan(self.value) and self.status == "firing":
+            raise ValueError("value must not be NaN in a firing alert (a rule fires on a measured value)")
+        object.__setattr__(self, "threshold", check_real("threshold", self.threshold))
+        check_choice("severity", self.severity, SEVERITIES)
+        check_choice("metric", self.metric, METRICS)
+        check_str("category", self.category)
+        check_str("message", self.message, allow_empty=True)
+
+
+#: The two notifications an alert rule sends per episode.
+_STATUSES: tuple[str, ...] = ("firing", "resolved")
+
+
+def _is_nan(v: Any) -> bool:
+    """True for a real NaN (float or numpy floating); False for anything else, which is checked as usual."""
+    return isinstance(v, (float, np.floating)) and v != v
 
 
 @dataclass(frozen=True)
@@ -1181,11 +1215,12 @@ class MonitoringPipeline:
         self._n_evaluations = 0
 
     # ---- ingestion ------------------------------------------------------------------------------
-    def _clock_mode(self, has_timestamp: bool) -> None:
+    def _check_clock_mode(self, has_timestamp: bool) -> None:
+        """Raise unless a request with (or without) a timestamp fits the clock mode. Changes nothing: the
+        caller adopts the mode (``self._uses_time``) only once every other check has passed too."""
         if self._uses_time is None:
             if not has_timestamp and (self._uses_time_windows or self._interval is not None):
                 raise ValueError("timestamp is required: a window or evaluate_interval is a duration")
-            self._uses_time = has_timestamp
         elif self._uses_time != has_timestamp:
             raise ValueError("timestamp must be given for every request or for none "
                              f"(earlier requests {'had' if self._uses_time else 'had no'} timestamps)")
@@ -1195,7 +1230,9 @@ class MonitoringPipeline:
         """Log one request; evaluates the rules when the cadence is due.
 
         ``latency_ms`` >= 0, ``error`` a bool (or 0/1), ``confidence`` in [0, 1], ``cost_usd`` >= 0, all
-        finite; ``timestamp`` (seconds) non-decreasing, or omitted for every request.
+        finite; ``timestamp`` (seconds) non-decreasing, or omitted for every request. Every argument is
+        checked before anything changes: a rejected request leaves the pipeline (clock mode included)
+        exactly as it was.
         """
         lat = _real("latency_ms", latency_ms)
         if lat < 0.0:
@@ -1209,18 +1246,21 @@ class MonitoringPipeline:
             raise ValueError(f"cost_usd must be >= 0; got {cost}")
         if timestamp is None:
             if self._uses_time is not False:
-                self._clock_mode(False)
+                self._check_clock_mode(False)
             t = float(self._n)
         else:
             t = _real("timestamp", timestamp)
             if self._uses_time is not True:
-                self._clock_mode(True)
+                self._check_clock_mode(True)
             if t < self._last_t:
                 raise ValueError(f"timestamp must be non-decreasing; got {t} after {self._last_t} "
                                  "(out-of-order requests are rejected, not reordered)")
-            if self._interval is not None and t >= self._next_t:
-                self._flush()
-                self._tick_until(t)
+        # every check passed: from here on the request is logged
+        if self._uses_time is None:
+            self._uses_time = timestamp is not None
+        if self._interval is not None and t >= self._next_t:  # (interval mode always has timestamps)
+            self._flush()
+            self._tick_until(t)
         self._last_t = t
         self._pending.append((t, lat, 1.0 if err else 0.0, conf, cost))
         self._n += 1
@@ -1241,7 +1281,10 @@ class MonitoringPipeline:
     def log_batch(self, latency_ms: Any, error: Any, confidence: Any, cost_usd: Any,
                   timestamp: Any = None) -> None:
         """Log many requests at once (arrays of equal length): the same result as calling
-        :meth:`log_request` for each row in order, evaluations at the same points, but vectorised."""
+        :meth:`log_request` for each row in order, evaluations at the same points, but vectorised.
+
+        The whole batch is checked before anything changes: a rejected batch logs nothing and leaves the
+        pipeline (clock mode included) exactly as it was."""
         lat = as_1d_array("latency_ms", latency_ms, min_size=0, nonnegative=True)
         n = lat.size
         err = as_bool_array("error", error, min_size=0)
@@ -1256,7 +1299,7 @@ class MonitoringPipeline:
         if timestamp is None:
             if n == 0:
                 return
-            self._clock_mode(False)
+            self._check_clock_mode(False)
             ts = np.arange(self._n, self._n + n, dtype=np.float64)
         else:
             ts = as_1d_array("timestamp", timestamp, min_size=0)
@@ -1264,7 +1307,7 @@ class MonitoringPipeline:
                 raise ValueError(f"timestamp must have the same length as latency_ms ({n}); got {ts.size}")
             if n == 0:
                 return
-            self._clock_mode(True)
+            self._check_clock_mode(True)
             if ts[0] < self._last_t:
                 raise ValueError(f"timestamp must be non-decreasing; got {ts[0]} at index 0 after {self._last_t}")
             if n > 1:
@@ -1273,6 +1316,8 @@ class MonitoringPipeline:
                     i = int(bad[0]) + 1
                     raise ValueError(f"timestamp must be non-decreasing; got {ts[i]} at index {i} after "
                                      f"{ts[i - 1]} (out-of-order requests are rejected, not reordered)")
+        # every check passed: only now does the pipeline change
+        self._uses_time = timestamp is not None
         self._flush()
         start_row = self._store.end
         if self._every is not None:
@@ -1471,13 +1516,13 @@ class MonitoringPipeline:
 
         ``now`` defaults to the newest timestamp; a later ``now`` lets time windows drain in silence.
         """
-        self._flush()
         if now is None:
             now = self._last_t if self._n else 0.0
         else:
             now = _real("now", now)
             if now < self._last_t:
                 raise ValueError(f"now must not be earlier than the last request ({self._last_t}); got {now}")
+        self._flush()
         if self._interval is not None and now >= self._next_t:
             self._tick_until(now)  # due ticks first, so the clock of the rules never goes backwards
         return self._evaluate_one(self._store.end, now)

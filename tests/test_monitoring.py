@@ -4,6 +4,7 @@ the naive monitor as a mutant that must fail them, and bad input."""
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -24,9 +25,10 @@ from prodai_lessons.monitoring import (
     parse_duration,
     standard_rules,
 )
-from prodai_lessons.simulate import simulate_phases, simulate_requests, standard_scenario
+from prodai_lessons.simulate import PHASES, simulate_phases, simulate_requests, standard_scenario
 
-#: The notebook's seed: the first seed whose incident shows its nominal error rate (8 of 50 = 16 %).
+#: The notebook's seed: the first seed whose incident draws 8 errors in 50 requests, the nominal 15 % rounded
+#: (and the median over 300 seeds); chosen on that count, before looking at detection times.
 LESSON_SEED = 2
 
 
@@ -468,35 +470,168 @@ def test_slo_arithmetic():
 # --------------------------------------------------------------------------------------------------
 # The lesson's figures (issue 4), and the original monitor as the mutant that fails them
 # --------------------------------------------------------------------------------------------------
-def test_lesson_seed_incident_detected_within_25_requests():
+#: Seeds of the standard scenario (150 normal requests, then 50 at 15 % errors) over which the figures are
+#: stated: the same 300 as notebook 03.
+N_SEEDS = 300
+NEVER = 10**6   # "did not fire" in arrays of delays
+BURN, LATENCY = "error budget burn", "high p95 latency"
+
+
+@lru_cache(maxsize=None)
+def _scenario_runs():
+    """The standard rules on the first ``N_SEEDS`` scenarios: per rule, the delay (requests after the incident
+    start) of its first firing, ``NEVER`` when it did not fire; ``"any"``, the first of all; ``"earliest"``,
+    the request number of the earliest firing of any rule (to check nothing fires before the incident);
+    ``"errors"``, the scenarios' error flags (seeds x 200). Computed once, shared by the tests below."""
+    names = [r.name for r in standard_rules()]
+    delay = {name: np.full(N_SEEDS, NEVER) for name in names}
+    earliest = np.full(N_SEEDS, NEVER)
+    errors = []
+    for seed in range(N_SEEDS):
+        r = standard_scenario(seed).requests
+        errors.append(r.error)
+        p = MonitoringPipeline(standard_rules())
+        p.log_requests(r)
+        for a in p.history:
+            if a.status == "firing":
+                earliest[seed] = min(earliest[seed], a.n_requests)
+                delay[a.rule][seed] = min(delay[a.rule][seed], a.n_requests - 150)
+    delay["any"] = np.minimum.reduce([delay[name] for name in names])
+    return delay, earliest, np.array(errors)
+
+
+def test_lesson_seed_incident_detected_by_latency_within_25_requests():
+    """The notebook's seed: the incident is detected within 25 requests, by the p95 latency rule (not by an
+    error-rate rule: see the next tests); the error-budget rule fires later, still during the incident."""
     t = standard_scenario(LESSON_SEED)
-    assert t.requests.error[150:].sum() == 8          # the seed's choice: nominal 15 % (8 of 50)
+    assert t.requests.error[150:].sum() == 8          # the seed's choice: 8 errors of 50 (nominal 7.5)
     p = MonitoringPipeline(standard_rules())
     p.log_requests(t.requests)
     firing = [a for a in p.history if a.status == "firing"]
     assert all(a.n_requests > 150 for a in firing)
-    first = min(a.n_requests for a in firing) - 150
-    assert first <= 25
-    burn = [a for a in firing if a.rule == "error budget burn"]
-    assert len(burn) == 1 and burn[0].n_requests <= 200      # the error alert fires during the incident
+    first = min(firing, key=lambda a: a.n_requests)
+    assert first.rule == LATENCY and first.n_requests - 150 <= 25
+    burn = [a for a in firing if a.rule == BURN]
+    assert len(burn) == 1 and 25 < burn[0].n_requests - 150 <= 50   # the error alert: during, not within 25
 
 
-def test_detection_over_100_seeds():
-    """Over 100 seeds: never before the incident, something within 25 requests in >= 75 %, always before it
-    ends; the error-budget alert within the 50-request incident in >= 60 % (see notebook 03 for why an
-    error-rate alert cannot do much better at 2 % vs 15 % without false pages)."""
-    first, burn = [], []
-    for seed in range(100):
-        p = MonitoringPipeline(standard_rules())
-        p.log_requests(standard_scenario(seed).requests)
-        firing = [a for a in p.history if a.status == "firing"]
-        assert all(a.n_requests > 150 for a in firing), seed
-        first.append(min(a.n_requests for a in firing) - 150)
-        burn.append(min([a.n_requests - 150 for a in firing if a.rule == "error budget burn"], default=10**6))
-    first, burn = np.array(first), np.array(burn)
-    assert np.mean(first <= 25) >= 0.75
-    assert first.max() <= 50
-    assert np.mean(burn <= 50) >= 0.60
+def test_incident_detected_within_25_requests_via_latency_over_300_seeds():
+    """The issue's "alert within 25 requests of the incident's start" holds for *some* alert in about 80 % of
+    seeds, and it is the latency rule that delivers it: without it, under half the seeds would be detected
+    that fast. Nothing ever fires before the incident, and every incident is detected before it ends."""
+    delay, earliest, _ = _scenario_runs()
+    assert (earliest > 150).all()                                    # never on the 150 normal requests
+    share_any = np.mean(delay["any"] <= 25)
+    assert 0.75 <= share_any <= 0.85                                 # achieved: 238 of 300 = 0.79
+    assert 0.70 <= np.mean(delay[LATENCY] <= 25) <= share_any        # achieved: 0.76
+    others = np.minimum.reduce([d for name, d in delay.items() if name not in (LATENCY, "any")])
+    assert np.mean(others <= 25) < 0.5                               # achieved: 0.14 (the error-budget rule)
+    assert delay["any"].max() <= 50                                  # achieved: 39 at worst
+
+
+def test_error_budget_rule_detection_over_300_seeds():
+    """The error-rate alert's own figures. The issue asked for it within 25 requests; it gets there in about
+    1 seed in 7 (see the CUSUM test for why no error-rate detector can reach most seeds). It fires before
+    the 50-request incident ends in about 2 seeds in 3, and never after it ended (its short window
+    requires the errors to be current); with zero false alarms on normal traffic (next test)."""
+    delay, _, _ = _scenario_runs()
+    burn = delay[BURN]
+    assert 0.08 <= np.mean(burn <= 25) <= 0.22                        # achieved: 43 of 300 = 0.14
+    assert np.mean(burn <= 25) < 0.5                                  # the issue's figure is NOT reached
+    assert 0.60 <= np.mean(burn <= 50) <= 0.73                        # before the incident ends; achieved 0.66
+    assert (burn[burn < NEVER] <= 50).all()                           # never fires after the incident ended
+    assert (burn[burn < NEVER] >= 1).all()
+
+
+#: The two error rates the scenario draws from (Bernoulli flags per request, see simulate.py).
+P_NORMAL, P_INCIDENT = PHASES["normal"].error_rate, PHASES["degraded"].error_rate
+
+
+def _burn_rule_first_firing(errors: np.ndarray, rule: BurnRateRule) -> np.ndarray:
+    """Request number of the first firing of ``rule`` on each row of error flags (0 when it never fires), for
+    a pipeline evaluated after every request, vectorised: the burn over both count windows with the
+    pipeline's own float arithmetic (``(k / n) / budget > burn_rate``), tabulated for every count ``k``."""
+    m, n = errors.shape
+    L, S = rule.long_window, rule.short_window
+    c = np.zeros((m, n + 1), dtype=np.int32)
+    np.cumsum(errors, axis=1, out=c[:, 1:])
+    budget, burn = rule.slo.error_budget, rule.burn_rate
+    hot_long = np.array([(k / L) / budget > burn for k in range(L + 1)])
+    hot_short = np.array([(k / S) / budget > burn for k in range(S + 1)])
+    fire = hot_long[c[:, L:] - c[:, :n + 1 - L]] & hot_short[c[:, L:] - c[:, L - S:n + 1 - S]]
+    return np.where(fire.any(axis=1), L + fire.argmax(axis=1), 0)
+
+
+def _cusum_llr():
+    """Log-likelihood ratio of one request for "incident" (15 % errors) against "normal" (2 %): an error, a success."""
+    return np.log(P_INCIDENT / P_NORMAL), np.log((1 - P_INCIDENT) / (1 - P_NORMAL))
+
+
+def _cusum_max(errors: np.ndarray) -> np.ndarray:
+    """Largest CUSUM statistic ``S_j = max(0, S_{j-1} + llr_j)`` (Page 1954) reached on each row."""
+    up, down = _cusum_llr()
+    s = np.zeros(errors.shape[0])
+    top = np.zeros(errors.shape[0])
+    for col in errors.T:
+        s = np.maximum(0.0, s + np.where(col, up, down))
+        np.maximum(top, s, out=top)
+    return top
+
+
+def _cusum_first_alarm(errors: np.ndarray, h: float) -> np.ndarray:
+    """Request number at which the CUSUM first exceeds ``h`` on each row (``NEVER`` if it does not)."""
+    up, down = _cusum_llr()
+    s = np.zeros(errors.shape[0])
+    first = np.full(errors.shape[0], NEVER)
+    for j, col in enumerate(errors.T, start=1):
+        s = np.maximum(0.0, s + np.where(col, up, down))
+        first[(s > h) & (first == NEVER)] = j
+    return first
+
+
+def test_error_alert_within_25_requests_is_out_of_reach_even_for_an_optimal_cusum():
+    """The infeasibility claim, tested. The CUSUM on the Bernoulli log-likelihood ratio (2 % vs 15 % errors)
+    is the optimal detector of this change (Lorden 1971, Moustakides 1986: the least worst-case delay for a
+    given false-alarm rate). Tuned to page on no more normal 1,000-request sequences than our error-budget
+    rule does (both measured on the same 5,000 sequences; the CUSUM is also silent on the issue's 20 seeds),
+    it detects the incident within 25 requests in well under half the seeds.
+
+    A threshold fitted to just the 20 seeds of the issue's false-alarm figure would get past 0.5, but pages
+    on many times more fresh normal sequences than our rule: silence on 20 sequences is not a false-alarm
+    rate, so the threshold is set on a sample large enough to measure one."""
+    assert (P_NORMAL, P_INCIDENT) == (0.02, 0.15)
+    rule = next(r for r in standard_rules() if r.name == BURN)
+    delay, _, scenario_errors = _scenario_runs()
+    # the vectorised replica of our rule is exact: the pipeline's first firing on every scenario
+    np.testing.assert_array_equal(_burn_rule_first_firing(scenario_errors, rule),
+                                  np.where(delay[BURN] < NEVER, delay[BURN] + 150, 0))
+
+    normal = np.random.default_rng(2024).random((5000, 1000)) < P_NORMAL   # the simulator's error model
+    ours = _burn_rule_first_firing(normal, rule)
+    for i in np.flatnonzero(ours)[:3]:                   # ... and on normal sequences where our rule pages
+        p = MonitoringPipeline([rule])
+        p.log_batch(np.full(1000, 100.0), normal[i], np.full(1000, 0.9), np.zeros(1000))
+        assert p.history[0].status == "firing" and p.history[0].n_requests == ours[i]
+    n_paged = int(np.count_nonzero(ours))
+    assert 5 <= n_paged <= 50                            # ours pages on about 0.4 % of 1,000-request sequences
+    top = _cusum_max(normal)
+    h = np.sort(top)[::-1][n_paged]                      # the lowest threshold paging on <= n_paged sequences
+    assert np.count_nonzero(top > h) <= n_paged
+    issue_seeds = np.array([simulate_requests(1000, seed=s).error for s in range(20)])
+    assert not (_cusum_max(issue_seeds) > h).any()       # the issue's 0 of 20 holds for it too
+
+    first = _cusum_first_alarm(scenario_errors, h) - 150
+    within_25 = np.mean((first >= 1) & (first <= 25))
+    assert within_25 < 0.5                               # achieved: 0.22 (67 of 300)
+    # not a straw man: it beats our rule within 25 requests, and matches it within 50
+    assert within_25 >= np.mean(delay[BURN] <= 25)
+    assert np.mean((first >= 1) & (first <= 50)) >= np.mean(delay[BURN] <= 50) - 0.05
+
+    # the mutant tuning: fitted to the 20 issue seeds only
+    h20 = _cusum_max(issue_seeds).max()
+    first20 = _cusum_first_alarm(scenario_errors, h20) - 150
+    assert np.mean((first20 >= 1) & (first20 <= 25)) >= 0.5
+    assert np.count_nonzero(top > h20) >= 10 * n_paged   # achieved: 916 sequences against 21, 44 times as many
 
 
 def test_no_false_alarms_on_20_seeds_of_normal_traffic():
@@ -625,3 +760,191 @@ def test_bad_batches_and_timestamps():
     q = MonitoringPipeline([AlertRule("t", "error_rate", ">", 0.5, window="5m")])
     with pytest.raises(ValueError, match="timestamp is required"):
         q.log_request(100.0, False, 0.9, 0.01)
+
+
+# --------------------------------------------------------------------------------------------------
+# A rejected call leaves the pipeline exactly as it was
+# --------------------------------------------------------------------------------------------------
+_T0 = 1000.0   # later than any prefix timestamp, so only the deliberate fault is out of order
+_BATCH = dict(latency_ms=[100.0, 700.0, 120.0], error=[False, True, False], confidence=[0.9, 0.5, 0.8],
+              cost_usd=[0.01, 0.02, 0.01])
+
+#: (name, call, prefixes on which it must be rejected)
+_REJECTED_CALLS = [
+    ("batch, timestamps out of order inside it",
+     lambda p: p.log_batch(**_BATCH, timestamp=[_T0, _T0 + 2, _T0 + 1]), ("fresh", "timestamps")),
+    ("batch, first timestamp before the last one seen",
+     lambda p: p.log_batch(**_BATCH, timestamp=[-5.0, _T0, _T0]), ("timestamps",)),
+    ("batch, NaN timestamp", lambda p: p.log_batch(**_BATCH, timestamp=[_T0, np.nan, _T0]),
+     ("fresh", "timestamps")),
+    ("batch, timestamp of the wrong length", lambda p: p.log_batch(**_BATCH, timestamp=[_T0, _T0]),
+     ("fresh", "timestamps")),
+    ("batch, negative latency", lambda p: p.log_batch(**{**_BATCH, "latency_ms": [1.0, -1.0, 1.0]},
+                                                      timestamp=[_T0] * 3), ("fresh", "timestamps")),
+    ("batch, confidence out of range", lambda p: p.log_batch(**{**_BATCH, "confidence": [0.5, 1.5, 0.5]},
+                                                             timestamp=[_T0] * 3), ("fresh", "timestamps")),
+    ("batch with timestamps after requests without", lambda p: p.log_batch(**_BATCH, timestamp=[_T0] * 3),
+     ("no timestamps",)),
+    ("batch without timestamps after requests with", lambda p: p.log_batch(**_BATCH), ("timestamps",)),
+    ("request, timestamp before the last one seen", lambda p: p.log_request(100.0, True, 0.9, 0.01, -5.0),
+     ("timestamps",)),
+    ("request, NaN timestamp", lambda p: p.log_request(100.0, True, 0.9, 0.01, float("nan")),
+     ("fresh", "timestamps")),
+    ("request, negative latency with a timestamp", lambda p: p.log_request(-1.0, True, 0.9, 0.01, _T0),
+     ("fresh", "timestamps")),
+    ("request, error flag 2 with a timestamp", lambda p: p.log_request(100.0, 2, 0.9, 0.01, _T0),
+     ("fresh", "timestamps")),
+    ("request with a timestamp after requests without", lambda p: p.log_request(100.0, True, 0.9, 0.01, _T0),
+     ("no timestamps",)),
+    ("request without a timestamp after requests with", lambda p: p.log_request(100.0, True, 0.9, 0.01),
+     ("timestamps",)),
+    ("evaluate, now before the last request", lambda p: p.evaluate(-5.0), ("timestamps",)),
+]
+
+
+def _prefixed_pipeline(prefix: str) -> MonitoringPipeline:
+    """A pipeline after 120 requests with timestamps (rules firing), without, or none at all."""
+    p = MonitoringPipeline(standard_rules(), evaluate_every=3, keep_trace=True)
+    if prefix != "fresh":
+        r = simulate_phases([("normal", 60), ("degraded", 60)], seed=3).requests
+        _feed_one_by_one(p, r[:70], timestamps=prefix == "timestamps")   # some rows still pending, unflushed
+        if prefix == "timestamps":
+            p.log_requests(r[70:])
+        else:
+            p.log_batch(r.latency_ms[70:], r.error[70:], r.confidence[70:], r.cost_usd[70:])
+    return p
+
+
+def _assert_same_pipeline(a: MonitoringPipeline, b: MonitoringPipeline) -> None:
+    assert a.history == b.history and a.state_changes == b.state_changes
+    assert a.rule_states == b.rule_states and a.active_alerts == b.active_alerts
+    assert (a.n_requests, a.n_evaluations) == (b.n_requests, b.n_evaluations)
+    assert a.metrics() == b.metrics()
+    ta, tb = a.trace(), b.trace()
+    assert ta.keys() == tb.keys()
+    for k in ta:
+        np.testing.assert_array_equal(ta[k], tb[k])
+
+
+def _outcome(call, p):
+    try:
+        call(p)
+    except (TypeError, ValueError) as e:
+        return type(e), str(e)
+    return None
+
+
+_CONTINUATIONS = {
+    "batch without timestamps": lambda p: p.log_batch(**_BATCH),
+    "batch with timestamps": lambda p: p.log_batch(**_BATCH, timestamp=[_T0 + 10, _T0 + 11, _T0 + 11]),
+    "request without a timestamp": lambda p: p.log_request(100.0, True, 0.9, 0.01),
+    "request with a timestamp": lambda p: p.log_request(100.0, True, 0.9, 0.01, _T0 + 10),
+}
+
+
+_REJECTION_CASES = [(prefix, name, call) for name, call, prefixes in _REJECTED_CALLS for prefix in prefixes]
+
+
+@pytest.mark.parametrize("prefix, name, call", _REJECTION_CASES, ids=[f"{c[1]} ({c[0]})" for c in _REJECTION_CASES])
+def test_a_rejected_call_leaves_the_pipeline_as_if_it_never_happened(prefix, name, call):
+    """Issue: a batch rejected for out-of-order timestamps, logging nothing, still switched the pipeline to
+    timestamp mode, so a following batch without timestamps was refused. After any rejected call the
+    pipeline must equal one that never saw it: now, and after every kind of next call."""
+    for cont_name, cont in _CONTINUATIONS.items():
+        p, twin = _prefixed_pipeline(prefix), _prefixed_pipeline(prefix)
+        with pytest.raises((TypeError, ValueError)):
+            call(p)
+        _assert_same_pipeline(p, twin)
+        assert _outcome(cont, p) == _outcome(cont, twin), cont_name
+        _assert_same_pipeline(p, twin)
+
+
+def test_rejected_out_of_order_batch_then_batch_without_timestamps():
+    """The reviewer's sequence, spelled out."""
+    p = MonitoringPipeline(standard_rules())
+    with pytest.raises(ValueError, match="timestamp must be non-decreasing"):
+        p.log_batch(**_BATCH, timestamp=[3.0, 1.0, 2.0])
+    p.log_batch(**_BATCH)                                   # used to raise "earlier requests had timestamps"
+    assert p.n_requests == 3 and p.metrics().at == 2.0      # the request clock: 0, 1, 2
+
+
+@pytest.mark.parametrize("bad", [
+    lambda w: w.extend([1.0, 2.0, 3.0], [3.0, 1.0, 2.0]),     # out of order
+    lambda w: w.extend([1.0, 2.0, 3.0], [1.0, 2.0]),          # wrong length
+    lambda w: w.append(float("nan"), 1.0),
+    lambda w: w.append(1.0, float("nan")),
+])
+def test_rolling_window_rejected_input_changes_nothing(bad):
+    w, twin = RollingWindow(10), RollingWindow(10)
+    with pytest.raises(ValueError):
+        bad(w)
+    for x in (w, twin):
+        x.extend([5.0, 6.0])          # without timestamps: fine on a window that never saw one
+        x.append(7.0)
+    np.testing.assert_array_equal(w.values(), twin.values())
+    np.testing.assert_array_equal(w.timestamps(), twin.timestamps())
+    assert (w.total_count, w.total_sum, w.now) == (twin.total_count, twin.total_sum, twin.now)
+
+
+# --------------------------------------------------------------------------------------------------
+# Alert validates its fields (the same rules IncidentManager.on_alert applies)
+# --------------------------------------------------------------------------------------------------
+_ALERT_FIELDS = dict(rule="high p95 latency", status="firing", at=10.0, n_requests=10, value=700.0, threshold=600.0,
+                     severity="P2", metric="latency_p95", category="latency", message="[P2] high p95 latency FIRING")
+
+
+@pytest.mark.parametrize("changes, exc, msg", [
+    (dict(status="weird"), ValueError, r"^status must be one of 'firing', 'resolved'; got 'weird'"),
+    (dict(status="FIRING"), ValueError, r"^status must be one of"),
+    (dict(status=None), ValueError, r"^status must be one of"),
+    (dict(severity="P9"), ValueError, r"^severity must be one of 'P0', 'P1', 'P2', 'P3'; got 'P9'"),
+    (dict(severity=["P1"]), ValueError, r"^severity must be one of"),
+    (dict(rule=""), ValueError, r"^rule must be a non-empty string"),
+    (dict(rule=None), TypeError, r"^rule must be a str"),
+    (dict(metric="latency_p42"), ValueError, r"^metric must be one of"),
+    (dict(category=""), ValueError, r"^category must be a non-empty string"),
+    (dict(category=["latency"]), TypeError, r"^category must be a str"),
+    (dict(message=None), TypeError, r"^message must be a str"),
+    (dict(at=float("nan")), ValueError, r"^at must be finite"),
+    (dict(at=float("inf")), ValueError, r"^at must be finite"),
+    (dict(at="30"), TypeError, r"^at must be a real number"),
+    (dict(at=True), TypeError, r"^at must be a real number"),
+    (dict(n_requests=-1), ValueError, r"^n_requests must be >= 0"),
+    (dict(n_requests=2.0), TypeError, r"^n_requests must be an integer"),
+    (dict(threshold=float("inf")), ValueError, r"^threshold must be finite"),
+    (dict(threshold=None), TypeError, r"^threshold must be a real number"),
+    (dict(value="high"), TypeError, r"^value must be a real number"),
+    (dict(value=True), TypeError, r"^value must be a real number"),
+    (dict(value=float("inf")), ValueError, r"^value must be finite or NaN"),
+    (dict(value=float("nan")), ValueError, r"^value must not be NaN in a firing alert"),
+])
+def test_alert_rejects_malformed_fields(changes, exc, msg):
+    with pytest.raises(exc, match=msg):
+        monitoring.Alert(**{**_ALERT_FIELDS, **changes})
+
+
+def test_alert_accepts_what_the_pipeline_sends_and_normalises_numbers():
+    a = monitoring.Alert(**{**_ALERT_FIELDS, "at": np.float64(3.5), "n_requests": np.int64(4), "value": 7,
+                            "threshold": np.float32(6.0), "message": ""})
+    assert (type(a.at), type(a.n_requests), type(a.value), type(a.threshold)) == (float, int, float, float)
+    assert (a.at, a.n_requests, a.value, a.threshold) == (3.5, 4, 7.0, 6.0)
+    # a rule whose time window drained resolves with no value to report: NaN is allowed there only
+    r = monitoring.Alert(**{**_ALERT_FIELDS, "status": "resolved", "value": float("nan")})
+    assert np.isnan(r.value)
+    p = MonitoringPipeline([AlertRule("p", "latency_mean", ">", 100.0, window="10s")])
+    for i in range(5):
+        p.log_request(500.0, False, 0.9, 0.0, float(i))
+    (resolved,) = p.evaluate(100.0)
+    assert resolved.status == "resolved" and np.isnan(resolved.value)
+
+
+def test_every_alert_the_pipeline_sends_passes_incident_manager_checks():
+    from prodai_lessons.incidents import IncidentManager
+
+    t = simulate_phases([("normal", 300), ("degraded", 100), ("normal", 400)] * 2, seed=1)
+    p = MonitoringPipeline(standard_rules())
+    p.log_requests(t.requests)
+    assert len(p.history) >= 6
+    for a in p.history:
+        IncidentManager._check_alert(a)
+        assert monitoring.Alert(**{f: getattr(a, f) for f in _ALERT_FIELDS}) == a
