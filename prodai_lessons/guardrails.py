@@ -20,6 +20,10 @@ Design points (each one fixes a measured failure of the naive "substring in lowe
 - Patterns are whole-word regular expressions, written so that matching is linear in the input:
   every repetition is bounded or cannot overlap with what follows, and candidates are anchored with
   look-behinds so a long run of near-matches is scanned once (no catastrophic backtracking).
+  Cheap necessary conditions run first and skip the patterns that cannot match: anchor words (a
+  rule needs its verb *and* its object), required characters, and on long texts numpy passes
+  (digit-run lengths for the PII patterns, letter/digit adjacency for leetspeak). Each one has a
+  plain twin in the tests that it must agree with, so skipping never changes a result.
 - Injection is a *score*: weighted pattern families combined as a noisy-OR, compared to a threshold,
   so one weak signal ("system:" in "system: Linux") does not block on its own.
 - PII findings are validated (Luhn for cards, ISO 13616 mod-97 for IBANs, SSA rules for SSNs, octet
@@ -33,7 +37,6 @@ The corpus category ``injection_paraphrased_heldout`` measures exactly that; a l
 
 from __future__ import annotations
 
-import bisect
 import functools
 import hashlib
 import hmac
@@ -43,9 +46,10 @@ import re
 import time
 import unicodedata
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -187,6 +191,12 @@ for _lo, _hi in _INVISIBLE_RANGES:
 del _lo, _hi, _cp
 
 _ASCII_SPECIAL_RX = re.compile(r"[\x00-\x1f\x7f]")
+# ASCII characters the fold table deletes (controls that are not whitespace). Every other ASCII
+# character folds to exactly one character, so an ASCII text without these keeps its positions.
+_ASCII_DROPPED_RX = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")
+# Characters whose folded form may not be exactly one character: all but printable ASCII and the
+# whitespace controls (which become one space).
+_IRREGULAR_RX = re.compile(r"[^\t-\r\x1c-\x7e]")
 _SPACES_RX = re.compile(r" {2,}")
 # Letter-spaced words ("i g n o r e", "m-o-r-o-n"): 3+ single letters, one separator repeated.
 _SPACED_RX = re.compile(r"(?<![a-z])[a-z]([ .\-_*])[a-z](?![a-z])(?:\1[a-z](?![a-z]))+")
@@ -195,13 +205,17 @@ _SPACED_RX = re.compile(r"(?<![a-z])[a-z]([ .\-_*])[a-z](?![a-z])(?:\1[a-z](?![a
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
                        "@": "a", "$": "s"})
 _LEET_RX = re.compile(r"(?<![a-z0-9@$])[a-z]*+[0-9@$][a-z0-9@$]*+")
+# A token holding both a letter and a digit/"@"/"$" has the two side by side somewhere: without such
+# a pair there is nothing to fold (most texts, and every text without letters, skip the fold).
+_MIXED_RX = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
 _IDENT_RX = re.compile(r"[a-z]+[0-9]{2,}")
 _LEET_LOOKUP = np.arange(128, dtype=np.uint32)
 for _k, _v in {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s"}.items():
     _LEET_LOOKUP[ord(_k)] = ord(_v)
 del _k, _v
-#: Texts at least this long are leet-folded with numpy instead of one regex callback per token.
+#: Texts at least this long are folded with numpy instead of one regex callback per token.
 _VECTOR_MIN = 4096
+_DELETED = 0xFFFFFFFF  # marks a removed character in a numpy code point array (not a code point)
 
 
 def _codepoints(s: str) -> np.ndarray:
@@ -220,38 +234,104 @@ def _leet_sub(m: re.Match) -> str:
 
 
 def _leet_vectorized(s: str) -> str:
-    """The same result as ``_LEET_RX.sub(_leet_sub, s)``, computed per token with numpy (long texts)."""
-    b = _codepoints(s).copy()
+    """The same result as ``_LEET_RX.sub(_leet_sub, s)``, computed per token with numpy (long texts).
+
+    A token is a maximal run of ``[a-z0-9@$]``. Sums per token (``np.add.reduceat``) give its number of
+    letters, digits and symbols and of letters that follow a digit; a token is folded when it has a letter and
+    a digit or symbol and is not an identifier ``[a-z]+[0-9]{2,}``. Works on bytes for ASCII text.
+    """
+    ascii_ = s.isascii()
+    b = np.frombuffer(s.encode("ascii"), dtype=np.uint8) if ascii_ else _codepoints(s)
     letter = (b >= 97) & (b <= 122)
     digit = (b >= 48) & (b <= 57)
     sym = (b == 64) | (b == 36)
-    in_tok = letter | digit | sym
-    prev_in = np.concatenate(([False], in_tok[:-1]))
-    starts = in_tok & ~prev_in
-    if not starts.any():
+    digit_or_sym = digit | sym
+    in_tok = letter | digit_or_sym
+    starts = np.flatnonzero(in_tok & ~np.concatenate(([False], in_tok[:-1])))
+    if len(starts) == 0:
         return s
-    tok = np.cumsum(starts) - 1
-    idx = tok[in_tok]
-    ntok = int(starts.sum())
-    n_letters = np.bincount(idx, weights=letter[in_tok], minlength=ntok)
-    n_digits = np.bincount(idx, weights=digit[in_tok], minlength=ntok)
-    n_syms = np.bincount(idx, weights=sym[in_tok], minlength=ntok)
-    prev_digit = np.concatenate(([False], digit[:-1]))
-    letter_after_digit = np.bincount(idx, weights=(letter & prev_digit)[in_tok], minlength=ntok)
-    first_letter = letter[starts]
-    ident = (n_syms == 0) & (n_digits >= 2) & (n_letters >= 1) & (letter_after_digit == 0) & first_letter
-    fold_tok = (n_letters > 0) & ~ident & ((n_digits + n_syms) > 0)
-    where = np.zeros(len(b), dtype=bool)
-    where[in_tok] = fold_tok[idx]
-    where &= digit | sym
-    if not where.any():
+
+    def per_token(mask: np.ndarray) -> np.ndarray:
+        # Sum from one token start to the next: the characters between tokens add nothing.
+        return np.add.reduceat(mask.view(np.uint8), starts, dtype=np.int64)
+
+    letter_after_digit = np.zeros(len(b), dtype=bool)
+    letter_after_digit[1:] = letter[1:] & digit[:-1]
+    n_letters, n_digits, n_syms = per_token(letter), per_token(digit), per_token(sym)
+    ident = ((n_syms == 0) & (n_digits >= 2) & (per_token(letter_after_digit) == 0) & letter[starts])
+    fold = (n_letters > 0) & ((n_digits + n_syms) > 0) & ~ident
+    if not fold.any():
         return s
-    b[where] = _LEET_LOOKUP[b[where]]
-    return _from_codepoints(b)
+    # Spread each token's verdict over its characters (and the gap after it, which has no digits).
+    in_folded = np.zeros(len(b), dtype=bool)
+    in_folded[starts[0]:] = np.repeat(fold, np.diff(np.append(starts, len(b))))
+    where = in_folded & digit_or_sym
+    out = b.copy()
+    out[where] = _LEET_LOOKUP[out[where]]
+    return out.tobytes().decode("ascii") if ascii_ else _from_codepoints(out)
 
 
 def _join_spaced(m: re.Match) -> str:
     return m.group()[::2]
+
+
+def _ascii_classes(s: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """For a long ASCII text: masks of its letters a-z, of its digits/"@"/"$", and the bytes; else None.
+
+    A regex search over a long text costs tens of milliseconds per megabyte even when it finds
+    nothing (when a pattern starts with a look-behind, or with a class most characters fit, the
+    engine tries every position); these masks answer the same "is there any?" questions in a few
+    vectorized passes.
+    """
+    if len(s) < _VECTOR_MIN or not s.isascii():
+        return None
+    b = np.frombuffer(s.encode("ascii"), dtype=np.uint8)
+    letter = (b >= 97) & (b <= 122)
+    digit_or_sym = ((b >= 48) & (b <= 57)) | (b == 64) | (b == 36)
+    return letter, digit_or_sym, b
+
+
+def _has_spaced_letters(s: str) -> bool:
+    """Whether ``_SPACED_RX`` matches in ``s``. Every match starts with three lone letters (no letter
+    on either side) with the same separator between them ("a.b.c"); long texts without such a
+    triple are ruled out with numpy."""
+    classes = _ascii_classes(s) if len(s) >= _VECTOR_MIN else None
+    if classes is not None:
+        letter, _, b = classes
+        lone = letter.copy()
+        lone[1:] &= ~letter[:-1]
+        lone[:-1] &= ~letter[1:]
+        sep = (b == 32) | (b == 46) | (b == 45) | (b == 95) | (b == 42)  # " .-_*"
+        triple = lone[:-4] & sep[1:-3] & lone[2:-2] & (b[1:-3] == b[3:-1]) & lone[4:]
+        if not triple.any():
+            return False
+    return _SPACED_RX.search(s) is not None
+
+
+def _has_mixed_token(s: str) -> bool:
+    """Whether ``_MIXED_RX`` matches in ``s``: a letter next to a digit, "@" or "$"."""
+    classes = _ascii_classes(s) if len(s) >= _VECTOR_MIN else None
+    if classes is None:
+        return _MIXED_RX.search(s) is not None
+    letter, digit_or_sym, _ = classes
+    return bool((letter[:-1] & digit_or_sym[1:]).any() or (digit_or_sym[:-1] & letter[1:]).any())
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    """Length of the longest run of True in a boolean array (0 if none)."""
+    edges = np.flatnonzero(np.diff(mask.view(np.int8), prepend=np.int8(0), append=np.int8(0)))
+    return int((edges[1::2] - edges[0::2]).max()) if len(edges) else 0
+
+
+#: ``str.translate`` table that turns every ASCII character but a-z into a space.
+_LETTERS_ONLY = {c: " " for c in range(128) if not 97 <= c <= 122}
+
+
+def _words(t: str) -> list[str]:
+    """The words ``[a-z]+`` of ``t``, as ``_WORD_RX.findall(t)``; a long ASCII text by translate + split."""
+    if len(t) >= _VECTOR_MIN and t.isascii():
+        return t.translate(_LETTERS_ONLY).split()
+    return _WORD_RX.findall(t)
 
 
 def _char_label(ch: str) -> str:
@@ -280,32 +360,17 @@ class NormalizedText:
         return tuple((m.start(), _char_label(m.group())) for m in _INVISIBLE_RX.finditer(self.original))
 
     @functools.cached_property
-    def _owner(self) -> np.ndarray | None:
-        """``owner[j]`` = index in ``original`` of the character that produced ``text[j]``."""
+    def _owner(self) -> list[int] | np.ndarray | None:
+        """``owner[j]`` = index in ``original`` of the character that produced ``text[j]``.
+
+        ``None`` when every position is kept. Short texts build the map from list slices (only the
+        characters whose fold is not one character, and the dropped separators and spaces, are
+        visited); long ones with numpy. The tests check that both give the same map.
+        """
         if self._exact:
             return None
-        text = self.original
-        n = len(text)
-        cp = _codepoints(text)
-        lengths = np.empty(n, dtype=np.int64)
-        ascii_ = cp < 128
-        lengths[ascii_] = _ASCII_FOLD_LEN[cp[ascii_]]
-        if not ascii_.all():
-            uniq, inv = np.unique(cp[~ascii_], return_inverse=True)
-            lengths[~ascii_] = np.array([len(_FOLD[int(u)]) for u in uniq], dtype=np.int64)[inv]
-        owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        s = text.translate(_FOLD)
-        if self.fold_obfuscation:
-            keep = np.ones(len(s), dtype=bool)
-            for m in _SPACED_RX.finditer(s):
-                keep[m.start() + 1:m.end():2] = False
-            if not keep.all():
-                owner = owner[keep]
-                s = _SPACED_RX.sub(_join_spaced, s)
-        if "  " in s:
-            b = _codepoints(s) == 32
-            keep = ~(b & np.concatenate(([False], b[:-1])))
-            owner = owner[keep]
+        build = _owner_slices if len(self.original) < _VECTOR_MIN else _owner_numpy
+        owner = build(self.original, self.fold_obfuscation)
         if len(owner) != len(self.text):  # pragma: no cover - an internal consistency check
             raise RuntimeError("normalize: offset map out of step with the folded text")
         return owner
@@ -314,6 +379,8 @@ class NormalizedText:
         """Map ``text[start:end]`` to ``(s, e)`` such that ``original[s:e]`` produced it."""
         if not (0 <= start <= end <= len(self.text)):
             raise ValueError(f"span must satisfy 0 <= start <= end <= {len(self.text)}; got ({start}, {end})")
+        if self._exact:
+            return start, end
         owner = self._owner
         if owner is None:
             return start, end
@@ -322,8 +389,105 @@ class NormalizedText:
             return s, s
         return int(owner[start]), int(owner[end - 1]) + 1
 
+    def _spans_to_original(self, starts: list[int], ends: list[int]) -> list[tuple[int, int]]:
+        """``[to_original(s, e) for s, e in zip(starts, ends)]`` for non-empty spans of ``text``, in bulk."""
+        owner = None if self._exact else self._owner
+        if owner is None:
+            return list(zip(starts, ends))
+        if isinstance(owner, list):
+            return [(owner[s], owner[e - 1] + 1) for s, e in zip(starts, ends)]
+        if not starts:
+            return []
+        a = owner[np.asarray(starts, dtype=np.int64)].tolist()
+        b = (owner[np.asarray(ends, dtype=np.int64) - 1] + 1).tolist()
+        return list(zip(a, b))
 
-_ASCII_FOLD_LEN = np.array([len(_fold_char(chr(c))) for c in range(128)], dtype=np.int64)
+
+def _fold_chars(text: str) -> tuple[str, bool]:
+    """Step 1 of ``normalize``: every character through the fold table.
+
+    Returns the folded string and whether every position was kept (character i came from character
+    i). A long non-ASCII text is folded with numpy: each distinct character once, then one lookup
+    for the whole text (through ``str.translate`` every character costs a dictionary lookup, and
+    one outside the precomputed blocks, such as CJK or emoji, a call of ``_fold_char``).
+    """
+    if text.isascii():
+        if _ASCII_SPECIAL_RX.search(text) is None:
+            return text.lower(), True
+        return text.translate(_FOLD), _ASCII_DROPPED_RX.search(text) is None
+    if len(text) < _VECTOR_MIN:
+        return text.translate(_FOLD), False
+    cp = _codepoints(text)
+    present = np.flatnonzero(np.bincount(cp)).tolist()
+    folds = [_FOLD[c] for c in present]
+    if any(len(f) > 1 for f in folds):  # a character that expands ("\ufb01" -> "fi"): str.translate
+        return text.translate(dict(zip(present, folds))), False
+    lookup = np.zeros(present[-1] + 1, dtype=np.uint32)
+    lookup[present] = [ord(f) if f else _DELETED for f in folds]
+    out = lookup[cp]
+    if "" in folds:
+        out = out[out != _DELETED]
+    return _from_codepoints(out), False
+
+
+def _without_runs(owner: list[int], s: str, fold_obfuscation: bool) -> list[int]:
+    """Steps 2 and 3 of ``normalize`` applied to an owner map of the character-folded text ``s``."""
+    if fold_obfuscation and _SPACED_RX.search(s) is not None:
+        kept: list[int] = []
+        prev = 0
+        for m in _SPACED_RX.finditer(s):
+            a, e = m.span()
+            kept += owner[prev:a]
+            kept += owner[a:e:2]  # the letters; the separators between them go
+            prev = e
+        kept += owner[prev:]
+        owner, s = kept, _SPACED_RX.sub(_join_spaced, s)
+    if "  " in s:
+        kept, prev = [], 0
+        for m in _SPACES_RX.finditer(s):
+            kept += owner[prev:m.start() + 1]  # the first space of a run stays
+            prev = m.end()
+        kept += owner[prev:]
+        owner = kept
+    return owner
+
+
+def _owner_slices(text: str, fold_obfuscation: bool) -> list[int]:
+    """The owner map of ``normalize(text)`` as a list, built from slices (short texts)."""
+    owner: list[int] = []
+    prev = 0
+    for m in _IRREGULAR_RX.finditer(text):
+        k = len(_FOLD[ord(m.group())])
+        if k != 1:
+            i = m.start()
+            owner += range(prev, i)
+            owner += [i] * k
+            prev = i + 1
+    owner += range(prev, len(text))
+    return _without_runs(owner, _fold_chars(text)[0], fold_obfuscation)
+
+
+def _owner_numpy(text: str, fold_obfuscation: bool) -> np.ndarray:
+    """The owner map of ``normalize(text)`` as an array, built with numpy (long texts)."""
+    cp = _codepoints(text)
+    present = np.flatnonzero(np.bincount(cp, minlength=1)).tolist()  # the distinct code points
+    fold_length = np.zeros((present[-1] if present else 0) + 1, dtype=np.int64)
+    fold_length[present] = [len(_FOLD[c]) for c in present]
+    owner = np.repeat(np.arange(len(text), dtype=np.int64), fold_length[cp])
+    s = _fold_chars(text)[0]
+    if fold_obfuscation:
+        keep = np.ones(len(s), dtype=bool)
+        for m in _SPACED_RX.finditer(s):
+            keep[m.start() + 1:m.end():2] = False
+        if not keep.all():
+            owner = owner[keep]
+            s = _SPACED_RX.sub(_join_spaced, s)
+    if "  " in s:
+        b = _codepoints(s) == 32
+        keep = ~(b & np.concatenate(([False], b[:-1])))
+        owner = owner[keep]
+    return owner
+
 
 
 def normalize(text: str | bytes, *, fold_obfuscation: bool = True) -> NormalizedText:
@@ -351,20 +515,15 @@ def normalize(text: str | bytes, *, fold_obfuscation: bool = True) -> Normalized
     """
     text = _as_text("text", text)
     fold_obfuscation = bool(fold_obfuscation)
-    if text.isascii() and _ASCII_SPECIAL_RX.search(text) is None:
-        s = text.lower()
-        exact = True
-    else:
-        s = text.translate(_FOLD)
-        exact = False
-    if fold_obfuscation and _SPACED_RX.search(s) is not None:
+    s, exact = _fold_chars(text)
+    if fold_obfuscation and _has_spaced_letters(s):
         s = _SPACED_RX.sub(_join_spaced, s)
         exact = False
     if "  " in s:
         s = _SPACES_RX.sub(" ", s)
         exact = False
     if fold_obfuscation:
-        if _LEET_RX.search(s) is not None:
+        if _has_mixed_token(s):
             s = _leet_vectorized(s) if len(s) >= _VECTOR_MIN else _LEET_RX.sub(_leet_sub, s)
         if "_" in s:
             s = s.replace("_", " ")
@@ -447,45 +606,45 @@ _ROLE_TARGET = (r"(?:unrestricted|unfiltered|uncensored|jailbroken|unlimited|unb
 
 # (family, pattern name, weight, regex on normalized text). Within a family: strongest first.
 _INJECTION_PATTERNS: tuple[tuple[str, str, float, str], ...] = (
-    ("instruction_override", "override_instructions", 0.9, 'ignore disregard forget override overrule bypass skip drop abandon discard set stop do don no cancel neglect',
+    ("instruction_override", "override_instructions", 0.9, 'ignore disregard forget override overrule bypass skip drop abandon discard set stop do don no cancel neglect & instruction instructions direction directions directive directives guideline guidelines rule rules prompt prompts command commands order orders context programming constraint constraints restriction restrictions policy policies guardrail guardrails filter filters training',
      rf"\b{_OVERRIDE_VERB} {_MOD}{_TARGET}\b"),
-    ("instruction_override", "override_multilingual", 0.9, 'ignorez ignorer ignore ignores oubliez oublie oublier ignora ignoren olvida olvide olviden descarta ignoriere ignorier ignorieren vergiss vergessen missachte dimentica dimenticate ignorate trascura esqueca esquece desconsidere ne',
+    ("instruction_override", "override_multilingual", 0.9, 'ignorez ignorer ignore ignores oubliez oublie oublier ignora ignoren olvida olvide olviden descarta ignoriere ignorier ignorieren vergiss vergessen missachte dimentica dimenticate ignorate trascura esqueca esquece desconsidere ne & instruction instructions consigne consignes regles directives instrucciones reglas indicaciones directrices anweisungen instruktionen regeln richtlinien befehle istruzioni regole direttive instrucoes regras diretrizes',
      rf"\b{_ML_OVERRIDE_VERB} {_ML_MOD}{_ML_TARGET}\b"),
-    ("instruction_override", "forget_everything_before", 0.85, 'forget ignore disregard',
+    ("instruction_override", "forget_everything_before", 0.85, 'forget ignore disregard & everything all anything',
      r"\b(?:forget|ignore|disregard) (?:everything|all|anything) (?:(?:that|which) )?"
      r"(?:above|before|prior|previously|so far|up to now|that came before|"
      r"you(?: were|'ve been| have been) (?:told|given|instructed))"),
     ("instruction_override", "forget_everything_multilingual", 0.85, 'oubliez oublie olvida olvide vergiss dimentica',
      r"\b(?:oubliez|oublie) tout(?: ce qui precede| ce que)|\b(?:olvida|olvide) todo(?: lo anterior)?\b|"
      r"\bvergiss alles\b|\bdimentica tutto\b"),
-    ("instruction_override", "system_override", 0.8, 'system safety content',
+    ("instruction_override", "system_override", 0.8, 'system safety content & override disabled off removed lifted suspended',
      r"\bsystem override\b|\b(?:safety|content) (?:filters?|guidelines|rules|restrictions) "
      r"(?:are )?(?:disabled|off|removed|lifted|suspended)\b"),
-    ("instruction_override", "not_bound_by_rules", 0.6, 'bound restricted limited constrained',
+    ("instruction_override", "not_bound_by_rules", 0.6, 'bound restricted limited constrained & longer not',
      r"\b(?:no longer|not) (?:bound|restricted|limited|constrained) by\b"),
-    ("instruction_override", "new_instructions", 0.6, 'new updated different real actual true',
+    ("instruction_override", "new_instructions", 0.6, 'new updated different real actual true & instructions rules directives policy task orders',
      r"\b(?:new|updated|different|real|actual|true) (?:instructions|rules|directives|policy|task|orders)"
      r"(?: (?:are|is)\b|:)"),
-    ("instruction_override", "forget_what_i_said", 0.4, 'forget ignore disregard',
+    ("instruction_override", "forget_what_i_said", 0.4, 'forget ignore disregard & everything all & said told wrote',
      r"\b(?:forget|ignore|disregard) (?:everything|all) (?:that )?i (?:said|told you|wrote)\b"),
-    ("role_reassignment", "unrestricted_persona", 0.8, 'unrestricted unfiltered uncensored jailbroken unlimited unbound evil rogue amoral unethical dan stan developer god',
+    ("role_reassignment", "unrestricted_persona", 0.8, 'unrestricted unfiltered uncensored jailbroken unlimited unbound evil rogue amoral unethical dan stan developer god & you act acting behave pretend roleplay role become respond answer',
      rf"\b{_ROLE_INTRO} {_ROLE_FILLER}{_ROLE_TARGET}\b"),
     ("role_reassignment", "special_mode", 0.75, 'mode',
      r"\b(?:enter|enable|activate|switch to|turn on|you are now in|you are in|engage) (?:the )?"
      r"(?:developer|god|debug|admin|dan|jailbreak|unrestricted|sudo) mode\b|"
      r"\b(?:developer|god|dan|jailbreak) mode (?:enabled|activated|engaged)\b"),
-    ("role_reassignment", "without_restrictions", 0.45, 'without with no free sin ohne sans senza sem',
+    ("role_reassignment", "without_restrictions", 0.45, 'without with no free sin ohne sans senza sem & restriction restrictions filter filters limit limits limitation limitations censorship rules guidelines ethics guardrails policy policies restricciones einschrankungen restrizioni restricoes',
      r"\b(?:without|with no|no|free of|free from|sin|ohne|sans|senza|sem) "
      r"(?:any |all |your |the |aucune |ninguna |jegliche |alcuna |quaisquer )?"
      r"(?:restrictions?|filters?|limits?|limitations?|censorship|rules|guidelines|ethical guidelines|ethics|"
      r"guardrails|content polic(?:y|ies)|restricciones|einschrankungen|restrizioni|restricoes)\b"),
-    ("role_reassignment", "you_are_now", 0.35, 'you from tu vous ahora du sie ora agora',
+    ("role_reassignment", "you_are_now", 0.35, 'you from tu vous ahora du sie ora agora & now maintenant eres es jetzt sei voce',
      r"\byou are now\b|\bfrom now on,? you (?:are|will)\b|\b(?:tu es|vous etes) maintenant\b|"
      r"\bahora (?:eres|es)\b|\b(?:du bist|sie sind) jetzt\b|\bora sei\b|\bagora (?:voce e|es)\b"),
-    ("role_reassignment", "pretend", 0.3, 'pretend act roleplay role imagine',
+    ("role_reassignment", "pretend", 0.3, 'pretend act roleplay role imagine & be you as if',
      r"\b(?:pretend (?:to be|you are|you're)|act as if|roleplay as|role-play as|imagine you are)\b"),
     ("role_reassignment", "jailbreak_word", 0.3, 'jailbreak jailbreaked jailbreaking', r"\bjailbreak(?:ed|ing)?\b"),
-    ("prompt_exfiltration", "reveal_system_prompt", 0.85, 'system initial preprompt pre hidden secret original internal confidential developer first',
+    ("prompt_exfiltration", "reveal_system_prompt", 0.85, 'system initial preprompt pre hidden secret original internal confidential developer first & reveal show print display output repeat tell give share leak dump recite expose write spell list disclose return provide paste',
      rf"\b{_REVEAL} (?:me |us )?(?:(?:your|the|all|of|entire|full|complete|exact|verbatim|whole|current) )"
      rf"{{0,4}}{_QUALIFIED_PROMPT}\b"),
     ("prompt_exfiltration", "reveal_multilingual", 0.8, 'prompt instrucciones anweisungen systemprompt istruzioni instrucoes instructions consignes',
@@ -494,14 +653,14 @@ _INJECTION_PATTERNS: tuple[tuple[str, str, float, str], ...] = (
      r"los|deinen|deine|den|die|ihre|il|le|les|o|a|as|os|seu|sua|suas|ocultas|geheimen|secretes|segrete|"
      r"secretas|internes) ){0,4}(?:prompt|instrucciones|anweisungen|systemprompt|istruzioni|instrucoes|"
      r"instructions|consignes)\b"),
-    ("prompt_exfiltration", "reveal_your_rules", 0.7, 'your',
+    ("prompt_exfiltration", "reveal_your_rules", 0.7, 'your & reveal show print display output repeat tell give share leak dump recite expose write spell list disclose return provide paste & prompt instructions rules guidelines configuration secret secrets',
      r"\b" + _REVEAL + r" (?:me |us )?your (?:(?:[a-z']+) ){0,2}"
      r"(?:prompt|instructions|rules|guidelines|configuration|secrets?)\b"),
-    ("prompt_exfiltration", "repeat_preceding_text", 0.6, 'repeat print output recite show reveal display dump',
+    ("prompt_exfiltration", "repeat_preceding_text", 0.6, 'repeat print output recite show reveal display dump & above before preceding context',
      r"\b(?:repeat|print|output|recite|show|reveal|display|dump) (?:me )?(?:(?:all|everything|the|text|"
      r"words|content|contents|of|verbatim) ){0,3}(?:above|before this|preceding|that came before|"
      r"in your context)\b"),
-    ("prompt_exfiltration", "what_is_your_prompt", 0.6, 'what given',
+    ("prompt_exfiltration", "what_is_your_prompt", 0.6, 'what given & system instructions prompt rules',
      r"\bwhat (?:is|are|were) (?:your|the (?:exact|original|initial|hidden|secret|system|full)) "
      r"(?:(?:exact|original|initial|hidden|secret|full|system) ){0,2}(?:system prompt|instructions|prompt|"
      r"rules)\b|\b(?:instructions|prompt|rules) (?:that )?you (?:were|have been) given\b"),
@@ -513,7 +672,7 @@ _INJECTION_PATTERNS: tuple[tuple[str, str, float, str], ...] = (
      r"end[ _]header[ _]id)\|>|"
      r"\[/?inst\]|</s> ?<s>"),
     ("delimiter_injection", "role_label", 0.3, 'system assistant developer', r"(?:^|(?<=[ .!?]))(?:system|assistant|developer) ?:"),
-    ("encoded_payload", "decode_and_follow", 0.7, 'decode decrypt deobfuscate unscramble translate convert',
+    ("encoded_payload", "decode_and_follow", 0.7, 'decode decrypt deobfuscate unscramble translate convert & follow execute run obey perform apply',
      r"\b(?:decode|decrypt|deobfuscate|unscramble|translate|convert) (?:(?:this|the|following|it|that|string|"
      r"text|message|payload|base64|rot13|hex|and|then|is|below) ){0,5}(?:follow|execute|run|obey|perform|"
      r"apply)\b"),
@@ -528,12 +687,28 @@ _B64_SIGN_RX = re.compile(r"[0-9+/=]")
 _B64_WEIGHT = 0.35
 
 
+def _base64_blobs(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of base64-looking blobs in the original ``text`` (see ``_B64_RX``), in order."""
+    if _B64_SIGN_RX.search(text) is None:
+        return  # every blob holds a digit, "+", "/" or "="; most texts have none of them
+    if len(text) >= _VECTOR_MIN and text.isascii():  # and a run of 20 or more base64 characters
+        b = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        alphabet = (((b >= 65) & (b <= 90)) | ((b >= 97) & (b <= 122)) | ((b >= 48) & (b <= 57))
+                    | (b == 43) | (b == 47))
+        if _longest_run(alphabet) < 20:
+            return
+    for m in _B64_RX.finditer(text):
+        if _B64_SIGN_RX.search(m.group()) is not None:  # else a long word, not an encoding
+            yield m.span()
+
+
 _WORD_RX = re.compile(r"[a-z]+")
 
 
 @dataclass(frozen=True)
 class _Rule:
-    """One compiled pattern. ``words``/``substrings``: at least one occurs in every match (a cheap gate)."""
+    """One compiled pattern. ``words``/``substrings``: at least one occurs in every match (a cheap gate);
+    ``also``: further word sets, each of which must have a word in the text too."""
 
     family: str
     name: str
@@ -542,6 +717,7 @@ class _Rule:
     substrings: tuple[str, ...]
     rx: re.Pattern
     left_boundary: bool
+    also: tuple[frozenset, ...] = ()
 
 
 def _top_level_alternatives(src: str) -> list[str]:
@@ -580,25 +756,34 @@ def _top_level_alternatives(src: str) -> list[str]:
 def _compile_rules(patterns, vocab: Mapping[str, str]) -> _RuleSet:
     """Compile (family, name, weight, anchors, regex) tuples.
 
+    ``anchors``: words of which every match contains at least one as a whole word (``=x``: a
+    substring instead; ``@NAME``: the words of ``vocab[NAME]``); groups separated by ``&`` must
+    *each* be met ("ignore ... & instructions ..."), so a rule whose verb occurs but none of its
+    objects is not run at all.
+
     A leading word boundary ``\\b`` on every top-level alternative is removed from the regex and
     checked in Python instead: a pattern that starts with literal words lets the regex engine skip
     ahead to the characters that can start a match, several times faster on long texts.
     """
     rules = []
     for fam, pname, w, anchors, src in patterns:
-        words, subs = set(), []
-        for a in anchors.split():
-            if a.startswith("="):
-                subs.append(a[1:])
-            elif a.startswith("@"):
-                words.update(vocab[a[1:]].split("|"))
-            else:
-                words.add(a)
+        groups = []
+        for group in anchors.split("&"):
+            words, subs = set(), []
+            for a in group.split():
+                if a.startswith("="):
+                    subs.append(a[1:])
+                elif a.startswith("@"):
+                    words.update(vocab[a[1:]].split("|"))
+                else:
+                    words.add(a)
+            groups.append((frozenset(words), tuple(subs)))
+        (words, subs), also = groups[0], tuple(g for g, _ in groups[1:])
         alts = _top_level_alternatives(src)
         left = all(a.startswith(r"\b") for a in alts)
         if left:
             src = "|".join(a[2:] for a in alts)
-        rules.append(_Rule(fam, pname, w, frozenset(words), tuple(subs), re.compile(src), left))
+        rules.append(_Rule(fam, pname, w, words, subs, re.compile(src), left, also))
     return _RuleSet(tuple(rules))
 
 
@@ -612,7 +797,7 @@ class _RuleSet:
             for w in r.words:
                 index.setdefault(w, []).append(i)
         self.index = index
-        self.vocab = frozenset(index)
+        self.vocab = frozenset(index).union(*(g for r in rules for g in r.also))
         self.by_substring = tuple((i, r.substrings) for i, r in enumerate(rules) if r.substrings)
 
 
@@ -621,40 +806,62 @@ def _scan(ruleset: _RuleSet, t: str, *, gate: bool = True, limit: int = 100,
     """Yield (rule, start, end) for the matches of every rule in ``t`` (non-overlapping per rule).
 
     With ``gate`` a rule runs only if one of its anchor words occurs in ``t`` as a word (or one of
-    its anchor substrings occurs); the tests check that gating never changes the result. After
-    ``limit`` matches in all, each further rule yields at most its first match: enough for a
-    score that depends on *which* rules matched, while the work on a hostile text stays bounded.
+    its anchor substrings occurs) and each of its ``also`` sets has a word in ``t``; the tests
+    check that gating never changes the result. After ``limit`` matches in all, each further rule
+    yields at most its first match: enough for a score that depends on *which* rules matched,
+    while the work on a hostile text stays bounded.
     ``accept(start, end)`` can veto a match (it then neither counts nor is yielded).
     """
     rules = ruleset.rules
     if gate:
         index = ruleset.index
+        present = ruleset.vocab.intersection(_words(t))
         chosen = set()
-        for w in ruleset.vocab.intersection(_WORD_RX.findall(t)):
-            chosen.update(index[w])
+        for w in present:
+            chosen.update(index.get(w, ()))
         for i, subs in ruleset.by_substring:
             if any(x in t for x in subs):
                 chosen.add(i)
-        rules = [rules[i] for i in sorted(chosen)]
+        selected = []
+        for i in sorted(chosen):
+            for group in rules[i].also:
+                if present.isdisjoint(group):
+                    break
+            else:
+                selected.append(rules[i])
+        rules = selected
     count = 0
     for rule in rules:
-        rx, pos = rule.rx, 0
-        while True:
-            m = rx.search(t, pos)
-            if m is None:
-                break
+        for m in _word_matches(rule.rx, t, rule.left_boundary):
             s, e = m.span()
-            if rule.left_boundary and s > 0 and (t[s - 1].isalnum() or t[s - 1] == "_"):
-                pos = s + 1  # started inside a word: what "\b" would have refused
-                continue
             if accept is not None and not accept(s, e):
-                pos = e if e > s else e + 1
                 continue
             yield rule, s, e
             count += 1
             if count >= limit:
                 break
-            pos = e if e > s else e + 1
+
+
+def _word_matches(rx: re.Pattern, t: str, left_boundary: bool = True) -> Iterator[re.Match]:
+    """The matches of ``rx.finditer(t)``, as if ``rx`` began with ``\\b`` when ``left_boundary`` is set.
+
+    A match that starts inside a word is refused and the search goes on one character after its
+    start (what the engine does when ``\\b`` fails there); after an empty match it goes on one
+    character later. finditer does the rest in C, so a long run of matches costs no Python-level
+    search call per match.
+    """
+    pos: int | None = 0
+    while pos is not None and pos <= len(t):  # (re clamps a start past the end back to the end)
+        matches, pos = rx.finditer(t, pos), None
+        for m in matches:
+            s, e = m.span()
+            if left_boundary and s > 0 and (t[s - 1].isalnum() or t[s - 1] == "_"):
+                pos = s + 1
+                break
+            yield m
+            if e == s:
+                pos = e + 1
+                break
 
 
 _INJECTION_RULES = _compile_rules(_INJECTION_PATTERNS, {})
@@ -703,12 +910,10 @@ class PromptInjectionGuard:
         for rule, a, b in _scan(_INJECTION_RULES, t, gate=self._gate, limit=self.max_findings):
             weights[rule.name] = rule.weight
             findings.append(Finding(rule.family, norm.to_original(a, b), rule.name))
-        for m in _B64_RX.finditer(text):
-            if _B64_SIGN_RX.search(m.group()) is None:
-                continue  # a long word, not an encoding
+        for span in _base64_blobs(text):
             weights["base64_blob"] = _B64_WEIGHT
             if len(findings) < self.max_findings:
-                findings.append(Finding("encoded_payload", m.span(), "base64_blob"))
+                findings.append(Finding("encoded_payload", span, "base64_blob"))
             else:
                 break
         prod = 1.0
@@ -826,15 +1031,17 @@ class InvisibleTextGuard:
         if text.isascii() and _ASCII_SPECIAL_RX.search(text) is None:
             return GuardResult(self.name, True, 0.0, "0 invisible character(s)")
         total = len(text) - len(_INVISIBLE_RUN_RX.sub("", text))
-        emoji_ok: set[int] = set()
-        if total and self.allow_emoji_sequences and ("\u200d" in text or "\ufe0f" in text or "\ufe0e" in text):
-            emoji_ok = {m.start() for m in _EMOJI_JOINER_RX.finditer(text)}
-        count = total - len(emoji_ok)
+        in_emoji = 0  # joiners and variation selectors inside emoji sequences: counted, not listed
+        skip_emoji = bool(total and self.allow_emoji_sequences
+                          and ("\u200d" in text or "\ufe0f" in text or "\ufe0e" in text))
+        if skip_emoji:
+            in_emoji = _EMOJI_JOINER_RX.subn("", text)[1]
+        count = total - in_emoji
         findings: list[Finding] = []
         if count:
             for m in _INVISIBLE_RX.finditer(text):
                 k = m.start()
-                if k in emoji_ok:
+                if skip_emoji and _EMOJI_JOINER_RX.match(text, k) is not None:
                     continue
                 cp = ord(m.group())
                 findings.append(Finding(_invisible_kind(cp), (k, k + 1), f"U+{cp:04X}"))
@@ -939,15 +1146,14 @@ def luhn_valid(digits: str) -> bool:
     check_str("digits", digits)
     if not (digits.isascii() and digits.isdigit()):
         raise ValueError(f"digits must contain ASCII digits only; got {digits[:30]!r}")
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
+    from_right = digits[::-1]
+    kept = sum(map(int, from_right[0::2]))  # 1st, 3rd, ... digit from the right: as it is
+    doubled = sum(_LUHN_DOUBLED[int(ch)] for ch in from_right[1::2])  # 2nd, 4th, ...: doubled
+    return (kept + doubled) % 10 == 0
+
+
+#: Digit d doubled, minus 9 when that exceeds 9 (the sum of the two digits of 2d).
+_LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
 #: IBAN lengths by country (ISO 13616 / SWIFT IBAN registry).
@@ -977,11 +1183,11 @@ def iban_valid(iban: str) -> bool:
     if IBAN_LENGTHS.get(country) != len(s) or not s[2:4].isdigit() or not country.isalpha():
         return False
     rearranged = s[4:] + s[:4]
-    remainder = 0
-    for ch in rearranged:  # digit-by-digit mod 97, so no big integers are needed
-        v = ord(ch) - 48 if ch.isdigit() else ord(ch) - 55
-        remainder = (remainder * (100 if v > 9 else 10) + v) % 97
-    return remainder == 1
+    return int(rearranged.translate(_IBAN_LETTER_VALUES)) % 97 == 1  # at most ~70 digits: a small integer
+
+
+#: A -> "10", B -> "11", ..., Z -> "35" (the ISO 13616 letter values), for ``str.translate``.
+_IBAN_LETTER_VALUES = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:
@@ -1005,18 +1211,97 @@ _EMAIL_SPOKEN_RX = re.compile(
     r"(?:com|org|net|edu|gov|io|co|uk|de|fr|info|biz)\b")
 _NANP_RX = re.compile(
     r"(?<![\w+])(?:\+?1[ .\-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .\-])[2-9]\d{2}[ .\-]\d{4}(?!\w)")
+# The two bare-number patterns start with a keyword; the "\b" before it is checked by _word_matches,
+# so the engine can jump between the letters a keyword starts with.
 _NANP_BARE_RX = re.compile(
-    r"\b(?:phone|tel|telephone|cell|mobile|call|fax|text|whatsapp|sms)\b[^0-9\n]{0,20}?"
+    r"(?:phone|tel|telephone|cell|mobile|call|fax|text|whatsapp|sms)\b[^0-9\n]{0,20}?"
     r"(?<![\d+])(?P<num>(?:\+?1)?[2-9]\d{2}[2-9]\d{6})(?!\d)")
-_E164_RX = re.compile(r"(?<![\w+])\+[1-9][0-9 ().\-]{6,22}+")
+# The look-behind sits after the "+" (checking the character before it), so the engine can jump
+# from one "+" to the next instead of trying every position.
+_E164_RX = re.compile(r"\+(?<![\w+]\+)[1-9][0-9 ().\-]{6,22}+")
 _SSN_RX = re.compile(r"(?<![\w\-])(\d{3})([ \-])(\d{2})\2(\d{4})(?![\w\-])")
 _SSN_BARE_RX = re.compile(
-    r"\b(?:ssn|social security(?: number| no\.?| #)?)\b[^0-9\n]{0,20}?(?<!\d)(?P<num>\d{9})(?!\d)")
+    r"(?:ssn|social security(?: number| no\.?| #)?)\b[^0-9\n]{0,20}?(?<!\d)(?P<num>\d{9})(?!\d)")
 _CARD_RX = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){12,18}+(?![\w\-])")
 _IPV4_RX = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
     r"(?!\w|\.\d)")
 _IBAN_RX = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?: ?[a-z0-9]){11,30}")
+_DIGIT_RX = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class _DigitRuns:
+    """What a long ASCII text offers the digit patterns, found with numpy in one pass.
+
+    ``longest``: the longest run of digits; ``joined``: the longest once all spaces, or all dashes,
+    are deleted (the digits of a card number written with one kind of separator then stand
+    together; one with both kinds is refused anyway); ``letters``: whether there is any letter.
+    Each digit pattern needs a minimum (NANP and SSN a run of 4, bare numbers 9 or 10, a card 13
+    joined, an IBAN letters and a run of 2), so a flood of short numbers skips the patterns it
+    cannot feed.
+    """
+
+    longest: int
+    joined: int
+    letters: bool
+
+    @staticmethod
+    def of(t: str) -> "_DigitRuns":
+        b = np.frombuffer(t.encode("ascii"), dtype=np.uint8)
+        digit = (b >= 48) & (b <= 57)
+        joined = max(_longest_run(digit[b != 32]), _longest_run(digit[b != 45]))
+        return _DigitRuns(_longest_run(digit), joined, bool(((b >= 97) & (b <= 122)).any()))
+
+
+#: With no run information (short or non-ASCII texts) every digit pattern runs.
+_ANY_RUNS = _DigitRuns(10**9, 10**9, True)
+# Each bare-number pattern needs one of these words; checking them as substrings first is cheap.
+_PHONE_WORDS = ("phone", "tel", "cell", "mobile", "call", "fax", "text", "whatsapp", "sms")
+
+
+def _e164_candidates(t: str) -> list[tuple[int, int, str, str]]:
+    """E.164 numbers in ``t``: + and 8-15 digits, single separators, balanced parentheses."""
+    out = []
+    n = len(t)
+    for m in _E164_RX.finditer(t):
+        s, e = m.span()
+        if e < n and t[e].isdigit():
+            continue  # the bounded run stopped inside a longer digit string
+        chunk = m.group().rstrip(" ().-")  # trailing separators belong to the sentence
+        opened = chunk.count("(")
+        if opened != chunk.count(")") or "  " in chunk:
+            continue
+        n_digits = len(chunk) - 1 - 2 * opened - chunk.count(" ") - chunk.count(".") - chunk.count("-")
+        if 8 <= n_digits <= 15:
+            out.append((s, s + len(chunk), "phone", "e164"))
+    return out
+
+
+def _iban_candidates(t: str) -> list[tuple[int, int, str, str]]:
+    """IBANs in ``t``: a known country, exactly its registered length, the mod-97 check."""
+    out = []
+    for m in _IBAN_RX.finditer(t):
+        s = m.start()
+        country = t[s:s + 2].upper()
+        length = IBAN_LENGTHS.get(country)
+        if length is None:
+            continue
+        # Take exactly `length` alphanumerics (the regex may have run into the next word): the
+        # chunk holds single spaces, and each one before the length-th alphanumeric moves the end.
+        chunk = m.group()
+        if len(chunk) - chunk.count(" ") < length:
+            continue
+        end, space = length, chunk.find(" ")
+        while space != -1 and space < end:
+            end += 1
+            space = chunk.find(" ", space + 1)
+        k = s + end
+        if k < len(t) and t[k].isalnum():
+            continue
+        if iban_valid(t[s:k]):
+            out.append((s, k, "iban", country))
+    return out
 
 
 def _card_network(d: str) -> str | None:
@@ -1089,82 +1374,69 @@ class PIIGuard:
         text = _as_text("text", text)
         norm = normalize(text, fold_obfuscation=False)
         t = norm.text
-        cands: list[tuple[int, int, str, str]] = []
         want = self.entities
+        # One list per pattern. finditer gives each list in order and without overlaps; the cheap
+        # tests in front (a character or word the pattern needs) skip patterns that cannot match.
+        runs: list[list[tuple[int, int, str, str]]] = []
+        digits = _DIGIT_RX.search(t) is not None
+        d = _DigitRuns.of(t) if digits and len(t) >= _VECTOR_MIN and t.isascii() else _ANY_RUNS
         if "email" in want and "@" in t:
-            cands += [(*m.span(), "email", "address") for m in _EMAIL_RX.finditer(t)]
+            runs.append([(*m.span(), "email", "address") for m in _EMAIL_RX.finditer(t)])
         if "email" in want and " at " in t:
-            cands += [(*m.span(), "email", "spoken") for m in _EMAIL_SPOKEN_RX.finditer(t)]
-        if "phone" in want:
-            cands += [(*m.span(), "phone", "nanp") for m in _NANP_RX.finditer(t)]
-            cands += [(*m.span("num"), "phone", "nanp") for m in _NANP_BARE_RX.finditer(t)]
+            runs.append([(*m.span(), "email", "spoken") for m in _EMAIL_SPOKEN_RX.finditer(t)])
+        if "phone" in want and digits:
+            if d.longest >= 4:
+                runs.append([(*m.span(), "phone", "nanp") for m in _NANP_RX.finditer(t)])
+            if d.longest >= 10 and any(w in t for w in _PHONE_WORDS):
+                runs.append([(*m.span("num"), "phone", "nanp") for m in _word_matches(_NANP_BARE_RX, t)])
             if "+" in t:
-                n = len(t)
-                for m in _E164_RX.finditer(t):
-                    s, e = m.span()
-                    if e < n and t[e].isdigit():
-                        continue  # the bounded run stopped inside a longer digit string
-                    chunk = m.group().rstrip(" ().-")  # trailing separators belong to the sentence
-                    seps = chunk.count(" ") + chunk.count(".") + chunk.count("-")
-                    opened = chunk.count("(")
-                    n_digits = len(chunk) - 1 - seps - opened - chunk.count(")")
-                    if 8 <= n_digits <= 15 and "  " not in chunk and opened == chunk.count(")"):
-                        cands.append((s, s + len(chunk), "phone", "e164"))
-        if "ssn" in want:
-            for m in _SSN_RX.finditer(t):
-                if ssn_valid(m.group(1), m.group(3), m.group(4)):
-                    cands.append((*m.span(), "ssn", "us"))
-            for m in _SSN_BARE_RX.finditer(t):
-                d = m.group("num")
-                if ssn_valid(d[:3], d[3:5], d[5:]):
-                    cands.append((*m.span("num"), "ssn", "us"))
-        if "credit_card" in want:
+                runs.append(_e164_candidates(t))
+        if "ssn" in want and digits:
+            if d.longest >= 4:
+                runs.append([(*m.span(), "ssn", "us") for m in _SSN_RX.finditer(t) if ssn_valid(*m.group(1, 3, 4))])
+            if d.longest >= 9 and ("ssn" in t or "social security" in t):
+                runs.append([(*m.span("num"), "ssn", "us") for m in _word_matches(_SSN_BARE_RX, t)
+                             if ssn_valid(m.group("num")[:3], m.group("num")[3:5], m.group("num")[5:])])
+        if "credit_card" in want and digits and d.joined >= 13:
+            cards = []
             for m in _CARD_RX.finditer(t):
                 chunk = m.group()
-                digits = chunk.replace(" ", "").replace("-", "")
                 if " " in chunk and "-" in chunk:
                     continue  # mixed separators: not how card numbers are written
-                net = _card_network(digits)
-                if net is not None and luhn_valid(digits):
-                    cands.append((*m.span(), "credit_card", net))
-        if "ipv4" in want and "." in t:
-            cands += [(*m.span(), "ipv4", "") for m in _IPV4_RX.finditer(t)]
-        if "iban" in want:
-            for m in _IBAN_RX.finditer(t):
-                s = m.start()
-                country = t[s:s + 2].upper()
-                length = IBAN_LENGTHS.get(country)
-                if length is None:
-                    continue
-                # Take exactly `length` alphanumerics (the regex may have run into the next word).
-                count, k = 0, s
-                while k < m.end() and count < length:
-                    if t[k] != " ":
-                        count += 1
-                    k += 1
-                if count < length or (k < len(t) and t[k].isalnum()):
-                    continue
-                if iban_valid(t[s:k]):
-                    cands.append((s, k, "iban", country))
-        cands.sort(key=lambda c: (c[0], -(c[1] - c[0])))
-        findings: list[Finding] = []
-        last_end = -1
-        for s, e, typ, detail in cands:
-            if s < last_end:
-                continue  # overlaps a finding already kept
-            findings.append(Finding(typ, norm.to_original(s, e), detail))
-            last_end = e
-        return tuple(findings)
+                number = chunk.replace(" ", "").replace("-", "")
+                net = _card_network(number)
+                if net is not None and luhn_valid(number):
+                    cards.append((*m.span(), "credit_card", net))
+            runs.append(cards)
+        if "ipv4" in want and digits and "." in t:
+            runs.append([(*m.span(), "ipv4", "") for m in _IPV4_RX.finditer(t)])
+        if "iban" in want and digits and d.letters and d.longest >= 2:
+            runs.append(_iban_candidates(t))
+        runs = [r for r in runs if r]
+        if not runs:
+            return ()
+        if len(runs) == 1:
+            kept = runs[0]  # one pattern's matches: in order and disjoint already
+        else:
+            cands = [c for r in runs for c in r]
+            # Earliest first, then longest, then in pattern order: two stable sorts, the minor key first.
+            cands.sort(key=itemgetter(1), reverse=True)
+            cands.sort(key=itemgetter(0))
+            kept, last_end = [], -1
+            for c in cands:
+                if c[0] >= last_end:  # else it overlaps a finding already kept
+                    kept.append(c)
+                    last_end = c[1]
+        spans = norm._spans_to_original([c[0] for c in kept], [c[1] for c in kept])
+        return tuple([Finding(c[2], span, c[3]) for c, span in zip(kept, spans)])
 
     def check(self, text: str | bytes) -> GuardResult:
         """Fail when any PII is found; ``findings`` lists every one (type, span, detail)."""
         findings = self.find(text)
         if not findings:
             return GuardResult(self.name, True, 0.0, "no PII found")
-        counts: dict[str, int] = {}
-        for f in findings:
-            counts[f.type] = counts.get(f.type, 0) + 1
-        listed = ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
+        types = [f.type for f in findings]
+        listed = ", ".join(f"{types.count(t)} {t}" for t in sorted(set(types)))
         return GuardResult(self.name, False, 1.0, f"found {len(findings)} PII entit{'y' if len(findings) == 1 else 'ies'}: {listed}",
                            findings)
 
@@ -1224,20 +1496,20 @@ _FUTURE = (r"(?:will|'ll|shall|am going to|'m going to|are going to|'re going to
 # (category, pattern name, severity, regex). Word boundaries everywhere: "skill", "diet", "studied",
 # "stable" or "dumbbell" cannot match.
 _TOXIC_PATTERNS: tuple[tuple[str, str, float, str], ...] = (
-    ("threat", "first_person_violence", 0.9, 'kill murder hurt stab shoot strangle choke punch slap smash break burn destroy poison',
+    ("threat", "first_person_violence", 0.9, 'kill murder hurt stab shoot strangle choke punch slap smash break burn destroy poison & you u ya your y',
      rf"\b(?:i|we) ?{_FUTURE} (?:\w+ )?{_VIOLENT_VERB} (?:you|u|ya|your|y'all)\b"),
     ("threat", "beat_you_up", 0.9, 'beat', r"\bbeat (?:you|u|ya) (?:up|senseless|to death|black and blue)\b"),
-    ("threat", "hunt_you_down", 0.85, 'hunt track find', r"\b(?:hunt|track) (?:you|u) down\b|\bfind (?:you|u) and\b"),
+    ("threat", "hunt_you_down", 0.85, 'hunt track find & you u', r"\b(?:hunt|track) (?:you|u) down\b|\bfind (?:you|u) and\b"),
     ("threat", "wish_death", 0.9, 'die rot dead', r"\b(?:i hope|hope) (?:you|u) (?:die|rot)\b|\bdrop dead\b|"
      r"\bi wish you were dead\b"),
     ("threat", "you_are_dead", 0.8, 'dead', r"\b(?:you're|you are|ur) (?:so )?dead\b|\byou're a dead man\b"),
     ("threat", "watch_your_back", 0.75, 'watch', r"\bwatch your back\b"),
-    ("threat", "make_you_pay", 0.7, 'make', r"\bmake (?:you|u) (?:pay|suffer|regret)\b"),
+    ("threat", "make_you_pay", 0.7, 'make & pay suffer regret', r"\bmake (?:you|u) (?:pay|suffer|regret)\b"),
     ("threat", "coming_to_you", 0.7, 'coming', r"\bget what's coming\b"),
-    ("insult", "insult_at_you", 0.85, '@INSULT_MILD',
+    ("insult", "insult_at_you", 0.85, '@INSULT_MILD & you u ur your',  # "ur", "your": (?:you|u) then "r"
      rf"\b(?:you|u)(?:'re| are|r| is)? (?:(?:a|an|the|such|so|complete|absolute|total|utter|"
      rf"little|big|real|{_INSULT_MILD[3:-1]}) ){{0,2}}{_INSULT_MILD}\b"),
-    ("insult", "insult_you_are", 0.85, '@INSULT_MILD', rf"\b{_INSULT_MILD} (?:like )?(?:you|u)(?: are|'re)?\b"),
+    ("insult", "insult_you_are", 0.85, '@INSULT_MILD & you u', rf"\b{_INSULT_MILD} (?:like )?(?:you|u)(?: are|'re)?\b"),
     ("insult", "vocative_insult", 0.8, '@INSULT_MILD', rf"(?:^|[,;:!?] )(?:you )?{_INSULT_MILD}(?= ?[.!?]|$)"),
     ("insult", "hate_you", 0.8, 'hate despise loathe', r"\bi (?:hate|despise|loathe) (?:you|u)\b"),
     ("insult", "waste_of_space", 0.8, 'waste piece', r"\bwaste of (?:space|oxygen|air|skin)\b|\bpiece of (?:garbage|trash)\b"),
@@ -1292,20 +1564,9 @@ class ToxicityGuard:
 
     def _allowed_spans(self, t: str) -> list[tuple[int, int]]:
         """Non-overlapping spans of allow-listed phrases in normalized text ``t``, in order."""
-        out: list[tuple[int, int]] = []
         if self._allow_rx is None:
-            return out
-        pos = 0
-        while True:
-            m = self._allow_rx.search(t, pos)
-            if m is None:
-                return out
-            s, e = m.span()
-            if s > 0 and (t[s - 1].isalnum() or t[s - 1] == "_"):
-                pos = s + 1  # starts inside a word
-                continue
-            out.append((s, e))
-            pos = e
+            return []
+        return [m.span() for m in _word_matches(self._allow_rx, t)]
 
     def check(self, text: str | bytes) -> GuardResult:
         """Return the noisy-OR severity score of the lexicon matches outside allow-listed phrases."""
@@ -1314,18 +1575,18 @@ class ToxicityGuard:
         t = norm.text
         findings: list[Finding] = []
         sev: dict[str, float] = {}
-        allowed: list[tuple[int, int]] = []  # allow-listed phrases: found once, on the first match
-        starts: list[int] = []
-        searched = False
+        # covering_end[a]: the end of the last allow-listed phrase that starts at or before a (-1 if
+        # none); the phrases do not overlap, so a match (a, b) lies inside one iff b <= covering_end[a].
+        # Found once, on the first match.
+        covering_end: list[int] = []
 
         def outside_allow_list(a: int, b: int) -> bool:
-            nonlocal searched
-            if not searched:
-                searched = True
-                allowed.extend(self._allowed_spans(t))
-                starts.extend(x for x, _ in allowed)
-            k = bisect.bisect_right(starts, a) - 1  # the spans do not overlap: one candidate
-            return not (k >= 0 and b <= allowed[k][1])
+            if not covering_end:
+                spans = self._allowed_spans(t)
+                covering_end.extend([-1] * (spans[0][0] if spans else len(t) + 1))
+                for (s, e), (nxt, _) in zip(spans, spans[1:] + [(len(t) + 1, 0)]):
+                    covering_end.extend([e] * (nxt - s))
+            return b > covering_end[a]
 
         for rule, a, b in _scan(_TOXIC_RULES, t, gate=self._gate, limit=self.max_findings,
                                 accept=outside_allow_list):
@@ -1544,6 +1805,10 @@ class LogEntry:
     reasons: tuple[str, ...]
 
 
+_COUNTER_OF_ACTION = {"block": "blocked", "redact": "redacted", "flag": "flagged"}
+_STAGE_TOTALS = {"input": ("inputs_checked", "inputs_blocked"), "output": ("outputs_checked", "outputs_blocked")}
+
+
 class GuardrailPipeline:
     """Run input guards before the model and output guards after it, with an action per guard.
 
@@ -1669,16 +1934,18 @@ class GuardrailPipeline:
                     current = new
             actions.append((g.name, action))
             {"block": blocked, "redact": redacted, "flag": flagged}[action].append(g.name)
-            c[{"block": "blocked", "redact": "redacted", "flag": "flagged"}[action]] += 1
+            c[_COUNTER_OF_ACTION[action]] += 1
         allowed = not blocked
-        self._totals[f"{stage}s_checked"] += 1
+        checked_key, blocked_key = _STAGE_TOTALS[stage]
+        self._totals[checked_key] += 1
         if not allowed:
-            self._totals[f"{stage}s_blocked"] += 1
+            self._totals[blocked_key] += 1
         self._seq += 1
         result = PipelineResult(stage, allowed, current if allowed else None, tuple(results), tuple(blocked),
                                 tuple(redacted), tuple(flagged), tuple(errors))
-        self.log.append(LogEntry(self._seq, stage, user, timestamp, len(text), allowed, result.triggered,
-                                 tuple(actions), tuple(r.reason for r in results if not r.passed)))
+        failed = [r for r in results if not r.passed] if actions else []  # every failure takes an action
+        self.log.append(LogEntry(self._seq, stage, user, timestamp, len(text), allowed,
+                                 tuple(r.guard for r in failed), tuple(actions), tuple(r.reason for r in failed)))
         return result
 
     def stats(self) -> PipelineStats:
