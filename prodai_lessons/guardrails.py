@@ -204,7 +204,7 @@ _SPACED_RX = re.compile(r"(?<![a-z])[a-z]([ .\-_*])[a-z](?![a-z])(?:\1[a-z](?![a
 # and not in identifiers that end in a number ("base64", "sha256").
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
                        "@": "a", "$": "s"})
-_LEET_RX = re.compile(r"(?<![a-z0-9@$])[a-z]*+[0-9@$][a-z0-9@$]*+")
+_LEET_RX = re.compile(r"(?<![a-z0-9@$])[a-z]*[0-9@$][a-z0-9@$]*")
 # A token holding both a letter and a digit/"@"/"$" has the two side by side somewhere: without such
 # a pair there is nothing to fold (most texts, and every text without letters, skip the fold).
 _MIXED_RX = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
@@ -681,8 +681,9 @@ _INJECTION_PATTERNS: tuple[tuple[str, str, float, str], ...] = (
 )
 # A base64-looking blob (checked on the *original* text: case matters): a run of 20+ characters of
 # the base64 alphabet that contains a digit, '+' or '/', or ends in '='. Anchored at the start of
-# its run and possessive, so each run is scanned once.
-_B64_RX = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{20,}+=?=?(?![A-Za-z0-9+/=])")
+# its run, so each run is scanned once (giving characters back can never match: the lookahead then
+# sees a run character).
+_B64_RX = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{20,}=?=?(?![A-Za-z0-9+/=])")
 _B64_SIGN_RX = re.compile(r"[0-9+/=]")
 _B64_WEIGHT = 0.35
 
@@ -1218,11 +1219,15 @@ _NANP_BARE_RX = re.compile(
     r"(?<![\d+])(?P<num>(?:\+?1)?[2-9]\d{2}[2-9]\d{6})(?!\d)")
 # The look-behind sits after the "+" (checking the character before it), so the engine can jump
 # from one "+" to the next instead of trying every position.
-_E164_RX = re.compile(r"\+(?<![\w+]\+)[1-9][0-9 ().\-]{6,22}+")
+_E164_RX = re.compile(r"\+(?<![\w+]\+)[1-9][0-9 ().\-]{6,22}")
 _SSN_RX = re.compile(r"(?<![\w\-])(\d{3})([ \-])(\d{2})\2(\d{4})(?![\w\-])")
 _SSN_BARE_RX = re.compile(
     r"(?:ssn|social security(?: number| no\.?| #)?)\b[^0-9\n]{0,20}?(?<!\d)(?P<num>\d{9})(?!\d)")
-_CARD_RX = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){12,18}+(?![\w\-])")
+# Card numbers: 13 to 19 ASCII digits, optionally grouped by spaces or hyphens. The lookahead-and-
+# backreference pair `(?=(X))\1` is an atomic group that runs on Python 3.10 (possessive quantifiers
+# need 3.11): the digits are taken once, as many as possible, and never given back, so a longer run
+# is not cut into a shorter "card" and each candidate is scanned in linear time.
+_CARD_RX = re.compile(r"(?<![\w\-])[0-9](?=((?:[ \-]?[0-9]){12,18}))\1(?![\w\-])")
 _IPV4_RX = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
     r"(?!\w|\.\d)")

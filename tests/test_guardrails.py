@@ -978,3 +978,13 @@ def test_an_allow_list_phrase_that_normalizes_to_nothing_terminates():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_card_like_digits_in_other_scripts_do_not_crash_the_pii_guard():
+    """Arabic-Indic digits are not card numbers (cards are written in ASCII digits); before, the
+    card pattern took them and ``luhn_valid`` raised, so a pipeline blocked the text as a guard failure."""
+    arabic = "card " + " ".join(["\u0664\u0661\u0661\u0661"] + ["\u0661\u0661\u0661\u0661"] * 3)
+    result = PIIGuard().check(arabic)
+    assert result.passed and result.findings == ()
+    ascii_card = PIIGuard().check("card 4111 1111 1111 1111")
+    assert [f.type for f in ascii_card.findings] == ["credit_card"]
