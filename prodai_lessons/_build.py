@@ -65,7 +65,21 @@ def execute_source(md: Path, *, timeout: int = 600):
         resources={"metadata": {"path": str(md.parent.resolve())}},
     )
     client.execute()
+    for cell in nb.cells:  # one stream output per run of prints, however the kernel flushed them
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     return nb
+
+
+def _coalesce_streams(outputs: list) -> list:
+    merged: list = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == out.get("name")):
+            merged[-1]["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
 
 
 def build_notebooks(paths: Sequence[str | Path], *, log=print) -> list[Path]:
