@@ -620,7 +620,9 @@ def test_a_half_written_stub_names_the_method_still_missing():
     _sub(ns, "PageHinkley", warning_detected=property(warning_detected))
     r = result("ex1", ns, "ph_abrupt")
     assert r.status == "not_attempted"
-    assert r.message.startswith("warning_detected is still the stub")
+    # "warning_detected" (3.11+: the function's own qualname) or "PageHinkley.warning_detected" (3.10:
+    # found through self); either way the message names the missing method first
+    assert re.match(r"(PageHinkley\.)?warning_detected is still the stub", r.message)
 
 
 _json = st.recursive(

@@ -73,8 +73,20 @@ def _stub_name(exc: BaseException) -> str | None:
         return None
     while tb.tb_next is not None:
         tb = tb.tb_next
-    code = tb.tb_frame.f_code
-    return getattr(code, "co_qualname", code.co_name).split("<locals>.")[-1]
+    frame = tb.tb_frame
+    code = frame.f_code
+    qualname = getattr(code, "co_qualname", None)  # Python >= 3.11
+    if qualname is None:  # Python 3.10: a method's class is found through its self/cls argument
+        qualname = code.co_name
+        owner = frame.f_locals.get("self", frame.f_locals.get("cls"))
+        if owner is not None:
+            for klass in (owner if isinstance(owner, type) else type(owner)).__mro__:
+                attr = klass.__dict__.get(code.co_name)
+                func = getattr(attr, "fget", getattr(attr, "__func__", attr))  # property, class/staticmethod
+                if getattr(func, "__code__", None) is code:
+                    qualname = f"{klass.__qualname__}.{code.co_name}"
+                    break
+    return qualname.split("<locals>.")[-1]
 
 
 def result_for_exception(check: Check, exc: BaseException) -> CheckResult:
