@@ -430,10 +430,15 @@ def test_rerun_skips_graded_learners_and_force_regrades(graded, tmp_path):
     assert second["seed"] == 3
     assert [e["learner"] for e in second["learners"]] == ["ann", "ben"]
     assert second["learners"][0] == first["learners"][0]  # ann was not regraded
+    # ann's notebook changes: a plain rerun keeps her grade, --force regrades from the new notebook
+    # (a change of score, not of timing, tells that the regrade happened)
+    write_nb(one / "ann.ipynb", stub_cells())
+    assert main(["grade", "--exercise", "ex3", str(one), "--out", str(out), "--jobs", "1"]) == 0
+    kept = json.loads(out.with_suffix(".json").read_text())
+    assert [e["score"] for e in kept["learners"]] == [MAX, 0.0]
     assert main(["grade", "--exercise", "ex3", str(one), "--out", str(out), "--force"]) == 0
     third = json.loads(out.with_suffix(".json").read_text())
-    assert third["learners"][0]["seconds"] != first["learners"][0]["seconds"]
-    assert [e["score"] for e in third["learners"]] == [MAX, 0.0]
+    assert [e["score"] for e in third["learners"]] == [0.0, 0.0]
 
 
 def test_grading_seed_changes_the_scenarios_not_the_grade(tmp_path):
