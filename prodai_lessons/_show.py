@@ -38,12 +38,28 @@ def _highlight(source: str) -> str:
         tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return html.escape(source)
+    # Python 3.12+ splits an f-string into FSTRING_START ... FSTRING_END tokens; before, it was one
+    # STRING token. Treat the whole f-string as one string on every version, so the HTML is the same.
+    fstring_start, fstring_end = getattr(tokenize, "FSTRING_START", -1), getattr(tokenize, "FSTRING_END", -2)
+    depth, fstring_begin = 0, 0
     for tok in tokens:
         if tok.type == tokenize.ENDMARKER:
             break
         (sr, sc), (er, ec) = tok.start, tok.end
         begin = starts[sr - 1] + sc
         end = starts[er - 1] + ec
+        if tok.type == fstring_start:
+            depth += 1
+            if depth == 1:
+                fstring_begin = begin
+            continue
+        if depth:
+            if tok.type == fstring_end:
+                depth -= 1
+                if depth == 0:
+                    begin, tok = fstring_begin, tok._replace(type=tokenize.STRING)
+            if depth:
+                continue
         if begin > pos:
             out.append(html.escape(source[pos:begin]))
         text = html.escape(source[begin:end])
@@ -52,7 +68,7 @@ def _highlight(source: str) -> str:
             cls = "kw"
         elif tok.type == tokenize.NAME and prev_name in {"def", "class"}:
             cls = "def"
-        elif tok.type == tokenize.STRING or tok.type == getattr(tokenize, "FSTRING_START", -1):
+        elif tok.type == tokenize.STRING:
             cls = "str"
         elif tok.type == tokenize.COMMENT:
             cls = "com"

@@ -258,3 +258,12 @@ def test_make_fails_loudly_when_a_step_fails():
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "no-such-dir does not exist" in r.stderr
+
+
+def test_show_highlights_an_f_string_as_one_string_on_every_python():
+    """Python 3.12 tokenizes f-strings into pieces; the HTML must not depend on the version."""
+    from prodai_lessons._show import _highlight
+
+    html = _highlight('x = f"a {b!r} {f\'{c}\'} d" + "s"  # note\n')
+    assert html.count('<span style="color:#a31515">') == 2  # the f-string and "s", nothing inside
+    assert '<span style="color:#a31515">f&quot;a {b!r} {f&#x27;{c}&#x27;} d&quot;</span>' in html
