@@ -184,30 +184,38 @@ def score(name: str, max_points: float, fraction: float, message: str, *, passed
 # ------------------------------------------------------------------------------------------------ verbs
 
 
-def check_verb(exercise: Exercise, namespace: Any, seed: Any, only: Any) -> None:
-    """What ``exN.check(globals())`` does: run the checks and print the report (or one line on misuse)."""
-    if not isinstance(namespace, Mapping):
-        print(f"check() needs your notebook's names: call {exercise.name}.check(globals()); "
-              f"got {_kind(namespace)}")
-        return
-    try:
-        seed = check_int("seed", seed, minimum=0)
-        if isinstance(only, str):
-            only = (only,)
-        report = run_checks(exercise, namespace, seed, only=only)
-    except (TypeError, ValueError) as exc:
-        print(f"check(): {exc}")
-        return
-    print(format_report(report))
+def learner_verbs(exercise: Exercise):
+    """The three verbs an exercise module gives learners, as ``check, hint, solution``.
 
+    Each exercise module does ``check, hint, solution = learner_verbs(EXERCISE)``. They print: they are
+    the notebook's layer over :func:`run_checks` and :func:`format_report`; misuse gets one line, not a
+    traceback.
+    """
 
-def hint_verb(exercise: Exercise, n: Any) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(exercise.hints):
-        print(f"hint(n) takes n from 1 to {len(exercise.hints)}")
-        return
-    print(f"Hint {n}/{len(exercise.hints)}: {exercise.hints[n - 1]}")
+    def check(namespace: Mapping[str, Any], seed: int = 0, only: Any = None) -> None:
+        """Run the checks on the code in ``namespace`` (pass ``globals()``) and print one line per check."""
+        if not isinstance(namespace, Mapping):
+            print(f"check() needs your notebook's names: call {exercise.name}.check(globals()); "
+                  f"got {_kind(namespace)}")
+            return
+        try:
+            seed = check_int("seed", seed, minimum=0)
+            report = run_checks(exercise, namespace, seed, only=(only,) if isinstance(only, str) else only)
+        except (TypeError, ValueError) as exc:
+            print(f"check(): {exc}")
+            return
+        print(format_report(report))
 
+    def hint(n: int = 1) -> None:
+        """Print hint ``n`` (1 is a nudge, the last one nearly the answer)."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(exercise.hints):
+            print(f"hint(n) takes n from 1 to {len(exercise.hints)}")
+            return
+        print(f"Hint {n}/{len(exercise.hints)}: {exercise.hints[n - 1]}")
 
-def solution_verb(exercise: Exercise) -> None:
-    print(f"The reference solution is the notebook {exercise.solution_path} (open it once you have tried: "
-          f"the checks tell you which behaviours still fail).")
+    def solution() -> None:
+        """Print where the reference solution is."""
+        print(f"The reference solution is the notebook {exercise.solution_path} (open it once you have "
+              f"tried: the checks tell you which behaviours still fail).")
+
+    return check, hint, solution

@@ -36,15 +36,13 @@ import numpy as np
 
 from prodai_lessons.exercises._core import Check, CheckResult, Exercise, InvalidSubmission, in_scenario
 from prodai_lessons.exercises._helpers import (
-    check_verb,
     entry,
     field,
-    hint_verb,
+    learner_verbs,
     list_of,
     rng,
     safe_judge,
     score,
-    solution_verb,
     want_float,
     want_str,
 )
@@ -636,17 +634,6 @@ EXERCISE = Exercise(
 )
 
 
-def check(namespace: Mapping[str, Any], seed: int = 0, only: Any = None) -> None:
-    """Run the checks on the functions in ``namespace`` (pass ``globals()``) and print one line per check."""
-    check_verb(EXERCISE, namespace, seed, only)
-
-
-def hint(n: int = 1) -> None:
-    """Print hint ``n`` (1 is a nudge, the last one nearly the answer)."""
-    hint_verb(EXERCISE, n)
-
-
-def solution() -> None:
-    """Print where the reference solution is."""
-    solution_verb(EXERCISE)
+#: The learner's verbs: ``check(globals())``, ``hint(n)``, ``solution()``.
+check, hint, solution = learner_verbs(EXERCISE)
 
