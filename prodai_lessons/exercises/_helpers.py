@@ -4,8 +4,8 @@
 one line what is wrong with it (:class:`~._core.InvalidSubmission`); :func:`want_bool` and friends turn
 learner return values into plain data or say which method returned the wrong type.
 
-*judge* side (never runs learner code): :func:`safe_judge` turns malformed data into a 0-point
-"invalid" result instead of an exception; :class:`BadData` is what the small ``field`` readers raise.
+*judge* side (never runs learner code): :func:`scored_check` builds a check from its name, points and
+judge, and turns malformed data into a 0-point "invalid" result instead of an exception; :class:`BadData` is what the small ``field`` readers raise.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 
 from prodai_lessons._validation import check_int
 from prodai_lessons.exercises._core import (
+    Check,
     CheckResult,
     Exercise,
     InvalidSubmission,
@@ -153,32 +154,36 @@ def list_of(value: Any, typ: type | tuple[type, ...], what: str, *, length: int 
     return value
 
 
-def safe_judge(name: str, max_points: float) -> Callable[[Callable[[Any, int], CheckResult]],
-                                                          Callable[[Any, int], CheckResult]]:
-    """Decorate a judge so malformed data scores 0 ("invalid") instead of raising."""
-
-    def deco(fn: Callable[[Any, int], CheckResult]) -> Callable[[Any, int], CheckResult]:
-        @wraps(fn)
-        def judge(data: Any, seed: int) -> CheckResult:
-            try:
-                return fn(data, seed)
-            except (BadData, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-                detail = f" ({exc})" if isinstance(exc, BadData) else ""
-                return CheckResult(name, 0.0, max_points, False,
-                                   f"the data collected from your code has an unexpected shape{detail}",
-                                   status="invalid")
-        return judge
-
-    return deco
+#: What a judge body gets to build its result: ``score(fraction, message, passed=None)``.
+Score = Callable[..., CheckResult]
 
 
-def score(name: str, max_points: float, fraction: float, message: str, *, passed: bool | None = None
-          ) -> CheckResult:
-    """A result worth ``fraction`` of ``max_points`` (rounded to 0.01); passed when the fraction is 1."""
-    fraction = min(1.0, max(0.0, float(fraction)))
-    pts = round(max_points * fraction, 2)
-    ok = (fraction >= 1.0) if passed is None else passed
-    return CheckResult(name, min(pts, max_points), max_points, ok, message)
+def scored_check(name: str, max_points: float, description: str,
+                 collect: Callable[[Mapping[str, Any], int], Any],
+                 judge: Callable[[Any, int, Score], CheckResult]) -> Check:
+    """A :class:`Check` whose name and points are given here only.
+
+    ``judge(data, seed, score)`` returns ``score(fraction, message)``: a result worth ``fraction`` of
+    ``max_points`` (rounded to 0.01), passed when the fraction is 1 (unless ``passed=`` says otherwise).
+    Malformed data scores 0 ("invalid") instead of raising, so the grader can judge untrusted data.
+    """
+
+    def score(fraction: float, message: str, *, passed: bool | None = None) -> CheckResult:
+        fraction = min(1.0, max(0.0, float(fraction)))
+        ok = (fraction >= 1.0) if passed is None else passed
+        return CheckResult(name, min(round(max_points * fraction, 2), max_points), max_points, ok, message)
+
+    @wraps(judge)
+    def safe(data: Any, seed: int) -> CheckResult:
+        try:
+            return judge(data, seed, score)
+        except (BadData, KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            detail = f" ({exc})" if isinstance(exc, BadData) else ""
+            return CheckResult(name, 0.0, max_points, False,
+                               f"the data collected from your code has an unexpected shape{detail}",
+                               status="invalid")
+
+    return Check(name, max_points, description, collect, safe)
 
 
 # ------------------------------------------------------------------------------------------------ verbs

@@ -32,16 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from prodai_lessons.exercises._core import Check, CheckResult, Exercise, InvalidSubmission, in_scenario
+from prodai_lessons.exercises._core import CheckResult, Exercise, InvalidSubmission, in_scenario
 from prodai_lessons.exercises._helpers import (
+    Score,
     entry,
     field,
     learner_verbs,
     list_of,
     read_attr,
     rng,
-    safe_judge,
-    score,
+    scored_check,
     want_bool,
     want_str,
 )
@@ -348,9 +348,8 @@ def _read_runs(data: Any, name: str, n: int, length: int) -> list[dict]:
     return runs
 
 
-def _detection_judge(check_name: str, pts: float, detector: str, which: str):
-    @safe_judge(check_name, pts)
-    def judge(data: Any, seed: int) -> CheckResult:
+def _detection_judge(detector: str, which: str):
+    def judge(data: Any, seed: int, score: Score) -> CheckResult:
         streams = _streams(seed, which)
         runs = _read_runs(data, detector, len(streams), len(streams[0].correct))
         problems, delays = [], []
@@ -373,29 +372,26 @@ def _detection_judge(check_name: str, pts: float, detector: str, which: str):
                 delays.append(after[0] - s.change_point)
         ok = len(streams) - len(problems)
         if not problems:
-            return score(check_name, pts, 1.0, f"{len(streams)}/{len(streams)} drifts detected, mean delay "
+            return score(1.0, f"{len(streams)}/{len(streams)} drifts detected, mean delay "
                                                f"{np.mean(delays):.0f} samples")
-        return score(check_name, pts, ok / len(streams), "; ".join(problems))
+        return score(ok / len(streams), "; ".join(problems))
     return judge
 
 
-def _false_alarm_judge(check_name: str, pts: float, detector: str):
-    @safe_judge(check_name, pts)
-    def judge(data: Any, seed: int) -> CheckResult:
+def _false_alarm_judge(detector: str):
+    def judge(data: Any, seed: int, score: Score) -> CheckResult:
         streams = _streams(seed, "stationary")
         runs = _read_runs(data, detector, len(streams), len(streams[0].correct))
         alarms = [len(r["fires"]) for r in runs]
         if not any(alarms):
-            return score(check_name, pts, 1.0, f"no alarm on {len(streams)} stationary streams")
+            return score(1.0, f"no alarm on {len(streams)} stationary streams")
         bad = [f"stream {k}: {a} false alarm(s)" for k, a in enumerate(alarms, start=1) if a]
-        return score(check_name, pts, alarms.count(0) / len(streams) * 0.5,
+        return score(alarms.count(0) / len(streams) * 0.5,
                      "; ".join(bad) + " on streams whose concept never changes")
     return judge
 
 
-@safe_judge("warnings", 2)
-def _judge_warnings(data: Any, seed: int) -> CheckResult:
-    name, pts = "warnings", 2
+def _judge_warnings(data: Any, seed: int, score: Score) -> CheckResult:
     field(data, "abrupt", dict)
     field(data, "stationary", dict)
     problems = []
@@ -420,8 +416,8 @@ def _judge_warnings(data: Any, seed: int) -> CheckResult:
         if share > MAX_WARNING_SHARE:
             problems.append(f"{det}: in the warning state on {share:.0%} of a stationary stream")
     if not problems:
-        return score(name, pts, 1.0, "")
-    return score(name, pts, 0.0, "; ".join(problems))
+        return score(1.0, "")
+    return score(0.0, "; ".join(problems))
 
 
 def _collect_warnings(ns: Mapping[str, Any], seed: int) -> dict:
@@ -442,9 +438,7 @@ def _collect_diagnose(ns: Mapping[str, Any], seed: int) -> dict:
     return {"answers": answers}
 
 
-@safe_judge("concept_vs_data", 4)
-def _judge_diagnose(data: Any, seed: int) -> CheckResult:
-    name, pts = "concept_vs_data", 4
+def _judge_diagnose(data: Any, seed: int, score: Score) -> CheckResult:
     cases = _diagnose_scenarios(seed)
     answers = list_of(field(data, "answers", list), str, "answers", length=len(cases))
     problems = []
@@ -466,8 +460,8 @@ def _judge_diagnose(data: Any, seed: int) -> CheckResult:
             problems.append(f"case {k} ({got!r}) reported " + " and ".join(why))
     right = len(cases) - len(problems)
     if not problems:
-        return score(name, pts, 1.0, f"{right}/{len(cases)} cases diagnosed right")
-    return score(name, pts, right / len(cases) * 0.75,
+        return score(1.0, f"{right}/{len(cases)} cases diagnosed right")
+    return score(right / len(cases) * 0.75,
                  f"{right}/{len(cases)} right; " + "; ".join(problems[:2])
                  + (f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""))
 
@@ -478,27 +472,27 @@ EXERCISE = Exercise(
     solution_path="solutions/ex1_concept_drift.ipynb",
     entry_points=("WindowAccuracyDetector", "PageHinkley", "diagnose_drift"),
     checks=(
-        Check("window_abrupt", 3, "the window detector finds abrupt concept drift, soon, once",
+        scored_check("window_abrupt", 3, "the window detector finds abrupt concept drift, soon, once",
               _collect_streams("abrupt", ("WindowAccuracyDetector",), warnings=False),
-              _detection_judge("window_abrupt", 3, "WindowAccuracyDetector", "abrupt")),
-        Check("window_gradual", 2, "the window detector finds gradual concept drift",
+              _detection_judge("WindowAccuracyDetector", "abrupt")),
+        scored_check("window_gradual", 2, "the window detector finds gradual concept drift",
               _collect_streams("gradual", ("WindowAccuracyDetector",), warnings=False),
-              _detection_judge("window_gradual", 2, "WindowAccuracyDetector", "gradual")),
-        Check("window_false_alarms", 2, "the window detector stays quiet on stationary streams",
+              _detection_judge("WindowAccuracyDetector", "gradual")),
+        scored_check("window_false_alarms", 2, "the window detector stays quiet on stationary streams",
               _collect_streams("stationary", ("WindowAccuracyDetector",), warnings=False),
-              _false_alarm_judge("window_false_alarms", 2, "WindowAccuracyDetector")),
-        Check("ph_abrupt", 3, "Page-Hinkley finds abrupt concept drift, soon, once",
+              _false_alarm_judge("WindowAccuracyDetector")),
+        scored_check("ph_abrupt", 3, "Page-Hinkley finds abrupt concept drift, soon, once",
               _collect_streams("abrupt", ("PageHinkley",), warnings=False),
-              _detection_judge("ph_abrupt", 3, "PageHinkley", "abrupt")),
-        Check("ph_gradual", 2, "Page-Hinkley finds gradual concept drift",
+              _detection_judge("PageHinkley", "abrupt")),
+        scored_check("ph_gradual", 2, "Page-Hinkley finds gradual concept drift",
               _collect_streams("gradual", ("PageHinkley",), warnings=False),
-              _detection_judge("ph_gradual", 2, "PageHinkley", "gradual")),
-        Check("ph_false_alarms", 2, "Page-Hinkley stays quiet on stationary streams",
+              _detection_judge("PageHinkley", "gradual")),
+        scored_check("ph_false_alarms", 2, "Page-Hinkley stays quiet on stationary streams",
               _collect_streams("stationary", ("PageHinkley",), warnings=False),
-              _false_alarm_judge("ph_false_alarms", 2, "PageHinkley")),
-        Check("warnings", 2, "both detectors warn before they detect, and rarely on stationary streams",
+              _false_alarm_judge("PageHinkley")),
+        scored_check("warnings", 2, "both detectors warn before they detect, and rarely on stationary streams",
               _collect_warnings, _judge_warnings),
-        Check("concept_vs_data", 4, "diagnose_drift tells concept drift, data drift, both and none apart",
+        scored_check("concept_vs_data", 4, "diagnose_drift tells concept drift, data drift, both and none apart",
               _collect_diagnose, _judge_diagnose),
     ),
     hints=(

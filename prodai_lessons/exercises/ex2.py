@@ -34,15 +34,15 @@ from typing import Any
 
 import numpy as np
 
-from prodai_lessons.exercises._core import Check, CheckResult, Exercise, InvalidSubmission, in_scenario
+from prodai_lessons.exercises._core import CheckResult, Exercise, InvalidSubmission, in_scenario
 from prodai_lessons.exercises._helpers import (
+    Score,
     entry,
     field,
     learner_verbs,
     list_of,
     rng,
-    safe_judge,
-    score,
+    scored_check,
     want_float,
     want_str,
 )
@@ -214,9 +214,7 @@ def _collect_monotone(ns: Mapping[str, Any], seed: int) -> dict:
     return {"pairs": pairs}
 
 
-@safe_judge("scorer_monotone", 3)
-def _judge_monotone(data: Any, seed: int) -> CheckResult:
-    name, pts = "scorer_monotone", 3
+def _judge_monotone(data: Any, seed: int, score: Score) -> CheckResult:
     cases = _monotone_cases(seed)
     pairs = list_of(field(data, "pairs", list), list, "pairs", length=len(cases))
     lower, ties = [], 0
@@ -228,12 +226,12 @@ def _judge_monotone(data: Any, seed: int) -> CheckResult:
             ties += 1
     if lower:
         kinds = sorted(set(lower))
-        return score(name, pts, 0.0, f"adding {', '.join(kinds)} made {len(lower)} of {len(cases)} queries score "
+        return score(0.0, f"adding {', '.join(kinds)} made {len(lower)} of {len(cases)} queries score "
                                      "lower: a harder version of a query must not score lower")
     if ties > len(cases) // 4:
-        return score(name, pts, 0.5, f"{ties} of {len(cases)} harder versions scored the same as the easier one "
+        return score(0.5, f"{ties} of {len(cases)} harder versions scored the same as the easier one "
                                      "(more reasoning, code, questions or context should raise the score)")
-    return score(name, pts, 1.0, "")
+    return score(1.0, "")
 
 
 @lru_cache(maxsize=16)
@@ -270,15 +268,13 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-@safe_judge("scorer_informative", 2)
-def _judge_informative(data: Any, seed: int) -> CheckResult:
-    name, pts = "scorer_informative", 2
+def _judge_informative(data: Any, seed: int, score: Score) -> CheckResult:
     _, d = _informative_queries(seed)
     scores = list_of(field(data, "scores", list), (int, float), "scores", length=len(d))
     rho = spearman(scores, d)
     if rho >= MIN_SPEARMAN:
-        return score(name, pts, 1.0, f"rank correlation with the hidden difficulty {rho:.2f}")
-    return score(name, pts, max(0.0, rho) / MIN_SPEARMAN * 0.5,
+        return score(1.0, f"rank correlation with the hidden difficulty {rho:.2f}")
+    return score(max(0.0, rho) / MIN_SPEARMAN * 0.5,
                  f"your scores barely follow the hidden difficulty (rank correlation {rho:.2f}; needs "
                  f">= {MIN_SPEARMAN}): use more of what the text shows")
 
@@ -308,14 +304,12 @@ def _collect_tiers(ns: Mapping[str, Any], seed: int) -> dict:
     return {"tiers": out}
 
 
-@safe_judge("routes_respect_thresholds", 2)
-def _judge_tiers(data: Any, seed: int) -> CheckResult:
-    name, pts = "routes_respect_thresholds", 2
+def _judge_tiers(data: Any, seed: int, score: Score) -> CheckResult:
     cases = _tier_cases(seed)
     got = list_of(field(data, "tiers", list), str, "tiers", length=len(cases))
     wrong = [(c, g) for c, g in zip(cases, got) if g != _tier(*c)]
     if not wrong:
-        return score(name, pts, 1.0, "")
+        return score(1.0, "")
     (s, lo, hi), g = wrong[0]
     if len(set(got)) == 1:
         why = f"every query went to {got[0]!r}"
@@ -323,7 +317,7 @@ def _judge_tiers(data: Any, seed: int) -> CheckResult:
         why = f"a score equal to a threshold went to {g!r} (low <= score < high is medium, score >= high large)"
     else:
         why = f"score {s:g} with low={lo:g}, high={hi:g} went to {g!r}"
-    return score(name, pts, 0.0, f"{len(wrong)} of {len(cases)} routes wrong; e.g. {why}")
+    return score(0.0, f"{len(wrong)} of {len(cases)} routes wrong; e.g. {why}")
 
 
 # ---------------------------------------------------------------------------------------------- cost
@@ -356,15 +350,13 @@ def _collect_cost(ns: Mapping[str, Any], seed: int) -> dict:
     return _plain_result(got, _COST_KEYS, "routing_cost()")
 
 
-@safe_judge("cost_exact", 3)
-def _judge_cost(data: Any, seed: int) -> CheckResult:
-    name, pts = "cost_exact", 3
+def _judge_cost(data: Any, seed: int, score: Score) -> CheckResult:
     qs, tiers, pricing = _cost_scenario(seed)
     ref = _reference_cost(qs, tiers, pricing)
     wrong = [k for k in _COST_KEYS if not isinstance(data.get(k), (int, float)) or not _close(data[k], ref[k])]
     if not wrong:
-        return score(name, pts, 1.0, "")
-    return score(name, pts, (len(_COST_KEYS) - len(wrong)) / len(_COST_KEYS) * 0.5,
+        return score(1.0, "")
+    return score((len(_COST_KEYS) - len(wrong)) / len(_COST_KEYS) * 0.5,
                  f"{', '.join(wrong)} not equal to what CostTracker computes for the same requests "
                  "(each query under its tier's model; the baseline under the large model)")
 
@@ -417,16 +409,14 @@ def _expected_sweep(seed: int) -> dict:
     return _expected_points(*_sweep_scenario(seed))
 
 
-@safe_judge("sweep_curve", 2)
-def _judge_sweep(data: Any, seed: int) -> CheckResult:
-    name, pts = "sweep_curve", 2
+def _judge_sweep(data: Any, seed: int, score: Score) -> CheckResult:
     expected = _expected_sweep(seed)
     points = list_of(field(data, "points", list), dict, "points")
     got = {}
     for p in points:
         got[(p["low"], p["high"])] = (p["cost"], p["quality"])
     if len(points) != len(got):
-        return score(name, pts, 0.0, "sweep() returned the same (low, high) pair twice")
+        return score(0.0, "sweep() returned the same (low, high) pair twice")
     missing = [k for k in expected if k not in got]
     extra = [k for k in got if k not in expected]
     if missing or extra:
@@ -435,14 +425,14 @@ def _judge_sweep(data: Any, seed: int) -> CheckResult:
             why.append(f"{len(missing)} (low, high) pair(s) with low <= high missing")
         if extra:
             why.append(f"{len(extra)} pair(s) that are not in the grid or have low > high")
-        return score(name, pts, 0.0, "; ".join(why))
+        return score(0.0, "; ".join(why))
     wrong_cost = sum(not _close(got[k][0], expected[k][0]) for k in expected)
     wrong_q = sum(not _close(got[k][1], expected[k][1]) for k in expected)
     if wrong_cost or wrong_q:
-        return score(name, pts, 0.5 * (1 - (wrong_cost + wrong_q) / (2 * len(expected))),
+        return score(0.5 * (1 - (wrong_cost + wrong_q) / (2 * len(expected))),
                      f"cost wrong on {wrong_cost} and quality wrong on {wrong_q} of {len(expected)} points "
                      "(route with choose_tier, price with routing_cost)")
-    return score(name, pts, 1.0, f"{len(expected)} points")
+    return score(1.0, f"{len(expected)} points")
 
 
 @lru_cache(maxsize=16)
@@ -480,9 +470,7 @@ def _collect_pick(ns: Mapping[str, Any], seed: int) -> dict:
     return {"picked": out}
 
 
-@safe_judge("pick_meets_target", 3)
-def _judge_pick(data: Any, seed: int) -> CheckResult:
-    name, pts = "pick_meets_target", 3
+def _judge_pick(data: Any, seed: int, score: Score) -> CheckResult:
     scenarios = _pick_scenarios(seed)
     picked = list_of(field(data, "picked", list), dict, "picked", length=len(scenarios), allow_none=True)
     problems = []
@@ -505,8 +493,8 @@ def _judge_pick(data: Any, seed: int) -> CheckResult:
         elif match[0] is not best and match[0]["cost"] > best["cost"]:
             problems.append(f"case {k}: a cheaper point also reaches the target")
     if not problems:
-        return score(name, pts, 1.0, "")
-    return score(name, pts, (len(scenarios) - len(problems)) / len(scenarios) * 0.5,
+        return score(1.0, "")
+    return score((len(scenarios) - len(problems)) / len(scenarios) * 0.5,
                  "; ".join(problems[:2]) + (f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""))
 
 
@@ -571,30 +559,28 @@ def _oracle(seed: int) -> float:
     return oracle_savings(qs, d, load_pricing())
 
 
-@safe_judge("end_to_end", 3)
-def _judge_e2e(data: Any, seed: int) -> CheckResult:
+def _judge_e2e(data: Any, seed: int, score: Score) -> CheckResult:
     from prodai_lessons.cost import load_pricing
 
-    name, pts = "end_to_end", 3
     qs, d = _e2e_queries(seed)
     scores = list_of(field(data, "scores", list), (int, float), "scores", length=len(qs))
     picked = data.get("picked")
     if picked is None:
-        return score(name, pts, 0.0, "pick_setting() found no setting that keeps 95% of the large model's quality "
+        return score(0.0, "pick_setting() found no setting that keeps 95% of the large model's quality "
                                      "(always-large, low = high = 0, is on the grid and always qualifies)")
     lo, hi = field(picked, "low", (int, float)), field(picked, "high", (int, float))
     pricing = load_pricing()
     ref = _reference_cost(qs, [_tier(s, lo, hi) for s in scores], pricing)
     if ref["quality"] < 0.95 * ref["baseline_quality"]:
-        return score(name, pts, 0.0, "the chosen thresholds keep less than 95% of the large model's quality")
+        return score(0.0, "the chosen thresholds keep less than 95% of the large model's quality")
     oracle = _oracle(seed)
     if ref["savings_share"] < MIN_SHARE_OF_ORACLE * oracle:
-        return score(name, pts, 0.5, f"quality target met, but {ref['savings_share']:.0%} saved against "
+        return score(0.5, f"quality target met, but {ref['savings_share']:.0%} saved against "
                                      f"always-large, where a router that knew the hidden difficulty saves "
                                      f"{oracle:.0%}: reach {MIN_SHARE_OF_ORACLE:.0%} of that "
                                      "(check the scorer and the router)",
                      passed=False)
-    return score(name, pts, 1.0, f"{ref['savings_share']:.0%} cheaper than always-large at "
+    return score(1.0, f"{ref['savings_share']:.0%} cheaper than always-large at "
                                  f"{ref['quality'] / ref['baseline_quality']:.1%} of its quality "
                                  f"(a difficulty oracle: {oracle:.0%})")
 
@@ -605,19 +591,19 @@ EXERCISE = Exercise(
     solution_path="solutions/ex2_model_routing.ipynb",
     entry_points=("difficulty_score", "choose_tier", "routing_cost", "sweep", "pick_setting"),
     checks=(
-        Check("scorer_monotone", 3, "a harder version of a query never scores lower, and usually higher",
+        scored_check("scorer_monotone", 3, "a harder version of a query never scores lower, and usually higher",
               _collect_monotone, _judge_monotone),
-        Check("scorer_informative", 2, "scores rank queries like their hidden difficulty",
+        scored_check("scorer_informative", 2, "scores rank queries like their hidden difficulty",
               _collect_informative, _judge_informative),
-        Check("routes_respect_thresholds", 2, "choose_tier follows low and high, boundaries included",
+        scored_check("routes_respect_thresholds", 2, "choose_tier follows low and high, boundaries included",
               _collect_tiers, _judge_tiers),
-        Check("cost_exact", 3, "routing_cost equals CostTracker's totals, savings and quality",
+        scored_check("cost_exact", 3, "routing_cost equals CostTracker's totals, savings and quality",
               _collect_cost, _judge_cost),
-        Check("sweep_curve", 2, "sweep returns every (low, high) pair with its cost and quality",
+        scored_check("sweep_curve", 2, "sweep returns every (low, high) pair with its cost and quality",
               _collect_sweep, _judge_sweep),
-        Check("pick_meets_target", 3, "pick_setting returns the cheapest point that meets the target",
+        scored_check("pick_meets_target", 3, "pick_setting returns the cheapest point that meets the target",
               _collect_pick, _judge_pick),
-        Check("end_to_end", 3, "your scorer, sweep and pick save money at 95% of the large model's quality",
+        scored_check("end_to_end", 3, "your scorer, sweep and pick save money at 95% of the large model's quality",
               _collect_e2e, _judge_e2e),
     ),
     hints=(

@@ -36,16 +36,16 @@ from typing import Any
 
 import numpy as np
 
-from prodai_lessons.exercises._core import Check, CheckResult, Exercise, InvalidSubmission, in_scenario
+from prodai_lessons.exercises._core import CheckResult, Exercise, InvalidSubmission, in_scenario
 from prodai_lessons.exercises._helpers import (
+    Score,
     entry,
     field,
     learner_verbs,
     list_of,
     read_attr,
     rng,
-    safe_judge,
-    score,
+    scored_check,
     want_bool,
     want_float,
     want_optional_str,
@@ -142,9 +142,7 @@ def _collect_registry(ns: Mapping[str, Any], seed: int) -> dict:
             "duplicate_error": errors["duplicate"], "unknown_error": errors["unknown"]}
 
 
-@safe_judge("registry", 2)
-def _judge_registry(data: Any, seed: int) -> CheckResult:
-    name, pts = "registry", 2
+def _judge_registry(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _registry_scenario(seed)
     steps = list_of(field(data, "steps", list), dict, "steps", length=len(sc["promotions"]))
     problems: list[str] = []
@@ -180,8 +178,8 @@ def _judge_registry(data: Any, seed: int) -> CheckResult:
         problems.append("promoting an unknown version should raise KeyError or ValueError")
     n_parts = 6
     if not problems:
-        return score(name, pts, 1.0, "")
-    return score(name, pts, max(0, n_parts - len(problems)) / n_parts / 2,
+        return score(1.0, "")
+    return score(max(0, n_parts - len(problems)) / n_parts / 2,
                  "; ".join(problems[:2]) + (f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""))
 
 
@@ -258,15 +256,13 @@ def _collect_window(ns: Mapping[str, Any], seed: int) -> dict:
     return {"verdicts": verdicts}
 
 
-@safe_judge("monitor_window", 2)
-def _judge_window(data: Any, seed: int) -> CheckResult:
-    name, pts = "monitor_window", 2
+def _judge_window(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _window_scenario(seed)
     ref, variants = _window_reference(sc["params"], sc["ops"])
     got = list_of(field(data, "verdicts", list), str, "verdicts", length=len(ref))
     wrong = [i for i, (a, b) in enumerate(zip(got, ref)) if a != b]
     if not wrong:
-        return score(name, pts, 1.0, "")
+        return score(1.0, "")
     i = wrong[0]
     p = sc["params"]
     if got[i] != "inconclusive" and ref[i] == "inconclusive":
@@ -278,7 +274,7 @@ def _judge_window(data: Any, seed: int) -> CheckResult:
     else:
         why = f"evaluate() passed/failed the window mean against threshold={p['threshold']:g} the wrong way"
     frac = 1 - len(wrong) / len(ref)
-    return score(name, pts, frac * 0.5, f"{why} ({len(wrong)} of {len(ref)} evaluations differ)")
+    return score(frac * 0.5, f"{why} ({len(wrong)} of {len(ref)} evaluations differ)")
 
 
 @lru_cache(maxsize=32)
@@ -329,9 +325,7 @@ def _collect_limit(ns: Mapping[str, Any], seed: int) -> dict:
     return {"unhealthy": states, "verdicts": verdicts}
 
 
-@safe_judge("monitor_failure_limit", 2)
-def _judge_limit(data: Any, seed: int) -> CheckResult:
-    name, pts = "monitor_failure_limit", 2
+def _judge_limit(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _limit_scenario(seed)
     ref = _limit_reference(sc)
     got = list_of(field(data, "unhealthy", list), bool, "unhealthy", length=len(ref))
@@ -340,11 +334,11 @@ def _judge_limit(data: Any, seed: int) -> CheckResult:
     expected_verdicts = ["reset" if op == "reset" else ("passed" if op == "pass" else "failed")
                          for op in sc["pattern"]]
     if verdicts != expected_verdicts:
-        return score(name, pts, 0.0, "evaluate() misjudged windows made only of 1.0 or only of 0.0 "
+        return score(0.0, "evaluate() misjudged windows made only of 1.0 or only of 0.0 "
                                      "(check the window and threshold first)")
     wrong = [i for i, (a, b) in enumerate(zip(got, ref)) if a != b]
     if not wrong:
-        return score(name, pts, 1.0, "")
+        return score(1.0, "")
     i = wrong[0]
     run = 0
     for op in sc["pattern"][:i + 1]:
@@ -363,7 +357,7 @@ def _judge_limit(data: Any, seed: int) -> CheckResult:
         why = f"unhealthy became True after only {run} consecutive failed evaluation(s) with failure_limit={L}"
     else:
         why = f"unhealthy stayed False after {run} consecutive failed evaluations with failure_limit={L}"
-    return score(name, pts, 0.5 * (1 - len(wrong) / len(ref)), why)
+    return score(0.5 * (1 - len(wrong) / len(ref)), why)
 
 
 # ---------------------------------------------------------------------------------------- controller
@@ -622,40 +616,36 @@ def _collector(kind: str, *, audit: bool):
     return collect
 
 
-@safe_judge("rollback_happens", 2)
-def _judge_happens(data: Any, seed: int) -> CheckResult:
-    name, pts = "rollback_happens", 2
+def _judge_happens(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _make_scenario("degrade", seed)
     champion, _, healthy = _read_run(data, sc)
     if champion[0] != sc.deployed:
-        return score(name, pts, 0.0, "deploy() did not make the deployed version the champion")
+        return score(0.0, "deploy() did not make the deployed version the champion")
     changes = _champion_changes(champion)
     if not changes:
-        return score(name, pts, 0.0, "the degraded version was never rolled back")
+        return score(0.0, "the degraded version was never rolled back")
     t, old, _new = changes[0]
     if t < sc.degrade_at:
-        return score(name, pts, 0.0, f"rolled back at step {t}, before the version degraded "
+        return score(0.0, f"rolled back at step {t}, before the version degraded "
                                      f"(it degrades at step {sc.degrade_at})")
     if t > sc.degrade_at + DEADLINE:
-        return score(name, pts, 0.5, f"rolled back {t - sc.degrade_at} steps after the degradation "
+        return score(0.5, f"rolled back {t - sc.degrade_at} steps after the degradation "
                                      f"started (allowed: {DEADLINE}; does the cooldown block the first "
                                      "rollback?)")
     if healthy.get(sc.deployed) is not False:
-        return score(name, pts, 0.5, "the rolled-back version is not marked unhealthy in the registry")
-    return score(name, pts, 1.0, f"rolled back {t - sc.degrade_at} step(s) after the degradation started")
+        return score(0.5, "the rolled-back version is not marked unhealthy in the registry")
+    return score(1.0, f"rolled back {t - sc.degrade_at} step(s) after the degradation started")
 
 
-@safe_judge("rollback_target", 2)
-def _judge_target(data: Any, seed: int) -> CheckResult:
-    name, pts = "rollback_target", 2
+def _judge_target(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _make_scenario("target", seed)
     champion, _, _ = _read_run(data, sc)
     changes = _champion_changes(champion)
     if not changes:
-        return score(name, pts, 0.0, "no rollback happened in this scenario (see rollback_happens)")
+        return score(0.0, "no rollback happened in this scenario (see rollback_happens)")
     to = changes[0][2]
     if to == sc.target:
-        return score(name, pts, 1.0, "")
+        return score(1.0, "")
     if to in sc.flagged:
         why = "rolled back to a version marked unhealthy"
     elif sc.names.index(to) > sc.names.index(sc.deployed):
@@ -664,44 +654,38 @@ def _judge_target(data: Any, seed: int) -> CheckResult:
         why = "rolled back to alias 'previous', which is not the best healthy earlier version here"
     else:
         why = "rolled back to a healthy earlier version that does not have the best eval score"
-    return score(name, pts, 0.0, why)
+    return score(0.0, why)
 
 
-@safe_judge("cooldown", 2)
-def _judge_cooldown(data: Any, seed: int) -> CheckResult:
-    name, pts = "cooldown", 2
+def _judge_cooldown(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _make_scenario("incident", seed)
     champion, _, _ = _read_run(data, sc)
     times = [t for t, _, _ in _champion_changes(champion)]
     if not times:
-        return score(name, pts, 0.0, "no rollback happened in this scenario (see rollback_happens)")
+        return score(0.0, "no rollback happened in this scenario (see rollback_happens)")
     gaps = [b - a for a, b in zip(times, times[1:])]
     if gaps and min(gaps) < sc.cooldown:
-        return score(name, pts, 0.0, f"two rollbacks {min(gaps)} steps apart with cooldown={sc.cooldown}: "
+        return score(0.0, f"two rollbacks {min(gaps)} steps apart with cooldown={sc.cooldown}: "
                                      "a platform incident made the controller roll back again")
-    return score(name, pts, 1.0, "")
+    return score(1.0, "")
 
 
-@safe_judge("no_flapping", 2)
-def _judge_noisy(data: Any, seed: int) -> CheckResult:
-    name, pts = "no_flapping", 2
+def _judge_noisy(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _make_scenario("noisy", seed)
     champion, _, healthy = _read_run(data, sc)
     if champion[0] != sc.deployed:
-        return score(name, pts, 0.0, "deploy() did not make the deployed version the champion")
+        return score(0.0, "deploy() did not make the deployed version the champion")
     changes = _champion_changes(champion)
     if changes:
-        return score(name, pts, 0.0, f"rolled back a healthy version whose quality is just above the threshold "
+        return score(0.0, f"rolled back a healthy version whose quality is just above the threshold "
                                      f"(noise failed a few evaluations, never more than failure_limit="
                                      f"{sc.failure_limit} in a row; {len(changes)} rollback(s))")
     if healthy.get(sc.deployed) is not True:
-        return score(name, pts, 0.0, "a healthy version was marked unhealthy")
-    return score(name, pts, 1.0, "")
+        return score(0.0, "a healthy version was marked unhealthy")
+    return score(1.0, "")
 
 
-@safe_judge("audit_log", 2)
-def _judge_audit(data: Any, seed: int) -> CheckResult:
-    name, pts = "audit_log", 2
+def _judge_audit(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _make_scenario("degrade", seed)
     champion, audit, _ = _read_run(data, sc)
     changes = _champion_changes(champion)
@@ -720,34 +704,32 @@ def _judge_audit(data: Any, seed: int) -> CheckResult:
     if any(not str(e.get("reason", "")).strip() for e in audit):
         problems.append("an entry has an empty reason")
     if not problems:
-        return score(name, pts, 1.0, "")
-    return score(name, pts, 0.25 * (4 - len(problems)) / 2, "; ".join(problems))
+        return score(1.0, "")
+    return score(0.25 * (4 - len(problems)) / 2, "; ".join(problems))
 
 
-@safe_judge("dry_run", 2)
-def _judge_dry(data: Any, seed: int) -> CheckResult:
-    name, pts = "dry_run", 2
+def _judge_dry(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _make_scenario("dry_run", seed)
     champion, audit, healthy = _read_run(data, sc)
     if any(c != sc.deployed for c in champion):
-        return score(name, pts, 0.0, "in dry-run mode the champion changed")
+        return score(0.0, "in dry-run mode the champion changed")
     if healthy.get(sc.deployed) is not True:
-        return score(name, pts, 0.0, "in dry-run mode the registry was changed (version marked unhealthy)")
+        return score(0.0, "in dry-run mode the registry was changed (version marked unhealthy)")
     dry = [e for e in audit if e.get("action") == "dry-run"]
     if not dry:
-        return score(name, pts, 0.0, "no 'dry-run' entry in the audit log although the version degraded")
+        return score(0.0, "no 'dry-run' entry in the audit log although the version degraded")
     if any(e.get("t") < sc.degrade_at for e in dry):
-        return score(name, pts, 0.5, "a 'dry-run' entry before the version degraded")
+        return score(0.5, "a 'dry-run' entry before the version degraded")
     if any(e.get("from_version") != sc.deployed or e.get("to_version") != sc.target for e in dry):
-        return score(name, pts, 0.5, "'dry-run' entries do not name the champion and the version a rollback "
+        return score(0.5, "'dry-run' entries do not name the champion and the version a rollback "
                                      "would pick")
     ts = [e["t"] for e in dry]
     if any(b - a < sc.cooldown for a, b in zip(ts, ts[1:])):
-        return score(name, pts, 0.5, f"'dry-run' entries closer than cooldown={sc.cooldown} steps")
+        return score(0.5, f"'dry-run' entries closer than cooldown={sc.cooldown} steps")
     if len(dry) < 2:
-        return score(name, pts, 0.5, "only one 'dry-run' entry while the version stayed degraded for several "
+        return score(0.5, "only one 'dry-run' entry while the version stayed degraded for several "
                                      "cooldowns (after a dry run the monitor keeps reporting)")
-    return score(name, pts, 1.0, "")
+    return score(1.0, "")
 
 
 EXERCISE = Exercise(
@@ -756,23 +738,23 @@ EXERCISE = Exercise(
     solution_path="solutions/ex3_automated_rollback.ipynb",
     entry_points=("ModelRegistry", "QualityMonitor", "RollbackController"),
     checks=(
-        Check("registry", 2, "aliases, history, health flags and errors of ModelRegistry",
+        scored_check("registry", 2, "aliases, history, health flags and errors of ModelRegistry",
               _collect_registry, _judge_registry),
-        Check("monitor_window", 2, "sliding window, minimum samples and threshold of QualityMonitor.evaluate",
+        scored_check("monitor_window", 2, "sliding window, minimum samples and threshold of QualityMonitor.evaluate",
               _collect_window, _judge_window),
-        Check("monitor_failure_limit", 2, "unhealthy after more than failure_limit consecutive failures",
+        scored_check("monitor_failure_limit", 2, "unhealthy after more than failure_limit consecutive failures",
               _collect_limit, _judge_limit),
-        Check("rollback_happens", 2, "a version that degrades after deployment is rolled back in time",
+        scored_check("rollback_happens", 2, "a version that degrades after deployment is rolled back in time",
               _collector("degrade", audit=False), _judge_happens),
-        Check("rollback_target", 2, "the rollback goes to the best healthy earlier version",
+        scored_check("rollback_target", 2, "the rollback goes to the best healthy earlier version",
               _collector("target", audit=False), _judge_target),
-        Check("cooldown", 2, "no second rollback within the cooldown (a platform incident)",
+        scored_check("cooldown", 2, "no second rollback within the cooldown (a platform incident)",
               _collector("incident", audit=False), _judge_cooldown),
-        Check("no_flapping", 2, "a noisy but healthy version is not rolled back",
+        scored_check("no_flapping", 2, "a noisy but healthy version is not rolled back",
               _collector("noisy", audit=False), _judge_noisy),
-        Check("audit_log", 2, "deploys and rollbacks are in the audit log with the right fields",
+        scored_check("audit_log", 2, "deploys and rollbacks are in the audit log with the right fields",
               _collector("degrade", audit=True), _judge_audit),
-        Check("dry_run", 2, "dry-run mode logs what it would do and changes nothing",
+        scored_check("dry_run", 2, "dry-run mode logs what it would do and changes nothing",
               _collector("dry_run", audit=True), _judge_dry),
     ),
     hints=(
