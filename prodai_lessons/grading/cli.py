@@ -24,34 +24,24 @@ from pathlib import Path
 __all__ = ["add_arguments", "run", "available_exercises"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer; got {v}")
-    return v
+def _argument(convert, ok, expected: str):
+    """An argparse ``type``: ``convert(text)``, then ``ok(value)``; otherwise "must be <expected>; got ..."."""
+
+    def parse(text: str):
+        try:
+            v = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {expected}; got {text!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"must be {expected}; got {text}")
+        return v
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {v}")
-    return v
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds; got {text!r}") from None
-    if not (v > 0 and v < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds; got {text}")
-    return v
+_positive_int = _argument(int, lambda v: v >= 1, "a positive integer")
+_seed = _argument(int, lambda v: v >= 0, "a non-negative integer")
+_seconds = _argument(float, lambda v: 0 < v < float("inf"), "a positive number of seconds")
 
 
 def _memory(text: str) -> int:
