@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prodai_lessons._validation import check_choice, check_int, check_real, check_str
+from prodai_lessons._validation import check_choice, check_int, check_probability, check_real, check_str
 
 __all__ = [
     "PhaseProfile",
@@ -76,6 +76,10 @@ class PhaseProfile:
     errors are Bernoulli(``error_rate``); confidence is ``Beta(confidence_a, confidence_b)``;
     token counts are ``1 + Poisson(lambda)`` with ``lambda`` log-normal around the means (so they are
     over-dispersed like real prompts); ``rate_multiplier`` scales the arrival rate.
+
+    The generators take a phase by name (a key of :data:`PHASES`) or as a profile, so a lesson can vary
+    one property of a phase: ``dataclasses.replace(PHASES["degraded"], name="outage", error_rate=0.4)``.
+    A segment whose profile is named ``"normal"`` is not an incident.
     """
 
     name: str
@@ -87,6 +91,14 @@ class PhaseProfile:
     rate_multiplier: float = 1.0
     input_tokens_mean: float = 600.0
     output_tokens_mean: float = 250.0
+
+    def __post_init__(self) -> None:
+        check_str("name", self.name)
+        check_real("latency_log_mean", self.latency_log_mean)
+        check_real("latency_log_sigma", self.latency_log_sigma, minimum=0.0)
+        check_probability("error_rate", self.error_rate, open_interval=False)
+        for name in ("confidence_a", "confidence_b", "rate_multiplier", "input_tokens_mean", "output_tokens_mean"):
+            check_real(name, getattr(self, name), minimum=0.0, strict_minimum=True)
 
     @property
     def median_latency_ms(self) -> float:
@@ -270,15 +282,20 @@ def _draw(rng: np.random.Generator, timestamps: np.ndarray, profile: PhaseProfil
     )
 
 
-def _profile(phase: str) -> PhaseProfile:
-    check_str("phase", phase)
-    return PHASES[check_choice("phase", phase, PHASES)]
+def _profile(phase: str | PhaseProfile, name: str = "phase") -> PhaseProfile:
+    """A phase given by name (a key of :data:`PHASES`) or as a :class:`PhaseProfile` (validated when made)."""
+    if isinstance(phase, PhaseProfile):
+        return phase
+    if not isinstance(phase, str):
+        raise TypeError(f"{name} must be a phase name ({', '.join(map(repr, PHASES))}) or a PhaseProfile; "
+                        f"got {type(phase).__name__} {phase!r}")
+    return PHASES[check_choice(name, phase, PHASES)]
 
 
 def simulate_requests(
     n: int,
     *,
-    phase: str = "normal",
+    phase: str | PhaseProfile = "normal",
     seed: int = 0,
     start_s: float = 0.0,
     rate_per_s: float = 1.0,
@@ -301,7 +318,7 @@ def simulate_requests(
 
 
 def simulate_phases(
-    phases: Sequence[tuple[str, int]],
+    phases: Sequence[tuple[str | PhaseProfile, int]],
     *,
     seed: int = 0,
     rate_per_s: float = 1.0,
@@ -323,7 +340,7 @@ def simulate_phases(
     for i, seg in enumerate(phases):
         if not isinstance(seg, (tuple, list)) or len(seg) != 2:
             raise TypeError(f"phases[{i}] must be a (phase, n_requests) pair; got {seg!r}")
-        segs.append((_profile(seg[0]), check_int(f"phases[{i}] n_requests", seg[1], minimum=1)))
+        segs.append((_profile(seg[0], f"phases[{i}] phase"), check_int(f"phases[{i}] n_requests", seg[1], minimum=1)))
     rng = np.random.default_rng(seed)
     parts: list[Requests] = []
     bounds = []
@@ -346,7 +363,7 @@ def simulate_phases(
 
 
 def standard_scenario(seed: int = 0, *, n_normal: int = 150, n_incident: int = 50,
-                      incident_phase: str = "degraded") -> Traffic:
+                      incident_phase: str | PhaseProfile = "degraded") -> Traffic:
     """The monitoring lesson's scenario: ``n_normal`` normal requests, then ``n_incident`` degraded ones
     (15 % errors, higher latency), at one request per second on average. The incident starts at
     request index ``n_normal``."""
@@ -357,7 +374,7 @@ def simulate_day(
     seed: int = 0,
     *,
     incident_hours: tuple[int, int] | None = (14, 17),
-    incident_phase: str = "spike",
+    incident_phase: str | PhaseProfile = "spike",
     requests_per_hour: float = 1000.0,
     daily_amplitude: float = 0.5,
     peak_hour: float = 15.0,
@@ -381,7 +398,7 @@ def simulate_day(
     base = check_real("requests_per_hour", requests_per_hour, minimum=0.0, strict_minimum=True)
     amp = check_real("daily_amplitude", daily_amplitude, minimum=0.0, maximum=1.0)
     peak = check_real("peak_hour", peak_hour, minimum=0.0, maximum=24.0)
-    profile_inc = _profile(incident_phase)
+    profile_inc = _profile(incident_phase, "incident_phase")
     if incident_hours is not None:
         if not isinstance(incident_hours, (tuple, list)) or len(incident_hours) != 2:
             raise TypeError(f"incident_hours must be a pair (start_hour, end_hour) or None; got {incident_hours!r}")

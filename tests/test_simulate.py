@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -114,6 +116,25 @@ def test_scenario_segments_keep_their_order():
     assert len(t.requests[t.incident_mask()]) == 12
 
 
+def test_a_phase_can_be_given_as_a_profile():
+    """A varied profile draws exactly as the named phase does when it equals it, and its one changed
+    property shows: here the error rate, everything else drawn identically from the same seed."""
+    same = standard_scenario(3, incident_phase=replace(PHASES["degraded"])).requests
+    assert np.array_equal(same.error, standard_scenario(3).requests.error)
+    outage = replace(PHASES["degraded"], name="outage", error_rate=0.6)
+    t = standard_scenario(3, incident_phase=outage)
+    base = standard_scenario(3)
+    assert [(i.phase, i.start_index, i.end_index) for i in t.incidents] == [("outage", 150, 200)]
+    assert list(np.unique(t.requests.phase[150:])) == ["outage"]
+    np.testing.assert_array_equal(t.requests.latency_ms, base.requests.latency_ms)
+    np.testing.assert_array_equal(t.requests.error[:150], base.requests.error[:150])
+    assert t.requests.error[150:].sum() > base.requests.error[150:].sum()
+    big = simulate_requests(200_000, phase=outage, seed=1).error
+    assert abs(big.mean() - 0.6) < 4 * np.sqrt(0.6 * 0.4 / big.size)
+    # a profile named "normal" is normal traffic, not an incident
+    assert simulate_phases([("normal", 5), (replace(PHASES["normal"], error_rate=0.1), 5)]).incidents == ()
+
+
 @pytest.mark.parametrize(
     "call, exc, word",
     [
@@ -130,6 +151,16 @@ def test_scenario_segments_keep_their_order():
         (lambda: simulate_day(requests_per_hour=-5), ValueError, "requests_per_hour"),
         (lambda: hourly_counts([10.0, -1.0]), ValueError, "timestamps"),
         (lambda: hourly_counts([90_000.0]), ValueError, "timestamps"),
+        (lambda: simulate_requests(5, phase=0.4), TypeError, "phase"),
+        (lambda: simulate_phases([("normal", 5), (None, 5)]), TypeError, r"phases[1] phase"),
+        (lambda: standard_scenario(incident_phase="outage"), ValueError, "phase"),
+        (lambda: simulate_day(incident_phase=["spike"]), TypeError, "incident_phase"),
+        (lambda: replace(PHASES["degraded"], error_rate=1.5), ValueError, "error_rate"),
+        (lambda: replace(PHASES["degraded"], error_rate=float("nan")), ValueError, "error_rate"),
+        (lambda: replace(PHASES["degraded"], latency_log_sigma=-0.1), ValueError, "latency_log_sigma"),
+        (lambda: replace(PHASES["degraded"], confidence_b=0.0), ValueError, "confidence_b"),
+        (lambda: replace(PHASES["spike"], rate_multiplier=-2.0), ValueError, "rate_multiplier"),
+        (lambda: replace(PHASES["spike"], name=""), ValueError, "name"),
     ],
 )
 def test_bad_input_names_the_argument(call, exc, word):
