@@ -112,6 +112,16 @@ sys.stderr.write("y" * 1_000_000)
 os.write(1, b"z" * 10_000_000)
 '''
 SLEEP = 3000 + os.getpid() % 1000  # a child the learner leaves behind, recognisable by its argument
+DETACHED = SLEEP + 0.5  # ... and one that leaves the worker's session and process group (a daemon)
+DETACH = f'''
+import os, subprocess
+subprocess.Popen(["sleep", "{DETACHED}"], start_new_session=True)
+if os.fork() == 0:  # the classic double fork: the grandchild's parent is gone before the worker ends
+    os.setsid()
+    if os.fork() == 0:
+        os.execvp("sleep", ["sleep", "{DETACHED}"])
+    os._exit(0)
+'''
 GARBAGE = '''
 import os
 for fd in range(3, 256):
@@ -168,6 +178,7 @@ EXPECTED: dict[str, tuple[float, dict[str, str], str | None]] = {
     "channel_garbage": (MAX, {}, "corrupted the grader's results channel"),
     "edited_setup_cell": (MAX, {}, None),
     "forks_a_child": (MAX, {}, None),
+    "detaches_a_child": (MAX, {}, None),
     "not_json": (0.0, {c: "invalid" for c in PTS}, None),
 }
 
@@ -203,6 +214,7 @@ def graded(tmp_path_factory):
         "channel_garbage": good + [GARBAGE],
         "edited_setup_cell": ["deque = None  # I do not need this import"] + good[1:],
         "forks_a_child": good + [f"import subprocess\nsubprocess.Popen(['sleep', '{SLEEP}'])"],
+        "detaches_a_child": good + [DETACH],
     }
     for name, cells in nbs.items():
         write_nb(subs / f"{name}.ipynb", cells)
@@ -303,17 +315,30 @@ def _children(pid: int) -> list[str]:
     return out
 
 
+def _running(cmdline: str) -> int:
+    """How many live processes have exactly this command line."""
+    n = 0
+    for p in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            n += p.read_bytes().replace(b"\0", b" ").strip() == cmdline.encode()
+        except OSError:
+            continue
+    return n
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_no_process_outlives_the_run(graded):
     assert _children(os.getpid()) == []  # every worker was reaped
-    leftovers = []
-    for p in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if p.read_bytes().replace(b"\0", b" ").strip() == f"sleep {SLEEP}".encode():
-                leftovers.append(p)
-        except OSError:
-            continue
-    assert leftovers == []  # the learner's forked child went with the worker's process group
+    assert _running(f"sleep {SLEEP}") == 0  # the learner's forked child went with the worker's process group
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or os.geteuid() != 0,
+                    reason="the private PID namespace needs Linux and root (see grading/_worker.py)")
+def test_detached_processes_do_not_outlive_the_run(graded):
+    """``setsid`` takes a process out of the worker's process group, so killing the group misses it; the
+    worker's PID namespace does not: when its first process ends, the kernel kills every process in it."""
+    assert "private PID namespace" in _learner(graded, "detaches_a_child")["sandbox"]
+    assert _running(f"sleep {DETACHED}") == 0
 
 
 def test_cancel_kills_the_worker(tmp_path):

@@ -7,7 +7,8 @@ check names, seed, limits, a per-run nonce and the number of the results pipe) f
    the results channel, and replaces the exercise's ``check``/``hint``/``solution`` verbs by no-ops (the
    grader runs the checks itself, one at a time under a timeout);
 2. locks itself in (:func:`_sandbox`): resource limits with hard = soft (address space, CPU seconds, file
-   size, open files, no core files); on Linux with root privileges a private network namespace; every
+   size, open files, no core files); on Linux with root privileges a private network namespace and a
+   private PID namespace (nothing the learner starts, detached or not, outlives the worker); every
    capability dropped (so root cannot raise the limits back); ``no_new_privs``; and, where the kernel has
    Landlock, no filesystem writes outside the working directory, no TCP, and no signals to processes outside
    the sandbox (so learner code cannot kill the grader or another learner's worker);
@@ -35,6 +36,7 @@ import json
 import os
 import random
 import resource
+import select
 import signal
 import sys
 import types
@@ -74,8 +76,8 @@ def _display(*objs, **kwargs) -> None:
 # --------------------------------------------------------------------------------------------- sandbox
 
 _LANDLOCK_CREATE, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT = 444, 445, 446  # same on x86_64 and arm64
-_PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 38, 24
-_CLONE_NEWNET = 0x40000000
+_PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP, _PR_SET_PDEATHSIG = 38, 24, 1
+_CLONE_NEWNET, _CLONE_NEWPID = 0x40000000, 0x20000000
 
 
 class _PathBeneath(ctypes.Structure):
@@ -119,6 +121,35 @@ def _landlock(libc, workdir: str) -> str:
     return f"landlock abi {abi}" + ("" if net else " (no network rule)") + ("" if scoped else " (no signal scope)")
 
 
+def _become_namespace_init(libc) -> None:
+    """After ``unshare(CLONE_NEWPID)``: fork, and go on as the child, the first process (PID 1) of the new
+    namespace. When that process ends, the kernel kills every process left in the namespace, including
+    those that left the worker's session and process group with ``setsid`` (which the grader's kill of the
+    process group misses). The parent stays outside, invisible from inside, holds nothing but a lifeline
+    pipe, waits for the child and ends the way it did (same exit status or signal), so the grader sees one
+    process as before. The child asks for SIGKILL when the parent dies: a timeout kills the parent's
+    process group, and the namespace goes with its first process."""
+    lifeline_r, lifeline_w = os.pipe()
+    pid = os.fork()
+    if pid:  # outside the namespace
+        os.closerange(3, lifeline_w)
+        os.closerange(lifeline_w + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            try:
+                signal.signal(sig, signal.SIG_DFL)
+            except (OSError, ValueError):  # SIGKILL and SIGSTOP cannot be caught anyway
+                pass
+            os.kill(os.getpid(), sig)
+        os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+    os.close(lifeline_w)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if select.select([lifeline_r], [], [], 0)[0]:  # end of file: the parent died before the request
+        os._exit(1)
+    os.close(lifeline_r)
+
+
 def _sandbox(limits: dict, workdir: str) -> list[str]:
     """Apply the limits and confinement described in the module docstring; return what was applied."""
     applied = []
@@ -135,6 +166,9 @@ def _sandbox(limits: dict, workdir: str) -> list[str]:
     libc = ctypes.CDLL(None, use_errno=True)
     if os.geteuid() == 0 and libc.unshare(_CLONE_NEWNET) == 0:
         applied.append("private network namespace")
+    if os.geteuid() == 0 and libc.unshare(_CLONE_NEWPID) == 0:
+        _become_namespace_init(libc)
+        applied.append("private PID namespace")
     for cap in range(64):  # bounding set first (needs CAP_SETPCAP), then the process' own sets
         if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # EINVAL: no such cap
             break

@@ -13,7 +13,11 @@ are neutralised (:func:`~prodai_lessons.grading.notebook.strip_magics`) and ``di
 - The *worker* (:mod:`prodai_lessons.grading._worker`, its own process group, a fresh temporary working
   directory, a scrubbed environment, ``/dev/null`` for stdin/stdout/stderr, resource limits, no
   capabilities, Landlock where available) executes the cells and each check's ``collect``, and sends the
-  plain data back on a pipe, framed with a per-run random nonce.
+  plain data back on a pipe, framed with a per-run random nonce. Every process the learner starts ends
+  with the worker: killing the process group takes its children, and as root on Linux the worker's own
+  PID namespace also takes those that left the group with ``setsid``. Nothing limits how *many* processes
+  learner code starts (root is exempt from ``RLIMIT_NPROC``; a cgroup would be needed), so a fork bomb
+  loads the machine until the step's timeout, then goes with the worker.
 - The *parent* (this module) enforces a wall-clock timeout for every cell and every check, parses frames
   strictly (wrong nonce, wrong order, bad JSON: the step in progress scores 0, "invalid"), and calls each
   check's ``judge`` on the parsed data in its own process, where learner code never ran. A learner cannot
@@ -474,7 +478,7 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
         if proc is not None and proc.poll() is None:
             _kill(proc)
         elif proc is not None:
-            try:  # the worker is gone; children it left behind go with its process group
+            try:  # the worker is gone; children it left behind go with its process group (and namespace)
                 os.killpg(proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
