@@ -14,9 +14,11 @@
 - **lifecycle** ``open -> acknowledged -> mitigated -> resolved`` with a timestamp for each step (a
   step may not be skipped except *mitigated*, for an incident that recovered on its own, and may not go
   back in time);
-- **MTTD** (mean time to detect: ``opened_at - impact_started_at``) and **MTTR** (mean time to
-  restore, ``resolved_at - impact_started_at``, the DORA "time to restore service"; the detection time
-  stands in for the impact start when it is unknown);
+- **MTTD** (mean time to detect: ``opened_at - impact_started_at``) and **MTTR**, read here as mean
+  time to *resolve*: ``resolved_at - impact_started_at`` (teams read the R as repair, recover, restore or
+  resolve; say which). When users got service back is the time to *mitigate*, ``mitigated_at -
+  impact_started_at``, which is what DORA's "time to restore service" measures. The detection time
+  stands in for the impact start when it is unknown;
 - a **post-mortem draft** in Markdown: summary, impact, timeline, triggered rules, mitigations, root
   cause and action items (blameless format, after the Google SRE book, ch. 15).
 
@@ -519,7 +521,7 @@ class IncidentManager:
         return math.fsum(d) / len(d) if d else None
 
     def mttr(self) -> float | None:
-        """Mean time to restore over resolved incidents (None if none is resolved)."""
+        """Mean time to resolve (impact start to resolution) over resolved incidents (None if none is)."""
         d = [i.time_to_resolve for i in self._incidents if i.time_to_resolve is not None]
         return math.fsum(d) / len(d) if d else None
 
