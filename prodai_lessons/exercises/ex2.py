@@ -9,9 +9,10 @@ The learner's contract (the stubs in ``exercises/ex2_model_routing.ipynb`` carry
     ``score < low`` -> small, ``low <= score < high`` -> medium, ``score >= high`` -> large.
 ``routing_cost(queries, tiers, pricing) -> dict``
     each query logged with :class:`prodai_lessons.cost.CostTracker` under ``pricing.model_for_tier(tier)``,
-    and again, in a second tracker, under the large model (the baseline); keys ``cost``, ``baseline_cost``,
-    ``savings``, ``savings_share`` (savings / baseline_cost), ``quality``, ``baseline_quality`` (mean of
-    ``query.quality[tier]``).
+    and again, in a second tracker, under the large model (the baseline); keys ``cost`` and ``baseline_cost``
+    (the trackers' ``report().total_cost``), ``savings`` (baseline_cost - cost), ``savings_share``
+    (savings / baseline_cost, a fraction), ``quality`` (mean of ``query.quality[tier]``) and
+    ``baseline_quality`` (mean of ``query.quality["large"]``), each to within 1e-9.
 ``sweep(queries, scores, lows, highs, pricing) -> list[dict]``
     one point ``{"low", "high", "cost", "quality"}`` per pair with ``low <= high``.
 ``pick_setting(points, baseline_quality, target=0.95) -> dict | None``

@@ -21,7 +21,9 @@ The learner's contract (the stubs in ``exercises/ex3_automated_rollback.ipynb`` 
     steps ago, roll back to the best healthy earlier version (registered before the champion, not marked
     unhealthy, highest ``eval_score``), marking the champion unhealthy and resetting the monitor. With
     ``dry_run=True`` it only records what it would do (``action="dry-run"``), cooldown included.
-    ``audit_log``: list of dicts with keys ``t, action, from_version, to_version, reason``.
+    ``audit_log`` (a list attribute or property, not a method): dicts with keys ``t`` (the int step),
+    ``action`` ("deploy", "rollback" or "dry-run"), ``from_version`` (the champion before; None if none),
+    ``to_version`` and a non-empty ``reason``, in time order; ``deploy`` logs one entry too.
 
 Every scenario is generated from the seed: version names, eval scores, thresholds, windows, failure limits,
 when the degradation starts, the noise, the cooldown. The judges recompute it and never call learner code.
