@@ -71,6 +71,12 @@ __all__ = [
 ]
 
 _INF = math.inf
+#: Largest accepted latency (about 11.6 days) and cost of one request. Larger values are unit or sentinel
+#: bugs, and they would ruin the running sums every window statistic is read from: after a value ``v`` a
+#: window sum is off by up to ``eps * v`` (``eps`` = 2.2e-16), so these bounds keep that below 1e-6 ms and
+#: 1e-9 USD. (A value near the float maximum would overflow the sums outright.)
+MAX_LATENCY_MS = 1e9
+MAX_COST_USD = 1e6
 
 
 # --------------------------------------------------------------------------------------------------
@@ -342,8 +348,9 @@ class RollingWindow:
             t = _real("timestamp", timestamp)
             if self._uses_time is False:
                 raise ValueError("timestamp must be None: earlier observations had no timestamps")
-            if t < self._last_t:
-                raise ValueError(f"timestamp must be non-decreasing; got {t} after {self._last_t}")
+            if t < self.now:
+                raise ValueError(f"timestamp must be non-decreasing (not earlier than the window's clock); "
+                                 f"got {t} after {self.now}")
         # every check passed: only now does the window change (a rejected call leaves it as it was)
         self._uses_time = timestamp is not None
         self._last_t = t
@@ -370,7 +377,7 @@ class RollingWindow:
                 return
             if self._uses_time is False:
                 raise ValueError("timestamps must be None: earlier observations had no timestamps")
-            if ts[0] < self._last_t or (ts.size > 1 and np.any(ts[1:] < ts[:-1])):
+            if ts[0] < self.now or (ts.size > 1 and np.any(ts[1:] < ts[:-1])):
                 raise ValueError("timestamps must be non-decreasing (and not earlier than the last one seen)")
         # every check passed: only now does the window change
         self._uses_time = timestamps is not None
@@ -381,8 +388,9 @@ class RollingWindow:
     def advance(self, now: float) -> None:
         """Move a time window's clock to ``now`` (evicts old observations even without new traffic)."""
         now = _real("now", now)
-        if now < self._now:
-            raise ValueError(f"now must be non-decreasing; got {now} after {self._now}")
+        if now < self.now:
+            raise ValueError(f"now must be non-decreasing (not earlier than the last timestamp); "
+                             f"got {now} after {self.now}")
         self._now = now
 
     def _flush(self) -> None:
@@ -587,6 +595,8 @@ class AlertRule:
     >= ``threshold``. ``window`` is an int (last N requests) or a duration such as ``"5m"``; ``None``
     uses the pipeline's window. ``min_count`` observations are needed before the rule looks at its
     value (default: a full count window, or 1 for a time window); with fewer the condition is false.
+    The exception is ``throughput`` over a time window: an empty window is a measured 0 requests per
+    second (a total outage must keep a ``throughput <`` alert firing), so its default is 0.
     """
 
     name: str
@@ -619,6 +629,9 @@ class AlertRule:
             object.__setattr__(self, "clear_threshold", c)
         if self.min_count is not None:
             check_int("min_count", self.min_count, minimum=1)
+            if isinstance(self.window, int) and self.min_count > self.window:
+                raise ValueError(f"min_count must be <= the window of {self.window} requests (it could never be "
+                                 f"reached); got {self.min_count}")
         if not isinstance(self.description, str):
             raise TypeError(f"description must be a str; got {self.description!r}")
 
@@ -633,6 +646,8 @@ class AlertRule:
     def _min_count(self, spec: tuple[str, float]) -> int:
         if self.min_count is not None:
             return self.min_count
+        if spec[0] == "time" and self.metric == "throughput":
+            return 0  # an empty time window is a measurement: 0 requests per second (an outage)
         return int(spec[1]) if spec[0] == "count" else 1
 
     def describe(self) -> str:
@@ -921,11 +936,12 @@ _FEW_VALUES = 48
 
 
 class _RuleState:
-    __slots__ = ("state", "since")
+    __slots__ = ("state", "since", "firing")
 
     def __init__(self) -> None:
         self.state = "inactive"
         self.since = 0.0
+        self.firing: Alert | None = None  # the notification of the episode in progress
 
 
 #: A window's sorted copy is re-sorted (O(N log N), ~4 ns a value) rather than updated when more than one
@@ -1163,6 +1179,9 @@ class MonitoringPipeline:
                                     rule.slo.error_budget, rule.burn_rate, rule.clear_burn_rate))
             else:
                 (_, spec), = needs
+                if spec[0] == "count" and rule._min_count(spec) > spec[1]:
+                    raise ValueError(f"rules[{rule.name!r}].min_count must be <= the pipeline's window of "
+                                     f"{int(spec[1])} requests (it could never be reached); got {rule.min_count}")
                 clear_at = rule.threshold if rule.clear_threshold is None else rule.clear_threshold
                 counters = None
                 if rule.metric in _QUANTILE and not keep_trace:
@@ -1229,21 +1248,21 @@ class MonitoringPipeline:
                     timestamp: float | None = None) -> None:
         """Log one request; evaluates the rules when the cadence is due.
 
-        ``latency_ms`` >= 0, ``error`` a bool (or 0/1), ``confidence`` in [0, 1], ``cost_usd`` >= 0, all
-        finite; ``timestamp`` (seconds) non-decreasing, or omitted for every request. Every argument is
+        ``latency_ms`` in [0, :data:`MAX_LATENCY_MS`], ``error`` a bool (or 0/1), ``confidence`` in [0, 1],
+        ``cost_usd`` in [0, :data:`MAX_COST_USD`]; ``timestamp`` (seconds) non-decreasing, or omitted for every request. Every argument is
         checked before anything changes: a rejected request leaves the pipeline (clock mode included)
         exactly as it was.
         """
         lat = _real("latency_ms", latency_ms)
-        if lat < 0.0:
-            raise ValueError(f"latency_ms must be >= 0; got {lat}")
+        if not 0.0 <= lat <= MAX_LATENCY_MS:
+            raise ValueError(f"latency_ms must be in [0, {MAX_LATENCY_MS:g}] (milliseconds); got {lat}")
         err = _flag("error", error)
         conf = _real("confidence", confidence)
         if not 0.0 <= conf <= 1.0:
             raise ValueError(f"confidence must be in [0, 1]; got {conf}")
         cost = _real("cost_usd", cost_usd)
-        if cost < 0.0:
-            raise ValueError(f"cost_usd must be >= 0; got {cost}")
+        if not 0.0 <= cost <= MAX_COST_USD:
+            raise ValueError(f"cost_usd must be in [0, {MAX_COST_USD:g}]; got {cost}")
         if timestamp is None:
             if self._uses_time is not False:
                 self._check_clock_mode(False)
@@ -1293,6 +1312,10 @@ class MonitoringPipeline:
         for name, arr in (("error", err), ("confidence", conf), ("cost_usd", cost)):
             if arr.size != n:
                 raise ValueError(f"{name} must have the same length as latency_ms ({n}); got {arr.size}")
+        for name, arr, top in (("latency_ms", lat, MAX_LATENCY_MS), ("cost_usd", cost, MAX_COST_USD)):
+            if n and arr.max() > top:
+                i = int(np.argmax(arr > top))
+                raise ValueError(f"{name} must be <= {top:g}; got {arr[i]} at index {i}")
         if n and ((conf < 0).any() or (conf > 1).any()):
             i = int(np.flatnonzero((conf < 0) | (conf > 1))[0])
             raise ValueError(f"confidence must be in [0, 1]; got {conf[i]} at index {i}")
@@ -1446,7 +1469,8 @@ class MonitoringPipeline:
                     vals = np.where(span > 0, (counts - 1) / span, np.nan)
             else:
                 vals = self._percentiles(spec, _QUANTILE[metric], starts, ends)
-        vals = np.where(counts > 0, vals, np.nan)
+        if not (metric == "throughput" and spec[0] == "time"):  # 0 requests in T seconds is 0 per second
+            vals = np.where(counts > 0, vals, np.nan)
         return vals, counts
 
     def _percentiles(self, spec, q: float, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -1514,14 +1538,19 @@ class MonitoringPipeline:
     def evaluate(self, now: float | None = None) -> tuple[Alert, ...]:
         """Evaluate every rule now, outside the cadence; returns the notifications it produced.
 
-        ``now`` defaults to the newest timestamp; a later ``now`` lets time windows drain in silence.
+        ``now`` defaults to the newest timestamp; a later ``now`` lets time windows drain in silence and
+        moves the pipeline's clock: :meth:`metrics` is then taken at ``now``, and a request older than it
+        is rejected like any out-of-order request.
         """
         if now is None:
             now = self._last_t if self._n else 0.0
         else:
             now = _real("now", now)
             if now < self._last_t:
-                raise ValueError(f"now must not be earlier than the last request ({self._last_t}); got {now}")
+                raise ValueError(f"now must not be earlier than the last request or evaluation "
+                                 f"({self._last_t}); got {now}")
+            if self._uses_time is not False:
+                self._last_t = now  # the clock moved: later requests may not be older, metrics() is at now
         self._flush()
         if self._interval is not None and now >= self._next_t:
             self._tick_until(now)  # due ticks first, so the clock of the rules never goes backwards
@@ -1549,7 +1578,9 @@ class MonitoringPipeline:
             start = starts[wi]
             n = end - start
             counts.append(n)
-            if n <= 0:
+            if kind == 4:
+                vals.append(n / arg)  # throughput over a time window: 0.0 when empty
+            elif n <= 0:
                 vals.append(math.nan)
             elif kind <= 2:
                 c = getattr(st, arg)
@@ -1558,8 +1589,6 @@ class MonitoringPipeline:
             elif kind == 3:
                 span = st.t.item(end - base - 1) - st.t.item(start - base)
                 vals.append((n - 1) / span if span > 0 else math.nan)
-            elif kind == 4:
-                vals.append(n / arg)
             elif self._lazy[len(vals)]:
                 vals.append(None)  # computed only if a rule cannot decide from counts (see _percentile_above)
             else:
@@ -1680,6 +1709,7 @@ class MonitoringPipeline:
         self._changes.append(StateChange(rule.name, now, end, old, new, value))
         if new == "firing" or old == "firing":
             a = self._notify(rule, "firing" if new == "firing" else "resolved", now, end, value)
+            st.firing = a if new == "firing" else None
             out.append(a)
             self._history.append(a)
         return new
@@ -1716,13 +1746,9 @@ class MonitoringPipeline:
 
     @property
     def active_alerts(self) -> tuple[Alert, ...]:
-        """The ``"firing"`` notification of each rule that is firing now, in rule order."""
-        latest = {}
-        for a in self._history:
-            if a.status == "firing":
-                latest[a.rule] = a
-        return tuple(latest[r.name] for r in self.rules
-                     if self._states[r.name].state == "firing" and r.name in latest)
+        """The ``"firing"`` notification of each rule that is firing now, in rule order (kept with the
+        rule's state, so it stays here however long the episode and however short ``max_history``)."""
+        return tuple(st.firing for st in (self._states[r.name] for r in self.rules) if st.firing is not None)
 
     @property
     def rule_states(self) -> dict[str, str]:
@@ -1775,6 +1801,8 @@ class MonitoringPipeline:
             if self._uses_time:
                 v = self._stat_one("throughput", spec, start, end)
                 thr = None if math.isnan(v) else v
+        elif self._n and self._uses_time and spec[0] == "time":
+            thr = 0.0  # requests were logged, none in the window: a measured zero
         budget = None
         if self.slo is not None and self._n:
             budget = self.slo.budget_remaining(self._n, self._n_errors)

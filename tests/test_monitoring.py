@@ -968,3 +968,108 @@ def test_error_alert_is_fast_once_each_request_carries_more_evidence():
     assert np.mean(delays <= 25) >= 0.90                              # achieved: 0.95
     # and the standard scenario's seeds, unchanged: the same rule at 15 % stays under half
     assert np.mean(_scenario_runs()[0][BURN] <= 25) < 0.5
+
+
+# --------------------------------------------------------------------------------------------------
+# Review findings (session 2): each test failed on the code before its fix
+# --------------------------------------------------------------------------------------------------
+def test_evaluate_moves_the_clock_for_later_requests_and_metrics():
+    """``evaluate(now)`` is a point in time: a later request may not be older than it (it would put the
+    history out of order), and ``metrics()`` afterwards is taken at ``now`` (the window has drained)."""
+    rule = AlertRule("slow", "latency_mean", ">", 100.0, window="10s")
+    p = MonitoringPipeline([rule], window="5m")
+    for t in range(10):
+        p.log_request(500.0, True, 0.9, 0.01, float(t))
+    p.evaluate(1000.0)
+    with pytest.raises(ValueError, match="timestamp"):
+        p.log_request(500.0, False, 0.9, 0.0, 50.0)
+    with pytest.raises(ValueError, match="timestamp"):
+        p.log_batch([1.0], [False], [0.9], [0.0], timestamp=[999.0])
+    m = p.metrics()
+    assert m.at == 1000.0 and m.n_in_window == 0 and m.error_rate is None and m.n_requests_total == 10
+    assert [a.status for a in p.history] == ["firing", "resolved"]
+    p.log_request(500.0, False, 0.9, 0.0, 1000.0)         # at the clock: accepted
+    assert p.n_requests == 11
+
+
+def test_active_alerts_do_not_depend_on_the_history_bound():
+    steady = AlertRule("steady", "latency_mean", ">", 100.0, window=1)
+    flappy = AlertRule("flappy", "error_rate", ">", 0.5, window=1)
+    p = MonitoringPipeline([steady, flappy], max_history=3)
+    for i in range(10):
+        p.log_request(500.0, i % 2 == 0, 0.9, 0.0)
+    assert p.rule_states == {"steady": "firing", "flappy": "inactive"}
+    assert [a.rule for a in p.active_alerts] == ["steady"]
+    assert p.active_alerts[0].n_requests == 1                 # its notification, long gone from history
+    assert all(a.rule == "flappy" for a in p.history)
+
+
+def test_latency_and_cost_are_bounded_so_running_sums_stay_exact():
+    p = MonitoringPipeline([AlertRule("slow", "latency_mean", ">", 1e6, window=2)])
+    with pytest.raises(ValueError, match="latency_ms"):
+        p.log_request(1.7e308, False, 0.9, 0.0)
+    with pytest.raises(ValueError, match="cost_usd"):
+        p.log_request(100.0, False, 0.9, 1e20)
+    with pytest.raises(ValueError, match=r"latency_ms .*index 1"):
+        p.log_batch([100.0, 1e20], [False, False], [0.9, 0.9], [0.0, 0.0])
+    assert p.n_requests == 0
+    # at the bound, later windows are still exact: one 1e9 ms request, then 29 at 100 ms
+    q = MonitoringPipeline([], window=10)
+    q.log_request(monitoring.MAX_LATENCY_MS, False, 0.9, monitoring.MAX_COST_USD)
+    for _ in range(29):
+        q.log_request(100.0, False, 0.9, 0.01)
+    rule = AlertRule("mean", "latency_mean", ">", 0.0, window=10)
+    r = MonitoringPipeline([rule], keep_trace=True)
+    r.log_request(monitoring.MAX_LATENCY_MS, False, 0.9, 0.0)
+    for _ in range(29):
+        r.log_request(100.0, False, 0.9, 0.0)
+    assert r.trace()["mean"][-1] == pytest.approx(100.0, rel=1e-12)
+    assert q.metrics().cost_in_window_usd == pytest.approx(0.1, rel=1e-9)
+
+
+def test_throughput_alert_keeps_firing_through_a_total_outage():
+    low = AlertRule("low traffic", "throughput", "<", 0.5, window="1m")
+    p = MonitoringPipeline([low], window="1m")
+    p.log_batch(np.full(120, 100.0), np.zeros(120, bool), np.full(120, 0.9), np.zeros(120),
+                timestamp=np.arange(120.0))                 # 1 request per second
+    p.log_batch(np.full(5, 100.0), np.zeros(5, bool), np.full(5, 0.9), np.zeros(5),
+                timestamp=np.array([150.0, 170.0, 190.0, 210.0, 230.0]))   # slowing down: fires
+    assert p.rule_states["low traffic"] == "firing"
+    p.evaluate(600.0)                                       # nothing at all for six minutes
+    assert p.rule_states["low traffic"] == "firing"
+    assert p.metrics().throughput_per_s == 0.0
+    late = [(a.status, a.at) for a in p.history if a.at > 120]   # (the first seconds fired too: a cold start)
+    assert late == [("firing", 170.0)]
+    # the vectorised path: one batch, evaluated on 10 s ticks (a tick sees the requests before it)
+    ts = np.r_[np.arange(120.0), [150.0, 170.0, 190.0, 210.0, 230.0], 600.0]
+    q = MonitoringPipeline([low], evaluate_interval="10s", keep_trace=True)
+    q.log_batch(np.full(ts.size, 100.0), np.zeros(ts.size, bool), np.full(ts.size, 0.9), np.zeros(ts.size),
+                timestamp=ts)
+    assert [(a.status, a.at) for a in q.history if a.at > 120] == [("firing", 150.0)]
+    tr = q.trace()
+    quiet = (tr["at"] > 300) & (tr["at"] <= 600)                # ticks with an empty window: 0 per second
+    assert quiet.sum() == 30 and (tr["low traffic"][quiet] == 0.0).all()
+    assert (tr["low traffic:state"][quiet] == 2).all()
+
+
+def test_min_count_larger_than_the_count_window_is_rejected():
+    with pytest.raises(ValueError, match="min_count"):
+        AlertRule("r", "latency_mean", ">", 100.0, window=10, min_count=20)
+    with pytest.raises(ValueError, match="min_count"):
+        MonitoringPipeline([AlertRule("r", "latency_mean", ">", 100.0, min_count=20)], window=10)
+    MonitoringPipeline([AlertRule("r", "latency_mean", ">", 100.0, min_count=10)], window=10)
+
+
+def test_rolling_window_rejects_timestamps_before_its_clock():
+    w = RollingWindow(seconds=10)
+    w.append(1.0, 5.0)
+    w.advance(100.0)
+    with pytest.raises(ValueError, match="timestamp"):
+        w.append(5.0, 50.0)
+    with pytest.raises(ValueError, match="timestamps"):
+        w.extend([5.0], [60.0])
+    v = RollingWindow(seconds=10)
+    v.append(1.0, 20.0)
+    with pytest.raises(ValueError, match="now"):
+        v.advance(10.0)
+    assert len(w) == 0 and w.total_count == 1
