@@ -97,8 +97,12 @@ class MetricsRecorder:
         """One snapshot field over time as floats; ``None`` (nothing to measure) becomes NaN, a gap in a plot."""
         if name not in MetricsSnapshot.__dataclass_fields__:
             raise ValueError(f"name must be a MetricsSnapshot field; got {name!r}")
-        return np.array([math.nan if getattr(s, name) is None else float(getattr(s, name))
-                         for s in self._snapshots], dtype=np.float64)
+        values = [getattr(s, name) for s in self._snapshots]
+        for v in values:
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ValueError(f"name must be a numeric MetricsSnapshot field; {name!r} holds "
+                                 f"{type(v).__name__} values")
+        return np.array([math.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------ windows
@@ -752,7 +756,7 @@ def simulate_observed_day(
 
 
 def _incident_line(inc: Any) -> str:
-    """One line per incident for the summary: id, severity, rules, lifecycle times, time to detect/restore."""
+    """One line per incident for the summary: id, severity, rules, lifecycle times, time to detect/resolve."""
     def mins(d):
         return "-" if d is None else f"{d / 60:.0f} min"
 
@@ -760,4 +764,4 @@ def _incident_line(inc: Any) -> str:
                                                                ("acknowledged", inc.acknowledged_at),
                                                                ("resolved", inc.resolved_at)) if t is not None)
     return (f"#{inc.id} {inc.severity} {inc.status}: {', '.join(inc.rules)}; {times}; "
-            f"time to detect {mins(inc.time_to_detect)}, to restore {mins(inc.time_to_resolve)}")
+            f"time to detect {mins(inc.time_to_detect)}, to resolve {mins(inc.time_to_resolve)}")

@@ -461,20 +461,25 @@ class IncidentManager:
             need = " or ".join(allowed_from)
             raise ValueError(f"incident #{inc.id} is {inc.status}; it must be {need} to become {to}")
         steps = [inc.opened_at, inc.acknowledged_at, inc.mitigated_at] + [t for t, _ in inc.applied_mitigations]
+        if to == "resolved":  # a resolved incident takes no alerts: it cannot end before one joined it
+            steps += [a.at for a in inc.alerts]
         last = max(t for t in steps if t is not None)
         if at < last:
-            raise ValueError(f"at must not be earlier than the incident's last lifecycle step ({last}); got {at}")
+            raise ValueError(f"at must not be earlier than the incident's last lifecycle step "
+                             f"{'or alert ' if to == 'resolved' else ''}({last}); got {at}")
         return inc, at
 
     def set_impact_start(self, incident_id: int, at: float) -> Incident:
-        """Record when users started being affected (from ground truth or later analysis)."""
+        """Record when users started being affected (from ground truth or later analysis). Called again,
+        it corrects the earlier value: the timeline keeps one "impact started" entry."""
         inc = self.get(incident_id)
         at = check_real("at", at)
         if at > inc.opened_at:
             raise ValueError(f"at must not be later than the detection time ({inc.opened_at}); got {at}")
+        kept = tuple(e for e in inc.timeline if e.event != "impact started")
         return self._put(dataclasses.replace(
             inc, impact_started_at=at,
-            timeline=_add(inc.timeline, TimelineEntry(at, "impact started", "first affected requests"))))
+            timeline=_add(kept, TimelineEntry(at, "impact started", "first affected requests"))))
 
     def acknowledge(self, incident_id: int, at: float, by: str = "on-call") -> Incident:
         """``open -> acknowledged`` at ``at`` by ``by``."""

@@ -153,7 +153,10 @@ class Requests:
             arr = getattr(self, name)
             if not isinstance(arr, np.ndarray) or arr.ndim != 1 or len(arr) != n:
                 raise ValueError(f"{name} must be a 1-D numpy array of length {n}")
-            arr.flags.writeable = False
+            if arr.flags.writeable:  # a read-only copy: the caller's array stays writable, ours cannot change
+                arr = arr.copy()
+                arr.flags.writeable = False
+                object.__setattr__(self, name, arr)
 
     def __len__(self) -> int:
         return len(self.timestamp)
@@ -187,7 +190,11 @@ class Requests:
 
 @dataclass(frozen=True)
 class IncidentWindow:
-    """Ground truth of one injected incident: ``[start_s, end_s)`` and requests ``[start_index, end_index)``."""
+    """Ground truth of one injected incident: ``[start_s, end_s)`` and requests ``[start_index, end_index)``.
+
+    Both are half-open and select the same requests: ``end_s`` is the arrival time of the first request
+    after the incident, or, when the incident ends the traffic, the next float after its last request's
+    time (so that request is inside)."""
 
     phase: str
     start_s: float
@@ -329,7 +336,8 @@ def simulate_phases(
 
     One generator draws all segments in order, so changing a later segment leaves earlier ones as
     they were. An incident's ``start_s`` is the arrival time of its first request and ``end_s`` that
-    of the first request after it (or its last request's time when it ends the scenario).
+    of the first request after it (or the next float after its last request's time when it ends the
+    scenario, so ``[start_s, end_s)`` holds exactly its requests).
     """
     if isinstance(phases, (str, bytes)) or not isinstance(phases, Sequence) or not phases:
         raise TypeError(f"phases must be a non-empty sequence of (phase, n_requests) pairs; got {phases!r}")
@@ -355,7 +363,8 @@ def simulate_phases(
     requests = Requests.concat(parts)
     ts_all = requests.timestamp
     incidents = tuple(
-        IncidentWindow(name, float(ts_all[a]), float(ts_all[b] if b < len(ts_all) else ts_all[-1]), a, b)
+        IncidentWindow(name, float(ts_all[a]),
+                       float(ts_all[b]) if b < len(ts_all) else math.nextafter(float(ts_all[-1]), math.inf), a, b)
         for name, a, b in bounds if name != "normal"
     )
     desc = " + ".join(f"{n} {p.name}" for p, n in segs)

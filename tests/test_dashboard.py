@@ -172,6 +172,8 @@ def test_incidents_come_from_the_alerts(day):
     assert inc.impact_started_at == 14 * 3600.0 and 0 < inc.time_to_detect < 20 * 60
     (line,) = day.data.summary.incidents
     assert line.startswith(f"#1 {inc.severity} resolved")
+    # the duration it prints is the one it names: resolution, not the earlier mitigation
+    assert line.endswith(f"to resolve {inc.time_to_resolve / 60:.0f} min")
 
 
 def test_guardrail_triggers_are_binned_per_guard(day):
@@ -199,6 +201,8 @@ def test_collect_dashboard_bad_input(day):
         rec.scrape(day.pipeline, at=50.0)
     with pytest.raises(ValueError, match="name must be a MetricsSnapshot field"):
         rec.series("nope")
+    with pytest.raises(ValueError, match="name must be a numeric MetricsSnapshot field; 'window'"):
+        rec.series("window")
 
 
 # ------------------------------------------------------------------------------------------ figure and report

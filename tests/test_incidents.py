@@ -122,6 +122,31 @@ def test_lifecycle_order_timestamps_and_figures():
     assert IncidentManager().mttd() is None and IncidentManager().mttr() is None
 
 
+def test_impact_start_corrected_keeps_one_timeline_entry():
+    m = IncidentManager()
+    m.on_alert(alert("latency", "firing", 100, "P1"))
+    m.set_impact_start(1, 50)
+    inc = m.set_impact_start(1, 90)                          # a later analysis corrects the first guess
+    assert inc.impact_started_at == 90.0 and inc.time_to_detect == 10.0
+    assert [(e.at, e.event) for e in inc.timeline if e.event == "impact started"] == [(90.0, "impact started")]
+    timeline = inc.postmortem().split("## Timeline")[1].split("\n## ")[0]
+    assert timeline.count("impact started") == 1 and "50" not in timeline
+
+
+def test_resolution_cannot_predate_alerts_already_in_the_incident():
+    m = IncidentManager()
+    m.on_alert(alert("latency", "firing", 10, "P2"))
+    m.acknowledge(1, 15)
+    m.on_alert(alert("errors", "firing", 50, "P1", "errors"))   # joins the open incident at 50
+    assert len(m.incidents) == 1 and m.get(1).severity == "P1"
+    with pytest.raises(ValueError, match="at must not be earlier"):
+        m.resolve(1, 20)                                     # would put "resolved" before the alert at 50
+    m.mitigate(1, 40)                                        # mitigating before a later alert is fine
+    inc = m.resolve(1, 60)
+    ats = [e.at for e in inc.timeline]
+    assert ats == sorted(ats) and inc.timeline[-1].event == "resolved"
+
+
 def test_postmortem_draft_has_every_section_in_order():
     m = IncidentManager()
     m.process([alert("high p95 latency", "firing", 3600 * 14 + 65, "P2", "latency"),

@@ -166,3 +166,26 @@ def test_a_phase_can_be_given_as_a_profile():
 def test_bad_input_names_the_argument(call, exc, word):
     with pytest.raises(exc, match=word.replace("[", r"\[").replace("]", r"\]")):
         call()
+
+
+def test_incident_window_times_select_exactly_its_requests():
+    """``[start_s, end_s)`` and ``[start_index, end_index)`` agree, also when the incident ends the traffic
+    (its last request used to fall outside the time window) and when it is a single request."""
+    for phases in ([("normal", 5), ("degraded", 3)], [("normal", 5), ("spike", 1)],
+                   [("degraded", 4), ("normal", 6), ("spike", 2)]):
+        t = simulate_phases(phases, seed=3)
+        ts = t.requests.timestamp
+        for inc in t.incidents:
+            by_time = np.flatnonzero((ts >= inc.start_s) & (ts < inc.end_s))
+            assert by_time.tolist() == list(range(inc.start_index, inc.end_index)), (phases, inc)
+
+
+def test_requests_do_not_freeze_the_callers_arrays():
+    cols = {name: np.arange(3.0) for name in ("timestamp", "latency_ms", "confidence", "cost_usd")}
+    mine = cols["latency_ms"]
+    r = Requests(error=np.zeros(3, bool), model=np.array(["a"] * 3), input_tokens=np.ones(3, np.int64),
+                 output_tokens=np.ones(3, np.int64), phase=np.array(["normal"] * 3), **cols)
+    mine[0] = 42.0                                  # still the caller's, still writable ...
+    assert r.latency_ms[0] == 0.0                   # ... and the record did not change with it
+    with pytest.raises(ValueError):
+        r.latency_ms[0] = 1.0
