@@ -80,6 +80,7 @@ UNASSIGNED = "(unassigned)"
 _PRICE_FIELDS = ("input_per_mtok", "output_per_mtok")
 _OPTIONAL_PRICE_FIELDS = ("cached_input_per_mtok",)
 _INT64_SAFE = 2**62  # margin under 2**63 for exact int64 sums
+_INT64_MAX = 2**63 - 1
 
 
 def _readonly(values: Any) -> np.ndarray:
@@ -449,9 +450,25 @@ def _count_array(name: str, values: Any, n: int | None) -> np.ndarray:
     if values is None or isinstance(values, (str, bytes, Mapping)):
         raise TypeError(f"{name} must be a 1-D array of non-negative integers; got {values!r}")
     arr = np.asarray(values)
-    if arr.dtype == object:
-        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr.ravel()):
-            arr = arr.astype(np.int64)
+    if arr.dtype.kind == "f" and not isinstance(values, np.ndarray):
+        # numpy turns a list mixing int64-sized and larger integers (e.g. [0, 2**63]) into float64:
+        # look at the elements themselves, so such a list is reported as too large, not as floats
+        as_objects = np.asarray(values, dtype=object)
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in as_objects.ravel()):
+            arr = as_objects
+    if arr.dtype == object and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                   for v in arr.ravel()):
+        # Python integers beyond int64 (e.g. 2**64) give an object array: check the range before converting,
+        # so the error names the argument instead of numpy's bare OverflowError
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be a 1-D array (one count per request); got shape {arr.shape}")
+        for k, v in enumerate(arr.tolist()):
+            if v < 0:
+                raise ValueError(f"{name} must be non-negative; got {v} at index {k}")
+            if v > _INT64_MAX:
+                raise ValueError(f"{name} must be at most {_INT64_MAX} (a count that fits in int64); "
+                                 f"got {v} at index {k}")
+        arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must contain integers (token and retry counts are whole numbers); "
                         f"got dtype {arr.dtype}")
@@ -459,8 +476,10 @@ def _count_array(name: str, values: Any, n: int | None) -> np.ndarray:
         raise ValueError(f"{name} must be a 1-D array (one count per request); got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
         raise ValueError(f"{name} must have one count per request ({n}); got shape {arr.shape}")
-    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
-        raise ValueError(f"{name} values are too large")
+    if arr.dtype.kind == "u" and arr.size and arr.max() > _INT64_MAX:
+        k = int(np.flatnonzero(arr > _INT64_MAX)[0])
+        raise ValueError(f"{name} must be at most {_INT64_MAX} (a count that fits in int64); "
+                         f"got {arr[k]} at index {k}")
     arr = arr.astype(np.int64, copy=False)
     if arr.size and arr.min() < 0:
         i = int(np.flatnonzero(arr < 0)[0])
@@ -952,6 +971,34 @@ class CacheStats:
 _MISSING = object()
 
 
+def _tagged(name: str, value: Hashable) -> tuple:
+    """``(type name, value)`` with the elements of tuples and frozensets tagged the same way, recursively.
+
+    Python treats ``True == 1 == 1.0`` (and ``(True, False) == (1, 0)``), so without the type at every level
+    a response stored for one parameter value would be returned for another. A value that is not equal to
+    itself (a NaN, in a float, a complex or a numpy scalar) would make a key that never matches, so every
+    ``put`` would add an unreachable entry; non-finite numbers are therefore refused with a ``ValueError``.
+    """
+    kind = type(value).__name__
+    if isinstance(value, tuple):
+        return (kind, tuple(_tagged(f"{name}[{i}]", v) for i, v in enumerate(value)))
+    if isinstance(value, frozenset):
+        return (kind, frozenset(_tagged(f"{name} element", v) for v in value))
+    if isinstance(value, (float, complex, np.floating, np.complexfloating)):
+        parts = (value.real, value.imag) if isinstance(value, (complex, np.complexfloating)) else (value,)
+        if not all(math.isfinite(float(x)) for x in parts):
+            raise ValueError(f"{name} must be a finite number (a NaN never equals itself, so it cannot be a "
+                             f"cache key); got {value!r}")
+    elif not isinstance(value, (str, bytes, int, type(None))):
+        try:
+            reflexive = bool(value == value)
+        except Exception:  # noqa: BLE001 - an __eq__ that fails cannot match a stored key either
+            reflexive = False
+        if not reflexive:
+            raise ValueError(f"{name} must equal itself to be usable in a cache key; got {value!r}")
+    return (kind, value)
+
+
 class ResponseCache:
     """Exact-match LRU response cache with a time-to-live.
 
@@ -975,7 +1022,12 @@ class ResponseCache:
 
     @staticmethod
     def key(prompt: str, model: str, params: Mapping[str, Hashable] | None = None) -> tuple:
-        """The cache key: normalized prompt, model, and the parameters as a sorted tuple of (name, type, value)."""
+        """The cache key: normalized prompt, model, and the parameters as a sorted tuple of ``(name, tagged)``.
+
+        ``tagged`` is ``(type name, value)``, applied recursively inside tuples and frozensets, so ``0``,
+        ``False`` and ``0.0`` (or ``(1, 0)`` and ``(True, False)``) are different keys. A non-finite number
+        (NaN, inf), at any depth, raises ``ValueError`` naming the parameter: a NaN key never matches itself.
+        """
         check_str("model", model)
         if params is None:
             items: tuple = ()
@@ -991,7 +1043,7 @@ class ResponseCache:
                 except TypeError:
                     raise TypeError(f"params[{k!r}] must be hashable (a number, string, bool, None or tuple); "
                                     f"got {type(v).__name__}") from None
-                out.append((k, type(v).__name__, v))
+                out.append((k, _tagged(f"params[{k!r}]", v)))
             items = tuple(sorted(out, key=lambda kv: kv[0]))
         return (normalize_prompt(prompt), model, items)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import html
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,10 +212,16 @@ def serverless_cold_starts(arrivals: np.ndarray, service: np.ndarray, cold_start
 
 
 def _traffic(rate_per_s: float, n_requests: int, seed: int, config: DeploymentConfig):
-    rng = np.random.default_rng(seed)
-    arrivals = np.cumsum(rng.exponential(1.0 / rate_per_s, n_requests))
-    service = config.service_median_s * np.exp(config.service_sigma * rng.standard_normal(n_requests))
-    return arrivals, service
+    """Arrival times and inference times of ``n_requests`` requests.
+
+    Arrivals and service times come from two independent streams (children of ``SeedSequence(seed)``),
+    each drawn element by element, so the first ``k`` requests are the same whatever ``n_requests`` is:
+    a pattern that simulates more requests (``batch``) serves the others' traffic, then more of it.
+    """
+    arrival_seed, service_seed = np.random.SeedSequence(seed).spawn(2)
+    gaps = np.random.default_rng(arrival_seed).exponential(1.0 / rate_per_s, n_requests)
+    z = np.random.default_rng(service_seed).standard_normal(n_requests)
+    return np.cumsum(gaps), config.service_median_s * np.exp(config.service_sigma * z)
 
 
 def simulate_deployment(pattern: str, rate_per_s: float, *, n_requests: int = 2000, seed: int = 0,
@@ -265,12 +271,24 @@ def simulate_deployment(pattern: str, rate_per_s: float, *, n_requests: int = 20
 def compare_patterns(rates_per_s: Sequence[float], *, patterns: Sequence[str] = SIMULATED,
                      n_requests: int = 2000, seed: int = 0,
                      config: DeploymentConfig | None = None) -> tuple[DeploymentStats, ...]:
-    """:func:`simulate_deployment` for every pattern at every rate (same traffic per rate)."""
+    """:func:`simulate_deployment` for every pattern at every rate.
+
+    All patterns at the ``i``-th rate see the same traffic (seed ``seed + i``; ``batch`` serves a longer
+    stretch of it). ``patterns`` is a list or tuple of pattern names, in the order of the results.
+    """
     rates = as_1d_array("rates_per_s", rates_per_s)
     if np.any(rates <= 0):
         raise ValueError("rates_per_s must all be > 0")
-    for p in patterns:
-        check_choice("patterns", p, SIMULATED)
+    seed = check_int("seed", seed, minimum=0)
+    if isinstance(patterns, (str, bytes)):
+        raise TypeError(f"patterns must be a list or tuple of pattern names, e.g. [{patterns!r}]; "
+                        f"got the string {patterns!r}")
+    if isinstance(patterns, (set, frozenset)) or not isinstance(patterns, Iterable):
+        raise TypeError(f"patterns must be a list or tuple of pattern names (in the order wanted); "
+                        f"got {type(patterns).__name__}")
+    patterns = [str(check_choice("patterns", p, SIMULATED)) for p in patterns]
+    if not patterns:
+        raise ValueError(f"patterns must name at least one of {', '.join(map(repr, SIMULATED))}; got none")
     return tuple(simulate_deployment(p, float(r), n_requests=n_requests, seed=seed + i, config=config)
                  for i, r in enumerate(rates) for p in patterns)
 

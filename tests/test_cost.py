@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -627,3 +628,78 @@ def test_frozen_results_cannot_be_mutated_through_their_fields():
     BudgetTrace(mine, mine, mine, None)
     mine[0] = 5.0  # the caller's own array is not frozen by building a result from it
     np.testing.assert_array_equal(tr.budget_trace().spent_today, trace.spent_today)
+
+
+# ------------------------------------------------------------------------------------------ second review
+@pytest.mark.parametrize("value, where", [
+    (float("nan"), "params['p']"),
+    (float("inf"), "params['p']"),
+    (-float("inf"), "params['p']"),
+    (np.float64("nan"), "params['p']"),
+    (np.float32("nan"), "params['p']"),
+    (complex(float("nan"), 0.0), "params['p']"),
+    ((0.5, float("nan")), r"params['p'][1]"),
+    (("a", (1, float("nan"))), r"params['p'][1][1]"),
+    (frozenset({float("nan")}), "params['p'] element"),
+])
+def test_cache_refuses_non_finite_params_instead_of_filling_up_with_unreachable_keys(value, where):
+    from decimal import Decimal
+
+    c = ResponseCache(3, None)
+    c.put("keep-a", "m", "A")
+    c.put("keep-b", "m", "B")
+    for _ in range(3):  # before the fix each put added an entry that no lookup could ever find
+        with pytest.raises(ValueError, match=re.escape(where) + " must be a finite number"):
+            c.put("q", "m", "r", {"p": value})
+    with pytest.raises(ValueError, match=re.escape(where)):
+        c.get("q", "m", {"p": value})
+    assert len(c) == 2 and c.stats().evictions == 0
+    assert c.get("keep-a", "m") == "A" and c.get("keep-b", "m") == "B"
+    with pytest.raises(ValueError, match=r"params\['p'\] must equal itself"):
+        c.put("q", "m", "r", {"p": Decimal("NaN")})  # any other value that is not equal to itself
+    # finite values of the same types still make keys that match
+    for ok in (0.0, np.float32(0.25), complex(1.0, -2.0), (0.5, 1.5), frozenset({2.5})):
+        c.put("q", "m", ok, {"p": ok})
+        assert c.get("q", "m", {"p": ok}) == ok
+
+
+def test_cache_key_tags_types_inside_tuples_and_frozensets():
+    c = ResponseCache(10, None)
+    c.put("q", "m", "ints", {"stop": (1, 0)})
+    assert c.get("q", "m", {"stop": (True, False)}) is None  # (True, False) == (1, 0) in Python
+    assert c.get("q", "m", {"stop": (1.0, 0.0)}) is None
+    assert c.get("q", "m", {"stop": ((1,), 0)}) is None
+    assert c.get("q", "m", {"stop": tuple([1, 0])}) == "ints"  # an equal tuple of the same types still hits
+    c.put("q", "m", "bools", {"stop": (True, False)})
+    assert len(c) == 2
+    assert c.get("q", "m", {"stop": (1, 0)}) == "ints" and c.get("q", "m", {"stop": (True, False)}) == "bools"
+    c.put("q", "m", "nested-int", {"stop": ("x", (1,))})
+    assert c.get("q", "m", {"stop": ("x", (True,))}) is None
+    c.put("q", "m", "set-int", {"stop": frozenset({1, 2})})
+    assert c.get("q", "m", {"stop": frozenset({True, 2})}) is None
+    assert c.get("q", "m", {"stop": frozenset({2, 1})}) == "set-int"
+    assert ResponseCache.key("q", "m", {"stop": (1, 0)}) != ResponseCache.key("q", "m", {"stop": (True, False)})
+
+
+@pytest.mark.parametrize("arg", ["input_tokens", "output_tokens", "cached_input_tokens", "retries"])
+@pytest.mark.parametrize("value, msg", [
+    (2**64, "must be at most 9223372036854775807 (a count that fits in int64); got 18446744073709551616 at index 1"),
+    (2**63, "must be at most 9223372036854775807 (a count that fits in int64); got 9223372036854775808 at index 1"),
+    (-(2**64), "must be non-negative; got -18446744073709551616 at index 1"),
+])
+def test_batch_counts_beyond_int64_name_the_argument(arg, value, msg):
+    tr = CostTracker(PRICING, clock=lambda: 0.0)
+    counts = dict(input_tokens=[5, 5], output_tokens=[1, 1], cached_input_tokens=[0, 0], retries=[0, 0])
+    counts[arg] = [0, value]  # a Python int list: beyond int64 it becomes an object array
+    with pytest.raises(ValueError, match=re.escape(f"{arg} {msg}")):
+        tr.log_batch(SMALL, **counts)
+    if value > 0:  # the same value as a uint64 array
+        counts[arg] = np.array([0, value], dtype=np.uint64) if value < 2**64 else counts[arg]
+        with pytest.raises(ValueError, match=re.escape(f"{arg} {msg}")):
+            tr.log_batch(SMALL, **counts)
+    assert len(tr) == 0
+    # the single-request path names it too, and large counts inside int64 still work in a batch
+    with pytest.raises(ValueError, match=arg):
+        tr.log_request(SMALL, **{k: int(v[1]) for k, v in counts.items()})
+    assert tr.log_batch(SMALL, [0, 10**10], [0, 0]) == PRICING.cost(SMALL, 10**10, 0)
+    assert len(tr) == 2

@@ -134,9 +134,63 @@ def test_figures_have_the_expected_axes():
         (lambda: dep.fifo_queue([1.0], [-1.0], 1), ValueError, "service must be non-negative"),
         (lambda: dep.compare_patterns([]), ValueError, "rates_per_s must be a non-empty"),
         (lambda: dep.compare_patterns([1.0], patterns=["edge"]), ValueError, "patterns must be one of"),
+        (lambda: dep.compare_patterns([1.0], patterns="api"), TypeError,
+         r"patterns must be a list or tuple of pattern names, e.g. \['api'\]; got the string 'api'"),
+        (lambda: dep.compare_patterns([1.0], patterns=[]), ValueError, "patterns must name at least one of"),
+        (lambda: dep.compare_patterns([1.0], patterns=iter(())), ValueError, "patterns must name at least one"),
+        (lambda: dep.compare_patterns([1.0], patterns={"api", "batch"}), TypeError,
+         "patterns must be a list or tuple of pattern names"),
+        (lambda: dep.compare_patterns([1.0], patterns=3), TypeError, "patterns must be a list or tuple"),
+        (lambda: dep.compare_patterns([1.0], seed="1"), TypeError, "seed must be an integer; got '1'"),
+        (lambda: dep.compare_patterns([1.0], seed=2.0), TypeError, "seed must be an integer"),
+        (lambda: dep.compare_patterns([1.0], seed=-1), ValueError, "seed must be >= 0"),
         (lambda: dep.plot_tradeoffs([]), ValueError, "stats must be a non-empty"),
     ],
 )
 def test_bad_input(call, exc, message):
     with pytest.raises(exc, match=message):
         call()
+
+
+# ------------------------------------------------------------------------------------------ second review
+@pytest.mark.parametrize("seed", [0, 1, 7, 123])
+def test_traffic_prefix_does_not_depend_on_how_many_requests_are_drawn(seed):
+    cfg = dep.DeploymentConfig()
+    for rate in (0.05, 1.0, 10.0):
+        a_short, s_short = dep._traffic(rate, 2000, seed, cfg)
+        a_long, s_long = dep._traffic(rate, 3600, seed, cfg)
+        np.testing.assert_array_equal(a_short, a_long[:2000])
+        np.testing.assert_array_equal(s_short, s_long[:2000])
+    # the check can fail: another seed is other traffic, and arrivals and services are not one stream
+    a_other, s_other = dep._traffic(1.0, 2000, seed + 1, cfg)
+    assert not np.array_equal(a_short, a_other) and not np.array_equal(s_short, s_other)
+
+
+def test_every_pattern_serves_the_same_first_requests(monkeypatch):
+    """``batch`` simulates more requests than api/serverless; its first 2,000 must be theirs."""
+    seen = {}
+    real = dep._traffic
+
+    def spy(rate_per_s, n_requests, seed, config):
+        out = real(rate_per_s, n_requests, seed, config)
+        seen.setdefault(rate_per_s, []).append(out)
+        return out
+
+    monkeypatch.setattr(dep, "_traffic", spy)
+    stats = dep.compare_patterns([1.0, 10.0], seed=3)
+    assert [s.n_requests for s in stats] == [2000, 2000, 3600, 2000, 2000, 36000]
+    for rate, draws in seen.items():
+        assert len(draws) == 3
+        (a_api, s_api), (a_srv, s_srv), (a_bat, s_bat) = draws
+        np.testing.assert_array_equal(a_api, a_srv)
+        np.testing.assert_array_equal(s_api, s_srv)
+        np.testing.assert_array_equal(a_bat[:2000], a_api)
+        np.testing.assert_array_equal(s_bat[:2000], s_api)
+    # and through the public API: the API pattern served on the batch run's first 2,000 requests gives
+    # exactly the API statistics
+    monkeypatch.setattr(dep, "_traffic", real)
+    cfg = dep.DeploymentConfig()
+    api = dep.simulate_deployment("api", 1.0, seed=3, config=cfg)
+    arrivals, service = dep._traffic(1.0, 3600, 3, cfg)
+    latency = dep.fifo_queue(arrivals[:2000], service[:2000], cfg.replicas) + service[:2000]
+    assert (api.p50_s, api.p95_s) == tuple(float(q) for q in np.percentile(latency, [50, 95]))
