@@ -46,6 +46,68 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _where(arr: np.ndarray, flat_index: int) -> str:
+    """``index 3`` for a 1-D array, ``index (1, 2)`` for higher dimensions."""
+    if arr.ndim <= 1:
+        return f"index {flat_index}"
+    return f"index {tuple(int(k) for k in np.unravel_index(flat_index, arr.shape))}"
+
+
+def _asarray(name: str, values: Any) -> np.ndarray:
+    """``np.asarray(values)``, with ragged nested sequences reported as a ``ValueError`` naming ``name``."""
+    try:
+        return np.asarray(values)
+    except ValueError:
+        raise ValueError(f"{name} must be a rectangular array of numbers; got ragged nested sequences") from None
+
+
+def _check_real_objects(name: str, arr: np.ndarray, *, allow_bool: bool) -> None:
+    """``TypeError`` naming ``name`` unless every element of the object array ``arr`` is a real number.
+
+    Real numbers are ``numbers.Real`` instances (Python and numpy ints and floats, ``Fraction``);
+    strings, bytes, complex, ``None``, ``Decimal`` and nested sequences are not. Booleans (``bool``,
+    ``np.bool_``) pass only with ``allow_bool``.
+    """
+    for i, v in enumerate(arr.flat):
+        if isinstance(v, (bool, np.bool_)):
+            if allow_bool:
+                continue
+            raise TypeError(f"{name} must contain real numbers, not booleans; got {v!r} at {_where(arr, i)}")
+        if not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must contain real numbers only; got {_describe(v)} at {_where(arr, i)}")
+
+
+def _to_float64(name: str, arr: np.ndarray) -> np.ndarray:
+    """``arr`` (object array of real numbers, or dtype kind b/i/u/f) as float64, or ``ValueError`` naming
+    ``name`` for a finite value beyond the float64 range (a Python int such as ``10**400``, a large
+    ``np.longdouble``) instead of a bare ``OverflowError`` or a silent ``inf``."""
+    if arr.dtype == object:
+        try:
+            return arr.astype(np.float64)
+        except OverflowError:
+            i = next(k for k, v in enumerate(arr.flat) if _overflows(v))
+            raise ValueError(f"{name} must contain numbers within the float64 range (|x| <= "
+                             f"{np.finfo(np.float64).max:.6g}); got {_describe(arr.flat[i])} at {_where(arr, i)}") from None
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+        with np.errstate(over="ignore"):
+            out = arr.astype(np.float64)
+        lost = np.isinf(out) & np.isfinite(arr)
+        if lost.any():
+            i = int(np.flatnonzero(lost.ravel())[0])
+            raise ValueError(f"{name} must contain numbers within the float64 range (|x| <= "
+                             f"{np.finfo(np.float64).max:.6g}); got {arr.flat[i]} at {_where(arr, i)}")
+        return out
+    return arr.astype(np.float64, copy=False)
+
+
+def _overflows(value: Any) -> bool:
+    try:
+        float(value)
+    except OverflowError:
+        return True
+    return False
+
+
 def as_1d_array(
     name: str,
     values: Any,
@@ -57,19 +119,20 @@ def as_1d_array(
     """Return ``values`` as a 1-D float64 array of finite numbers, or raise naming ``name``.
 
     - ``TypeError`` for strings, ``None``, mappings, and data that is not numeric (strings,
-      objects, complex); booleans are accepted and converted to 0.0/1.0.
+      bytes, objects, complex); booleans are accepted and converted to 0.0/1.0.
     - ``ValueError`` for anything that is not 1-D, has fewer than ``min_size`` elements, contains
-      NaN or infinity (unless ``allow_nan``), or negative values when ``nonnegative``.
+      NaN or infinity (unless ``allow_nan``), negative values when ``nonnegative``, or a number
+      beyond the float64 range (``10**400``).
     """
     if values is None or isinstance(values, (str, bytes, Mapping)):
         raise TypeError(f"{name} must be a 1-D array of numbers; got {_describe(values)}")
-    arr = np.asarray(values)
+    arr = _asarray(name, values)
     if arr.dtype == object:
-        bad = next((v for v in arr.ravel() if not isinstance(v, numbers.Real)),
+        bad = next((v for v in arr.ravel() if not isinstance(v, (numbers.Real, np.bool_))),
                    _NOTHING)
         if bad is not _NOTHING:
             raise TypeError(f"{name} must contain numbers only; got non-numeric values such as {_describe(bad)}")
-        arr = arr.astype(np.float64)
+        arr = _to_float64(name, arr)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must contain real numbers; got dtype {arr.dtype}")
     if arr.ndim != 1:
@@ -77,7 +140,7 @@ def as_1d_array(
     if arr.size < min_size:
         what = "non-empty" if min_size == 1 else f"at least {min_size}-element"
         raise ValueError(f"{name} must be a {what} 1-D array of finite numbers; got shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
+    arr = _to_float64(name, arr)
     if not allow_nan:
         bad = ~np.isfinite(arr)
         if bad.any():
@@ -98,15 +161,18 @@ def as_2d_array(name: str, values: Any, *, min_rows: int = 1, n_columns: int | N
 
     A 1-D input is *not* promoted silently: a feature matrix must say which axis is which.
     ``what`` names the axes in the message (e.g. ``"experiments x observations"``).
+    The same element rules as :func:`as_1d_array`: ``TypeError`` for strings (even ``"1.5"``),
+    bytes, complex numbers (never cast to their real part) and non-numeric objects; booleans are
+    accepted as 0.0/1.0; ``ValueError`` for a number beyond the float64 range.
     """
     if values is None or isinstance(values, (str, bytes, Mapping)):
         raise TypeError(f"{name} must be a 2-D array of numbers; got {_describe(values)}")
-    arr = np.asarray(values)
+    arr = _asarray(name, values)
+    if arr.dtype == object:
+        _check_real_objects(name, arr, allow_bool=True)
+        arr = _to_float64(name, arr)
     if arr.dtype.kind not in "biuf":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must contain numbers only; got dtype {arr.dtype}") from None
+        raise TypeError(f"{name} must contain real numbers; got dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array ({what}); got shape {arr.shape}")
     if arr.shape[0] < min_rows:
@@ -115,7 +181,7 @@ def as_2d_array(name: str, values: Any, *, min_rows: int = 1, n_columns: int | N
         raise ValueError(f"{name} must have at least {min_columns} column(s); got shape {arr.shape}")
     if n_columns is not None and arr.shape[1] != n_columns:
         raise ValueError(f"{name} must have {n_columns} column(s); got shape {arr.shape}")
-    arr = arr.astype(np.float64, copy=False)
+    arr = _to_float64(name, arr)
     if not np.isfinite(arr).all():
         r, c = (int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise ValueError(f"{name} must contain finite numbers only; got {arr[r, c]} at row {r}, column {c}")
@@ -203,11 +269,16 @@ def check_real(
     """Return ``value`` as a finite ``float`` within the bounds, or raise naming ``name``.
 
     ``strict_minimum``/``strict_maximum`` make the bounds exclusive (e.g. ``ttl > 0``);
-    ``allow_inf`` lets +/-infinity through (NaN never passes).
+    ``allow_inf`` lets +/-infinity through (NaN never passes). Booleans are a ``TypeError``; a
+    number beyond the float64 range (``10**400``) a ``ValueError``, even with ``allow_inf``.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {_describe(value)}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # a Python int (or Fraction) beyond the float range, e.g. 10**400
+        raise ValueError(f"{name} must be within the float64 range (|x| <= {np.finfo(np.float64).max:.6g}); "
+                         f"got {_describe(value)}") from None
     if not allow_inf and not math.isfinite(value):
         raise ValueError(f"{name} must be finite; got {value}")
     if math.isnan(value):
@@ -289,25 +360,30 @@ def as_real_or_array(
     """Return a real scalar as ``float``, or array-like data (any shape) as a float64 ndarray.
 
     The same checks apply to a scalar and to every element of an array: ``TypeError`` for
-    booleans, strings, ``None`` and non-real data; ``ValueError`` for NaN, for infinities
-    (unless ``allow_inf``) and for values outside the bounds (``strict_*`` makes a bound
-    exclusive). A 0-d array counts as a scalar. This is the checker for vectorised numeric
+    booleans (``[True, 2.0]`` and bool arrays too), strings (``"1.5"`` too), ``None`` and non-real
+    data; ``ValueError`` for NaN, for infinities (unless ``allow_inf``), for values outside the
+    bounds (``strict_*`` makes a bound exclusive) and for numbers beyond the float64 range. A 0-d array counts as a scalar. This is the checker for vectorised numeric
     functions such as ``prodai_lessons.stats.t_sf``: scalars in give a float out, arrays an array.
     """
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         return check_real(name, value, minimum=minimum, maximum=maximum, strict_minimum=strict_minimum,
                           strict_maximum=strict_maximum, allow_inf=allow_inf)
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, not a boolean; got {value!r}")
     if value is None or isinstance(value, (str, bytes, Mapping)):
         raise TypeError(f"{name} must be a real number or an array of real numbers; got {_describe(value)}")
-    arr = np.asarray(value)
-    if arr.dtype == object:
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        arr = value
+    else:
+        # Element by element: np.asarray([True, 2.0]) would turn the boolean into 1.0 unseen.
         try:
-            arr = arr.astype(np.float64)
+            arr = np.asarray(value, dtype=object)
         except (TypeError, ValueError):
-            raise TypeError(f"{name} must contain real numbers only; got {_describe(value)}") from None
-    if arr.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be a real number or an array of real numbers; got {_describe(value)}") from None
+        _check_real_objects(name, arr, allow_bool=False)
+    if arr.dtype != object and arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must contain real numbers; got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    arr = _to_float64(name, arr)
     if arr.ndim == 0:
         return as_real_or_array(name, float(arr), allow_inf=allow_inf, minimum=minimum, maximum=maximum,
                                 strict_minimum=strict_minimum, strict_maximum=strict_maximum)

@@ -32,6 +32,7 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -227,14 +228,37 @@ def _counts_in_bins(values_sorted: np.ndarray, interior_edges: np.ndarray) -> np
 
 
 def _uniform_counts(x: np.ndarray, y: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Counts on ``n_bins`` equal-width bins over [min, max] of both samples together
-    (``np.histogram(..., bins=n_bins, range=(lo, hi))``; a zero range becomes [lo - 0.5, lo + 0.5]
-    as numpy does)."""
+    """Counts on ``n_bins`` equal-width bins over [min, max] of both samples together.
+
+    The bins of ``np.histogram(..., bins=n_bins, range=(lo, hi))``: edges e_k = lo + k (hi - lo) / n_bins
+    (``np.linspace``), bins [e_k, e_k+1) and a closed last bin [e_last, hi]; a zero range becomes
+    [lo - 0.5, lo + 0.5] as numpy does. Counted with ``searchsorted`` on the edges, which gives
+    numpy's counts.
+
+    When the range is too narrow (or too wide) for ``n_bins`` distinct finite float edges, numpy
+    raises "Too many bins for data range": two constants a few float steps apart (0.1 + 0.2 and
+    0.3), a constant beyond 2**53 (lo - 0.5 == lo), or a range wider than the largest float. Then
+    each distinct value v is put in bin floor((v - lo) n_bins / (hi - lo)) (the last bin for v = hi)
+    computed in exact rational arithmetic (``fractions.Fraction``): the same bins with exact edges,
+    so the result keeps its meaning (two different constants still land in different bins).
+    """
     lo = min(float(x.min()), float(y.min()))
     hi = max(float(x.max()), float(y.max()))
-    cx, _ = np.histogram(x, bins=n_bins, range=(lo, hi))
-    cy, _ = np.histogram(y, bins=n_bins, range=(lo, hi))
-    return cx, cy
+    first, last = (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
+    with np.errstate(over="ignore", invalid="ignore"):  # hi - lo may overflow: checked just below
+        edges = np.linspace(first, last, n_bins + 1)
+    if np.isfinite(edges).all() and (edges[1:] > edges[:-1]).all():
+        def count(v: np.ndarray) -> np.ndarray:
+            idx = np.minimum(np.searchsorted(edges, v, side="right") - 1, n_bins - 1)
+            return np.bincount(idx, minlength=n_bins)
+        return count(x), count(y)
+    values, inverse = np.unique(np.concatenate([x, y]), return_inverse=True)
+    f_first = Fraction(lo) - Fraction(1, 2) if lo == hi else Fraction(lo)
+    width = Fraction(hi) + Fraction(1, 2) - f_first if lo == hi else Fraction(hi) - f_first
+    per_value = np.array([min(math.floor((Fraction(v) - f_first) * n_bins / width), n_bins - 1)
+                          for v in values.tolist()], dtype=np.intp)
+    idx = per_value[inverse.ravel()]
+    return np.bincount(idx[: x.size], minlength=n_bins), np.bincount(idx[x.size:], minlength=n_bins)
 
 
 def _binned_counts(reference: Any, current: Any, n_bins: int, categorical: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -403,6 +427,25 @@ def _wasserstein_sorted(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(np.multiply(np.abs(fx - fy), deltas)))
 
 
+def _exponent(*sorted_samples: np.ndarray) -> int:
+    """e with max |value| < 2**e (``math.frexp``; 0 when every value is 0), for sorted samples:
+    multiplying by 2**-e is exact (a power of two) and brings every value into (-1, 1)."""
+    return math.frexp(max(max(abs(float(s[0])), abs(float(s[-1]))) for s in sorted_samples))[1]
+
+
+def _wasserstein_safe(x: np.ndarray, y: np.ndarray) -> float:
+    """:func:`_wasserstein_sorted`, and where its gaps overflow (values near +-1.8e308 give
+    inf - inf = NaN) the same sum on the data times 2**-e, multiplied back (``inf`` only when W1
+    itself is beyond the float range)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = _wasserstein_sorted(x, y)
+    if math.isfinite(w):
+        return w
+    e = _exponent(x, y)
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(_wasserstein_sorted(np.ldexp(x, -e), np.ldexp(y, -e)), e))
+
+
 def wasserstein(reference: Any, current: Any) -> float:
     """First Wasserstein (earth mover's) distance between two 1-D samples.
 
@@ -410,16 +453,37 @@ def wasserstein(reference: Any, current: Any) -> float:
     values of the merged sample, so the integral is a sum of |gap| x width over those intervals.
     In the units of the data; equal to ``scipy.stats.wasserstein_distance`` (unweighted).
     Constant data: two equal constants give 0; two constants a and b give |a - b|.
+    Values near the float limit (1e308) are rescaled by a power of two, so no NaN; ``inf`` only
+    when the distance itself exceeds the largest float.
     """
     x = np.sort(as_1d_array("reference", reference))
     y = np.sort(as_1d_array("current", current))
-    return _wasserstein_sorted(x, y)
+    return _wasserstein_safe(x, y)
 
 
-def _normed(w: float, ref_std: float) -> float:
-    if ref_std > 0:
-        return w / ref_std
-    return 0.0 if w == 0 else math.inf
+def _ref_scale(x_sorted: np.ndarray) -> tuple[float, int, bool]:
+    """(s, e, constant) with ``np.std(x) = s * 2**e`` (ddof = 0), s computed on x * 2**-e.
+
+    The scaling is exact (a power of two), so for ordinary data s * 2**e is bit for bit
+    ``np.std(x)``; but np.std itself squares the deviations and overflows to ``inf`` for |x| ~ 1e160
+    (and underflows to 0 for |x| ~ 1e-170), which would read "no drift" (or "infinite drift").
+    ``constant`` is True when all values are equal (np.std of [0.1, 0.1, 0.1] is 1.4e-17, not 0).
+    """
+    e = _exponent(x_sorted)
+    return float(np.std(np.ldexp(x_sorted, -e))), e, bool(x_sorted[0] == x_sorted[-1])
+
+
+def _normed(x_sorted: np.ndarray, y_sorted: np.ndarray, scale: tuple[float, int, bool]) -> float:
+    """W1(x, y) / std(x), computed as W1(x 2**-e, y 2**-e) / (std(x) 2**-e_x) * 2**(e - e_x), so that
+    neither W1 nor the standard deviation overflows or underflows on the way (bit-identical to
+    W1 / np.std(x) for ordinary data). Constant reference: 0.0 if W1 is 0, else ``inf``."""
+    s, e_x, constant = scale
+    e = _exponent(x_sorted, y_sorted)
+    w = _wasserstein_sorted(np.ldexp(x_sorted, -e), np.ldexp(y_sorted, -e))
+    if constant or s == 0:
+        return 0.0 if w == 0 else math.inf
+    with np.errstate(over="ignore"):  # a ratio beyond the float range is inf
+        return float(np.ldexp(w / s, e - e_x))
 
 
 def wasserstein_normed(reference: Any, current: Any) -> float:
@@ -427,13 +491,17 @@ def wasserstein_normed(reference: Any, current: Any) -> float:
     ``wasserstein`` drift test: a unit-free "how many reference standard deviations did the
     distribution move". Evidently's default threshold for drift is 0.1.
 
+    Both are computed on the data times a power of two 2**-e (exact), and the ratio scaled back: a
+    plain ``np.std`` overflows to ``inf`` for values around 1e160 and would make any shift look like
+    0.0 ("no drift").
+
     Constant reference (std = 0): there is no scale; the result is 0.0 when the current sample is
     the same constant and ``math.inf`` when it moved at all (any movement is infinitely many
     standard deviations), never a division by zero.
     """
     x = np.sort(as_1d_array("reference", reference))
     y = np.sort(as_1d_array("current", current))
-    return _normed(_wasserstein_sorted(x, y), float(np.std(x)))
+    return _normed(x, y, _ref_scale(x))
 
 
 def _js_from_counts(cr: np.ndarray, cc: np.ndarray) -> float:
@@ -460,7 +528,9 @@ def jensen_shannon(reference: Any, current: Any, n_bins: int = 30, *, categorica
     base=2)`` on the same histograms. (Evidently uses the natural log: its value is this one
     times sqrt(ln 2) = 0.83.)
 
-    Constant data: all values in one bin; two equal constants give 0, two different ones 1.
+    Constant data: all values in one bin; two equal constants give 0, two different ones 1, even
+    a few float steps apart (0.1 + 0.2 and 0.3: the range is then too narrow for float bin
+    edges and the bins are computed exactly, see :func:`_uniform_counts`).
     """
     if not isinstance(categorical, bool):
         raise TypeError(f"categorical must be a bool; got {categorical!r}")
@@ -484,7 +554,8 @@ def kl_divergence(
     reference makes KL infinite. Equal to ``scipy.stats.entropy(r, c)`` on the smoothed shares.
     Not symmetric; PSI is the symmetrised form KL(r || c) + KL(c || r) on the same bins.
 
-    Constant data: two equal constants give 0.
+    Constant data: two equal constants give 0; two different constants (however close) fall in
+    the first and the last bin, KL = (1 - eps) ln(1 / eps) / (1 + (n_bins - 1) eps).
     """
     if not isinstance(categorical, bool):
         raise TypeError(f"categorical must be a bool; got {categorical!r}")
@@ -818,7 +889,7 @@ def feature_drift_report(
                 res = ks_test(xs, ys)
                 test, stat, p, thr, drifted = "ks", res.statistic, res.p_value, alpha, res.p_value < alpha
             else:
-                stat = _normed(_wasserstein_sorted(xs, ys), float(np.std(x)))
+                stat = _normed(xs, ys, _ref_scale(xs))
                 test, p, thr, drifted = "wasserstein_normed", None, distance_threshold, stat >= distance_threshold
             ref_mean, cur_mean = float(np.mean(x)), float(np.mean(y))
             rows.append(FeatureDrift(name, "numerical", test, float(stat), p, thr, bool(drifted),
@@ -931,7 +1002,7 @@ class WindowedDriftMonitor:
         else:
             self.threshold = check_real("threshold", threshold, minimum=0.0, strict_minimum=True)
         self._ref_sorted = np.sort(ref)
-        self._ref_std = float(np.std(ref))
+        self._ref_scale = _ref_scale(self._ref_sorted)
         self._buffer = np.empty(self.window)
         self._n_seen = 0
         self._drift = False
@@ -954,7 +1025,7 @@ class WindowedDriftMonitor:
         if self.test == "psi":
             stat = _psi_sorted(self._ref_sorted, win, 10, 1e-4)[0]
         elif self.test == "wasserstein_normed":
-            stat = _normed(_wasserstein_sorted(self._ref_sorted, win), self._ref_std)
+            stat = _normed(self._ref_sorted, win, self._ref_scale)
         else:
             stat = _js_from_counts(*_uniform_counts(self._ref_sorted, win, 30))
         return stat, None, stat >= self.threshold

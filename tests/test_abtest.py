@@ -756,3 +756,37 @@ def test_frozen_results_cannot_be_mutated_through_their_fields():
     listed = ab.ExperimentDecision(experiment="e", control="control", decision="keep", ship=None, srm=srm,
                                    rows=list(dec.rows), reasons=list(dec.reasons), alpha=0.05)
     assert listed.rows == dec.rows and isinstance(listed.rows, tuple) and isinstance(listed.reasons, tuple)
+
+
+@pytest.mark.parametrize("a, exc, msg", [
+    ([["1", "2", "3"]], TypeError, r"a must contain real numbers; got dtype <U1"),
+    ([[b"1", b"2", b"3"]], TypeError, r"a must contain real numbers; got dtype \|S1"),
+    (np.array([[1 + 5j, 2, 3]]), TypeError, r"a must contain real numbers; got dtype complex128"),
+    (np.array([[1.0, "2", 3.0]], dtype=object), TypeError, r"a must contain real numbers only; got '2'"),
+    (np.array([[1.0, 2j, 3.0]], dtype=object), TypeError, r"a must contain real numbers only; got 2j"),
+    ([[1.0, 2.0, 10**400]], ValueError, r"a must contain numbers within the float64 range"),
+])
+def test_welch_p_values_rejects_strings_complex_and_overflow_as_welch_test(a, exc, msg):
+    """The batch must refuse what welch_test refuses (strings were parsed, complex cast to its real part
+    with only a ComplexWarning), with the argument named."""
+    import warnings
+
+    b = [[2.0, 3.0, 5.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(exc, match=msg):
+            welch_p_values(a, b)
+        with pytest.raises(exc, match=msg.replace("a must", "b must")):
+            welch_p_values(b, a)
+        with pytest.raises((TypeError, ValueError), match="a must"):
+            welch_test(np.asarray(a, dtype=object)[0], b[0])
+
+
+def test_welch_p_values_accepts_boolean_conversions_like_welch_test():
+    rng = np.random.default_rng(4)
+    a, b = rng.random((5, 40)) < 0.3, rng.random((5, 30)) < 0.5
+    batch = welch_p_values(a, b)
+    for i in range(5):
+        assert batch[i] == pytest.approx(welch_test(a[i], b[i]).p_value, rel=1e-13)
+        assert batch[i] == pytest.approx(stats.ttest_ind(b[i].astype(float), a[i].astype(float), equal_var=False).pvalue,
+                                         rel=1e-9)

@@ -783,3 +783,161 @@ def test_other_bad_arguments():
         chi2_test(["a", "b"], [1, 2])
     with pytest.raises(ValueError, match="current must be a 1-D"):
         psi(["a"], [["a"]], categorical=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Review fixes: equal-width bins when the range is too narrow (or too wide) for float edges;
+# normed Wasserstein where np.std overflows
+# --------------------------------------------------------------------------------------------
+
+
+def _exact_bins_on_ulp_grid(base, ks_x, ks_y, n_bins):
+    """Oracle for values base + k ulp (one binade): bin floor((k - k_min) n_bins / (k_max - k_min)) in
+    integer arithmetic (the last bin for k_max), i.e. np.histogram's equal-width bins with exact edges."""
+    k_min, k_max = min(ks_x.min(), ks_y.min()), max(ks_x.max(), ks_y.max())
+
+    def counts(ks):
+        if k_max == k_min:  # numpy's zero range [lo - 0.5, lo + 0.5]: everything in the middle bin
+            idx = np.full(ks.size, n_bins // 2)
+        else:
+            idx = np.minimum((ks - k_min) * n_bins // (k_max - k_min), n_bins - 1)
+        return np.bincount(idx, minlength=n_bins)
+
+    return counts(ks_x), counts(ks_y)
+
+
+def test_js_and_kl_of_two_constants_a_few_float_steps_apart():
+    a, b = [0.1 + 0.2] * 50, [0.3] * 50  # 0.30000000000000004 and 0.3: one float step apart
+    with pytest.raises(ValueError, match="Too many bins"):  # what the old np.histogram binning did
+        np.histogram(a + b, bins=30, range=(0.3, 0.1 + 0.2))
+    assert jensen_shannon(a, b) == pytest.approx(1.0, abs=1e-12)  # documented: different constants give 1
+    assert jensen_shannon(b, a, n_bins=2) == pytest.approx(1.0, abs=1e-12)
+    assert jensen_shannon(a, a) == 0.0
+    # KL: the same as for two constants far apart (first and last of the 30 bins)
+    assert kl_divergence(a, b) == pytest.approx(kl_divergence([0.0] * 50, [1.0] * 50), rel=1e-12)
+    eps = 1e-4
+    assert kl_divergence(a, b) == pytest.approx((1 - eps) * math.log(1 / eps) / (1 + 29 * eps), rel=1e-12)
+    assert kl_divergence(a, a) == 0.0
+    # huge constants: numpy's [lo - 0.5, lo + 0.5] is a zero-width range above 2**53
+    assert jensen_shannon([1e20] * 5, [1e20] * 7) == 0.0
+    assert jensen_shannon([1e20] * 5, [np.nextafter(1e20, np.inf)] * 7) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_monitor_jensen_shannon_on_near_equal_constants():
+    a, b = [0.1 + 0.2] * 50, [0.3] * 50
+    res = WindowedDriftMonitor(a * 4, window=50, every=10, test="jensen_shannon").run(b)
+    assert res.check_times.tolist() == [49] and res.flagged.tolist() == [True]
+    assert res.statistics[0] == pytest.approx(1.0, abs=1e-12)
+    assert not WindowedDriftMonitor(a * 4, window=50, every=10, test="jensen_shannon").run(a).flagged.any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_bins=st.sampled_from([2, 3, 7, 30]), data=st.data())
+def test_js_and_kl_on_a_range_of_a_few_floats_match_exact_bins(seed, n_bins, data):
+    """Samples on the float grid 0.3 + k ulp with k < n_bins: too few floats for n_bins + 1 distinct edges
+    (np.histogram raises), compared with integer-arithmetic bins and scipy on those counts."""
+    span = data.draw(st.integers(0, n_bins - 1))
+    rng = np.random.default_rng(seed)
+    ks_x = rng.integers(0, span + 1, int(rng.integers(1, 40)))
+    ks_y = rng.integers(0, span + 1, int(rng.integers(1, 40)))
+    grid = [0.3]
+    for _ in range(span):
+        grid.append(float(np.nextafter(grid[-1], 1.0)))
+    grid = np.array(grid)
+    x, y = grid[ks_x], grid[ks_y]
+    p, q = _exact_bins_on_ulp_grid(0.3, ks_x, ks_y, n_bins)
+    assert abs(jensen_shannon(x, y, n_bins=n_bins) - sp_jensenshannon(p, q, base=2)) <= 1e-12
+    eps = 1e-4
+    r, c = np.where(p == 0, eps, p / p.sum()), np.where(q == 0, eps, q / q.sum())
+    ref = sps.entropy(r, c)
+    assert abs(kl_divergence(x, y, n_bins=n_bins) - ref) <= 1e-12 * max(1.0, ref)
+
+
+def test_js_on_a_range_wider_than_the_largest_float():
+    """lo = -1.5e308, hi = 1.5e308: hi - lo overflows, so numpy cannot build the edges. Scaling by a power of
+    two changes no bin; the oracle is np.histogram on the data divided by 4."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1.5, 1.5, 200) * 1e308
+    y = rng.uniform(-0.5, 1.5, 150) * 1e308
+    x[0], y[0] = -1.5e308, 1.5e308
+    for n_bins in (2, 7, 30):
+        p, q = _histograms(x / 4, y / 4, n_bins)
+        assert abs(jensen_shannon(x, y, n_bins=n_bins) - sp_jensenshannon(p, q, base=2)) <= 1e-12
+        assert abs(jensen_shannon(x / 4, y / 4, n_bins=n_bins) - sp_jensenshannon(p, q, base=2)) <= 1e-12
+
+
+@pytest.mark.parametrize("power", [-600, -560, 520, 530, 1000])
+def test_wasserstein_normed_is_unit_free_where_np_std_overflows_or_underflows(power):
+    """x 2**power: for 2**530 (1e160) np.std overflows to inf (old result 0.0, "no drift"); for 2**-600 the
+    squared deviations underflow. The normed distance does not depend on the unit."""
+    import warnings
+
+    scale = 2.0**power
+    for x, y in PAIRS[:60]:
+        if np.std(x) == 0:
+            continue
+        expected = sps.wasserstein_distance(x, y) / np.std(x)
+        xs, ys = x * scale, y * scale
+        assert np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = wasserstein_normed(xs, ys)
+        assert abs(got - expected) <= 1e-12 * max(1.0, expected)
+
+
+def test_wasserstein_normed_large_values_reported_as_drift():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = wasserstein_normed([1e160, 2e160, 3e160], [5e160, 6e160, 7e160])
+    assert got == pytest.approx(4 / np.std([1.0, 2.0, 3.0]), rel=1e-12)  # 4.899
+    # the report (large reference: normed Wasserstein) and the monitor flag it too
+    rng = np.random.default_rng(9)
+    ref = rng.normal(0.0, 1.0, (1500, 2))
+    cur = ref[:800] + np.array([0.0, 0.5])
+    for unit in (1.0, 1e160):
+        rep = feature_drift_report(ref * unit, cur * unit)
+        assert [f.test for f in rep.features] == ["wasserstein_normed"] * 2
+        expected = sps.wasserstein_distance(ref[:, 1], cur[:, 1]) / np.std(ref[:, 1])
+        assert rep.features[1].statistic == pytest.approx(expected, rel=1e-12)
+        assert rep.drifted_features == ("feature_1",)
+        mon = WindowedDriftMonitor(ref[:, 1] * unit, window=400, every=400, test="wasserstein_normed")
+        res = mon.run(cur[:, 1] * unit)
+        assert res.flagged.tolist() == [True, True]
+        assert res.statistics[0] == pytest.approx(
+            sps.wasserstein_distance(ref[:, 1], cur[:400, 1]) / np.std(ref[:, 1]), rel=1e-12)
+
+
+def test_wasserstein_near_the_float_limit_is_not_nan():
+    x = [-1e308, 1e308]
+    assert wasserstein(x, x) == 0.0
+    assert wasserstein(x, [1e308, 1e308]) == pytest.approx(1e308, rel=1e-15)  # half the mass moves 2e308
+    assert wasserstein([-1.7e308], [1.7e308]) == math.inf  # 3.4e308 itself is beyond the float range
+    assert wasserstein_normed(x, [1e308, 1e308]) == pytest.approx(1.0, rel=1e-15)  # std 1e308, W 1e308
+
+
+def test_wasserstein_normed_constant_reference_whose_np_std_is_not_zero():
+    assert np.std([0.1] * 3) > 0  # rounding in the mean: 1.4e-17, not 0
+    assert wasserstein_normed([0.1] * 3, [0.2] * 3) == math.inf  # documented: a constant reference that moved
+    assert wasserstein_normed([0.1] * 3, [0.1] * 5) == 0.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(x=st.lists(st.floats(-1e300, 1e300), min_size=1, max_size=30),
+       y=st.lists(st.floats(-1e300, 1e300), min_size=1, max_size=30),
+       n_bins=st.integers(2, 40))
+def test_js_counts_equal_np_histogram_wherever_numpy_can_bin(x, y, n_bins):
+    """The searchsorted counting gives np.histogram's counts exactly (values on edges included)."""
+    from hypothesis import assume
+
+    x, y = np.array(x), np.array(y)
+    try:
+        p, q = _histograms(x, y, n_bins)
+    except ValueError:  # numpy: "Too many bins for data range"; covered by the exact-bins tests
+        assume(False)
+    assert abs(jensen_shannon(x, y, n_bins=n_bins) - sp_jensenshannon(p, q, base=2)) <= 1e-12
+    eps = 1e-4
+    r, c = np.where(p == 0, eps, p / p.sum()), np.where(q == 0, eps, q / q.sum())
+    ref = sps.entropy(r, c)
+    assert abs(kl_divergence(x, y, n_bins=n_bins) - ref) <= 1e-12 * max(1.0, ref)

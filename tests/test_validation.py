@@ -112,3 +112,141 @@ def test_choice_str_weights_callable():
         v.check_callable("detector", object(), methods=["update"])
     with pytest.raises(TypeError, match="fn must be callable"):
         v.check_callable("fn", 3)
+
+
+# --------------------------------------------------------------------------------------------
+# Holes found in review: strings/complex in 2-D input, booleans and strings inside arrays given to
+# as_real_or_array, numbers beyond the float64 range (a bare OverflowError without the argument name)
+# --------------------------------------------------------------------------------------------
+
+BIG = 10**400  # a Python int no float64 can hold
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([["1", "2", "3"]], r"X must contain real numbers; got dtype <U1"),
+        ([[b"1", b"2"]], r"X must contain real numbers; got dtype \|S1"),
+        (np.array([[1 + 5j, 2, 3]]), r"X must contain real numbers; got dtype complex128"),
+        (np.array([[1 + 0j, 2]]), r"X must contain real numbers; got dtype complex128"),  # even a zero imaginary part
+        (np.array([["1.5", 2.0]], dtype=object), r"X must contain real numbers only; got '1.5' at index \(0, 0\)"),
+        (np.array([[1.0, 2 + 1j]], dtype=object), r"X must contain real numbers only; got \(2\+1j\) at index \(0, 1\)"),
+        (np.array([[1.0, None]], dtype=object), r"X must contain real numbers only; got None at index \(0, 1\)"),
+        (np.array([[1.0, b"2"]], dtype=object), r"X must contain real numbers only; got b'2' at index \(0, 1\)"),
+    ],
+)
+def test_as_2d_array_rejects_strings_bytes_and_complex(values, message):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning: complex input is refused, never cast
+        with pytest.raises(TypeError, match=message):
+            v.as_2d_array("X", values)
+
+
+def test_as_2d_array_accepts_real_objects_and_booleans_as_documented():
+    from fractions import Fraction
+
+    out = v.as_2d_array("X", np.array([[Fraction(1, 2), np.float32(2.5), np.int64(3)], [1, 2.0, True]], dtype=object))
+    assert out.dtype == np.float64 and out.tolist() == [[0.5, 2.5, 3.0], [1.0, 2.0, 1.0]]
+    # booleans: 0/1, exactly as as_1d_array (a 0/1 conversion matrix is a real use)
+    assert v.as_2d_array("X", np.array([[True, False], [False, False]])).tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    assert v.as_2d_array("X", [[1, 2], [3, 4]]).dtype == np.float64
+    with pytest.raises(ValueError, match="X must be a rectangular array of numbers; got ragged"):
+        v.as_2d_array("X", [[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize(
+    ("values", "exc", "message"),
+    [
+        ([b"1", b"2"], TypeError, r"x must contain real numbers; got dtype \|S1"),
+        (np.array([1.0, 1j], dtype=object), TypeError, r"x must contain numbers only; got non-numeric values such as 1j"),
+        (np.array([1.0, "2"], dtype=object), TypeError, r"x must contain numbers only; got non-numeric values such as '2'"),
+        ([1, BIG], ValueError, r"x must contain numbers within the float64 range .*got 1000.*\.\.\. at index 1"),
+        ([[1.0], [2.0, 3.0]], ValueError, r"x must be a rectangular array of numbers; got ragged"),
+    ],
+)
+def test_as_1d_array_same_holes(values, exc, message):
+    with pytest.raises(exc, match=message):
+        v.as_1d_array("x", values)
+
+
+def test_as_1d_array_booleans_stay_accepted_in_every_form():
+    for values in ([True, 2.0], np.array([True, False]), np.array([np.True_, 2.0], dtype=object)):
+        assert v.as_1d_array("x", values).tolist()[0] == 1.0
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max, reason="longdouble is float64 here")
+def test_as_1d_array_longdouble_beyond_float64_is_named_not_turned_into_inf():
+    big = np.array([1.0, 2.0], dtype=np.longdouble)
+    big[1] = np.longdouble(np.finfo(np.float64).max) * 4
+    with pytest.raises(ValueError, match=r"x must contain numbers within the float64 range .* at index 1"):
+        v.as_1d_array("x", big)
+    with pytest.raises(ValueError, match=r"x must contain numbers within the float64 range .* at index \(0, 1\)"):
+        v.as_2d_array("x", big[np.newaxis])
+    with pytest.raises(ValueError, match=r"x must contain numbers within the float64 range .* at index 1"):
+        v.as_real_or_array("x", big, allow_inf=True)
+
+
+def test_check_real_beyond_float64_names_the_argument():
+    from fractions import Fraction
+
+    for value in (BIG, -BIG, Fraction(BIG, 3)):
+        for allow_inf in (False, True):  # never silently made infinite
+            with pytest.raises(ValueError, match=r"ttl must be within the float64 range"):
+                v.check_real("ttl", value, allow_inf=allow_inf)
+    assert v.check_real("ttl", 10**308) == 1e308  # the largest ints that fit still pass
+
+
+@pytest.mark.parametrize(
+    ("values", "exc", "message"),
+    [
+        ([True, 2.0], TypeError, r"x must contain real numbers, not booleans; got True at index 0"),
+        ([2.0, np.bool_(False)], TypeError, r"x must contain real numbers, not booleans; got np.False_ at index 1|"
+                                            r"x must contain real numbers, not booleans; got False at index 1"),
+        ([[1.0, 2.0], [3.0, True]], TypeError, r"x must contain real numbers, not booleans; got True at index \(1, 1\)"),
+        (np.array([1.5, True], dtype=object), TypeError, r"x must contain real numbers, not booleans"),
+        ([np.array([True, False])], TypeError, r"x must contain real numbers, not booleans"),
+        (np.array([True, False]), TypeError, r"x must contain real numbers; got dtype bool"),
+        (np.array(["1.5", 2], dtype=object), TypeError, r"x must contain real numbers only; got '1.5' at index 0"),
+        (["1.5", 2.0], TypeError, r"x must contain real numbers only; got '1.5' at index 0"),
+        ([1.0, 1j], TypeError, r"x must contain real numbers only; got 1j at index 1"),
+        (np.array([1.0, 2.0 + 0j]), TypeError, r"x must contain real numbers; got dtype complex128"),
+        ([b"1"], TypeError, r"x must contain real numbers only; got b'1' at index 0"),
+        ([1.0, None], TypeError, r"x must contain real numbers only; got None at index 1"),
+        ([[1.0, 2.0], [3.0]], TypeError, r"x must contain real numbers only; got \[1.0, 2.0\] at index 0"),
+        ([1.0, BIG], ValueError, r"x must contain numbers within the float64 range .* at index 1"),
+        pytest.param(BIG, ValueError, r"x must be within the float64 range", id="int-10**400"),
+        (True, TypeError, r"x must be a real number, not a boolean; got True"),
+        (np.bool_(False), TypeError, r"x must be a real number, not a boolean"),
+    ],
+)
+def test_as_real_or_array_rejects_booleans_strings_and_overflow_inside_arrays(values, exc, message):
+    with pytest.raises(exc, match=message):
+        v.as_real_or_array("x", values, allow_inf=True)
+
+
+def test_as_real_or_array_keeps_converting_real_data():
+    from fractions import Fraction
+
+    assert v.as_real_or_array("x", 2) == 2.0 and isinstance(v.as_real_or_array("x", 2), float)
+    assert v.as_real_or_array("x", np.array(2.5)) == 2.5
+    out = v.as_real_or_array("x", [[1, 2.5], [np.int32(3), Fraction(1, 4)]])
+    assert out.dtype == np.float64 and out.tolist() == [[1.0, 2.5], [3.0, 0.25]]
+    assert v.as_real_or_array("x", np.arange(3)).tolist() == [0.0, 1.0, 2.0]
+    assert v.as_real_or_array("x", [1.0, math.inf], allow_inf=True).tolist() == [1.0, math.inf]
+    assert v.as_real_or_array("x", (0.5, 10**300)).tolist() == [0.5, 1e300]
+    with pytest.raises(ValueError, match=r"x must be finite and >= 0.0; got -1.0 at index 1"):
+        v.as_real_or_array("x", [1, -1], minimum=0.0)
+
+
+def test_vectorised_stats_function_rejects_a_boolean_inside_an_array_like_a_boolean_scalar():
+    from prodai_lessons import stats
+
+    with pytest.raises(TypeError, match="t must be a real number, not a boolean"):
+        stats.t_sf(True, 3.0)
+    with pytest.raises(TypeError, match="t must contain real numbers, not booleans; got True at index 0"):
+        stats.t_sf([True, 2.0], 3.0)
+    with pytest.raises(TypeError, match="t must contain real numbers only; got '1.5' at index 0"):
+        stats.t_sf(np.array(["1.5", 2], dtype=object), 3.0)
+    assert stats.t_sf([1.0, 2.0], 3.0).tolist() == [stats.t_sf(1.0, 3.0), stats.t_sf(2.0, 3.0)]
