@@ -12,6 +12,10 @@ Prints
    toxicity), which is what a request pays. Goal: <= 0.5 s for the whole pipeline on every input.
    Each figure is the best of 3 runs (the checks are deterministic; the spread is machine noise).
    Linear-time matching is what makes this hold; catastrophic backtracking would take minutes.
+3. for the scans that give digits back or resume after a failed candidate (card numbers, E.164 numbers,
+   IBANs, spoken e-mails, emoji sequences, underscores, the JSON parser), the CPU time of the guard at
+   0.25, 0.5 and 1 MB of its worst input: a linear scan doubles from 0.5 to 1 MB (ratio ~2), a
+   quadratic one quadruples.
 
 Both wall-clock and process CPU time are printed: on a shared machine the wall clock also counts the
 time spent waiting for a core. Run:
@@ -22,10 +26,12 @@ time spent waiting for a core. Run:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from prodai_lessons.guardrails import (
+    FormatGuard,
     GuardrailPipeline,
     InvisibleTextGuard,
     LengthGuard,
@@ -123,6 +129,38 @@ def adversarial() -> dict[str, str]:
         # Characters outside the precomputed fold table.
         "CJK text": rep("\u6f22\u5b57\u304b\u306a\u4ea4\u3058\u308a\u6587 "),
         "emoji sequences": rep("\U0001F468\u200d\U0001F469\u200d\U0001F467 \u2764\ufe0f "),
+        # Scans that give digits back or resume after a failed candidate.
+        "digits with single spaces": rep("4 "),
+        "cards with CVVs": rep("4111 1111 1111 1111 123 "),
+        "E.164 numbers + digits": rep("+44 20 7946 0958 1 "),
+        "E.164 runs to shrink": rep("+44 2079 4609 5812 34 "),
+        "IBAN starts": rep("be68 "),
+        "IBAN near-miss chains": rep("at12 de89 "),
+        "variation selector run": "\u2764" + "\ufe0f" * (MB - 1),
+        "underscore runs": rep("a__"),
+        "prose before 'at'": rep("look at this dot com "),
+    }
+
+
+def scaling_inputs() -> dict[str, tuple[object, Callable[[int], str]]]:
+    """Guard and a worst-case text of a given size, for each scan that can give back or resume."""
+    rep = lambda s: lambda n: (s * (n // len(s) + 1))[:n]
+    pii, invisible, injection = PIIGuard(), InvisibleTextGuard(), PromptInjectionGuard()
+    fmt = FormatGuard(["a"])
+    return {
+        "cards: digits with single spaces": (pii, rep("4 ")),
+        "cards: 4111 groups": (pii, rep("4111 ")),
+        "cards: card + CVV": (pii, rep("4111 1111 1111 1111 123 ")),
+        "E.164: national length": (pii, rep("+44 20 7946 0958 1 ")),
+        "E.164: 8-15 digits": (pii, rep("+44 2079 4609 5812 34 ")),
+        "IBAN: starts": (pii, rep("be68 ")),
+        "IBAN: near-miss chains": (pii, rep("at12 de89 ")),
+        "spoken e-mail: prose before 'at'": (pii, rep("me at a dot com ")),
+        "emoji: selector run": (invisible, lambda n: "\u2764" + "\ufe0f" * (n - 1)),
+        "emoji: joiner chain": (invisible, rep("\u2764\u200d")),
+        "normalize: underscores": (injection, rep("a__")),
+        "JSON: nesting": (fmt, lambda n: "[" * n),
+        "JSON: long integer": (fmt, lambda n: '{"a": ' + "9" * (n - 7) + "}"),
     }
 
 
@@ -163,6 +201,14 @@ def main() -> None:
     print(f"   worst for the whole pipeline {worst_pipe[0]:.3f} s  ({worst_pipe[1]}): goal <= {GOAL_MB_SECONDS} s "
           f"{'met' if worst_pipe[0] <= GOAL_MB_SECONDS else 'NOT met'}, "
           f"{GOAL_MB_SECONDS / worst_pipe[0]:.1f}x margin")
+
+    print(f"\n3. Scaling of the scans that give back or resume: CPU seconds (best of {REPEAT}) at three sizes")
+    print(f"   {'scan':<34}{'0.25 MB':>9}{'0.5 MB':>9}{'1 MB':>9}{'1 MB / 0.5 MB':>15}")
+    for name, (guard, make) in scaling_inputs().items():
+        cpu = [best_of(guard.check, make(size))[1] for size in (MB // 4, MB // 2, MB)]
+        ratio = cpu[2] / cpu[1] if cpu[1] > 0 else float("nan")
+        print(f"   {name:<34}" + "".join(f"{c:>9.3f}" for c in cpu) + f"{ratio:>15.1f}")
+    print("   (linear: ~2; quadratic: ~4. Tiny times are dominated by noise.)")
 
 
 if __name__ == "__main__":

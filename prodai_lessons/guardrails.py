@@ -24,6 +24,10 @@ Design points (each one fixes a measured failure of the naive "substring in lowe
   rule needs its verb *and* its object), required characters, and on long texts numpy passes
   (digit-run lengths for the PII patterns, letter/digit adjacency for leetspeak). Each one has a
   plain twin in the tests that it must agree with, so skipping never changes a result.
+- A candidate never hides a finding: where a number can run into the next one (a card and its CVV,
+  a phone number and a year, an IBAN and the next word), the scan tries the shorter ends too and
+  resumes after a failed candidate, still in linear time (the plain scans are checked against brute
+  force in the tests; the numpy versions for long texts against the plain ones).
 - Injection is a *score*: weighted pattern families combined as a noisy-OR, compared to a threshold,
   so one weak signal ("system:" in "system: Linux") does not block on its own.
 - PII findings are validated (Luhn for cards, ISO 13616 mod-97 for IBANs, SSA rules for SSNs, octet
@@ -47,6 +51,7 @@ import time
 import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import accumulate
 from dataclasses import dataclass, field
 from importlib import resources
 from operator import itemgetter
@@ -442,6 +447,8 @@ def _without_runs(owner: list[int], s: str, fold_obfuscation: bool) -> list[int]
             prev = e
         kept += owner[prev:]
         owner, s = kept, _SPACED_RX.sub(_join_spaced, s)
+    if fold_obfuscation and "_" in s:
+        s = s.replace("_", " ")  # one character for one: the map does not change
     if "  " in s:
         kept, prev = [], 0
         for m in _SPACES_RX.finditer(s):
@@ -482,6 +489,8 @@ def _owner_numpy(text: str, fold_obfuscation: bool) -> np.ndarray:
         if not keep.all():
             owner = owner[keep]
             s = _SPACED_RX.sub(_join_spaced, s)
+        if "_" in s:
+            s = s.replace("_", " ")
     if "  " in s:
         b = _codepoints(s) == 32
         keep = ~(b & np.concatenate(([False], b[:-1])))
@@ -504,11 +513,12 @@ def normalize(text: str | bytes, *, fold_obfuscation: bool = True) -> Normalized
        confusables of Unicode TR #39); any whitespace becomes a space.
     2. With ``fold_obfuscation`` (the default; the PII guard turns it off, digits matter there):
        letter-spaced words are re-joined ("I G N O R E" -> "ignore", "m-o-r-o-n" -> "moron": three or
-       more single letters with one repeated separator, so a wider gap still separates words).
+       more single letters with one repeated separator, so a wider gap still separates words), then
+       "_" becomes a space ("ignore__previous" -> "ignore  previous", collapsed by the next step).
     3. Runs of spaces become one space.
     4. With ``fold_obfuscation``: leetspeak is folded inside tokens that also contain a letter
        ("ign0re" -> "ignore", "@ll" -> "all"; "2024" and identifiers such as "base64" or "sha256"
-       stay), and "_" becomes a space.
+       stay).
 
     Every step is a single left-to-right pass: linear time. Returns a ``NormalizedText``.
     ``TypeError`` for anything but ``str``/UTF-8 ``bytes``; ``ValueError`` for invalid UTF-8.
@@ -519,14 +529,13 @@ def normalize(text: str | bytes, *, fold_obfuscation: bool = True) -> Normalized
     if fold_obfuscation and _has_spaced_letters(s):
         s = _SPACED_RX.sub(_join_spaced, s)
         exact = False
+    if fold_obfuscation and "_" in s:
+        s = s.replace("_", " ")  # before runs of spaces collapse, so "a__b" and "a _b" become "a b"
     if "  " in s:
         s = _SPACES_RX.sub(" ", s)
         exact = False
-    if fold_obfuscation:
-        if _has_mixed_token(s):
-            s = _leet_vectorized(s) if len(s) >= _VECTOR_MIN else _LEET_RX.sub(_leet_sub, s)
-        if "_" in s:
-            s = s.replace("_", " ")
+    if fold_obfuscation and _has_mixed_token(s):
+        s = _leet_vectorized(s) if len(s) >= _VECTOR_MIN else _LEET_RX.sub(_leet_sub, s)
     return NormalizedText(text, s, fold_obfuscation, exact)
 
 
@@ -995,11 +1004,62 @@ def _invisible_kind(cp: int) -> str:
     return "other_invisible"
 
 
-# Pictographic symbols (emoji and the symbol blocks they come from), after which a zero-width joiner
-# or a variation selector is part of an emoji sequence rather than hidden text.
-_EMOJI = ("\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u21aa\u231a-\u23ff\u24c2\u25aa-\u27bf"
-          "\u2934\u2935\u2b00-\u2bff\u3030\u303d\u3297\u3299\U0001F000-\U0001FAFF")
-_EMOJI_JOINER_RX = re.compile(f"(?<=[{_EMOJI}\ufe0f])[\u200d\ufe0e\ufe0f]")
+# Pictographic symbols (emoji and the symbol blocks they come from; skin-tone modifiers are among them).
+# Following Unicode TS #51, an invisible character belongs to an emoji sequence only in these places:
+# ONE variation selector right after a pictographic symbol (presentation sequence, "\u2764\ufe0f"); a
+# zero-width joiner between two elements of a ZWJ sequence (an element may end with its selector); and
+# the U+FE0F of a keycap sequence ("#\ufe0f\u20e3"). A run of selectors or joiners is hidden text.
+_EMOJI_RANGES: tuple[tuple[int, int], ...] = (
+    (0x00A9, 0x00A9), (0x00AE, 0x00AE), (0x203C, 0x203C), (0x2049, 0x2049), (0x2122, 0x2122), (0x2139, 0x2139),
+    (0x2194, 0x21AA), (0x231A, 0x23FF), (0x24C2, 0x24C2), (0x25AA, 0x27BF), (0x2934, 0x2935), (0x2B00, 0x2BFF),
+    (0x3030, 0x3030), (0x303D, 0x303D), (0x3297, 0x3297), (0x3299, 0x3299), (0x1F000, 0x1FAFF),
+)
+_EMOJI = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _EMOJI_RANGES)
+# After an invisible character has been read: is it part of an emoji sequence? (Each look-behind
+# includes the character itself, so each alternative applies to one kind of character only.)
+_IN_EMOJI_SEQUENCE = (f"(?:(?<=[{_EMOJI}][\ufe0e\ufe0f])"                          # presentation selector
+                      f"|(?<=[{_EMOJI}]\u200d)(?=[{_EMOJI}])|(?<=[{_EMOJI}][\ufe0e\ufe0f]\u200d)(?=[{_EMOJI}])"  # joiner
+                      f"|(?<=[0-9#*]\ufe0f)(?=\u20e3))")                             # keycap
+# Both start with a character class, so the engine skips ahead to the candidates.
+_EMOJI_JOINER_RX = re.compile(f"[\u200d\ufe0e\ufe0f]{_IN_EMOJI_SEQUENCE}")  # the exempt ones
+_HIDDEN_RX = re.compile(f"[{_INV}](?!{_IN_EMOJI_SEQUENCE})")  # the invisible characters that count
+_INV_BOUNDS = (np.array([a for a, _ in _INVISIBLE_RANGES]), np.array([b for _, b in _INVISIBLE_RANGES]))
+_EMOJI_BOUNDS = (np.array([a for a, _ in _EMOJI_RANGES]), np.array([b for _, b in _EMOJI_RANGES]))
+
+
+def _in_ranges(cp: np.ndarray, bounds: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Whether each code point lies in one of the sorted, disjoint ranges ``bounds`` = (starts, ends)."""
+    lo, hi = bounds
+    i = np.searchsorted(lo, cp, side="right") - 1
+    return (i >= 0) & (cp <= hi[np.maximum(i, 0)])
+
+
+def _hidden_mask(cp: np.ndarray, allow_emoji_sequences: bool) -> np.ndarray:
+    """The characters ``_HIDDEN_RX`` (or, without the emoji exemption, ``_INVISIBLE_RX``) matches, with numpy.
+
+    The same rules as ``_IN_EMOJI_SEQUENCE``, each a comparison with the neighbouring code points:
+    a selector after a pictographic symbol; a joiner before one and after one (or after one and its
+    selector); U+FE0F between a keycap base and U+20E3.
+    """
+    invisible = _in_ranges(cp, _INV_BOUNDS)
+    if not allow_emoji_sequences:
+        return invisible
+    pict = _in_ranges(cp, _EMOJI_BOUNDS)
+    sel = (cp == 0xFE0E) | (cp == 0xFE0F)
+    no = np.zeros(1, dtype=bool)
+
+    def before(a: np.ndarray) -> np.ndarray:  # before(a)[i] = a[i - 1]
+        return np.concatenate((no, a[:-1]))
+
+    def after(a: np.ndarray) -> np.ndarray:  # after(a)[i] = a[i + 1]
+        return np.concatenate((a[1:], no))
+
+    pict_before = before(pict)
+    keycap_base = ((cp >= 48) & (cp <= 57)) | (cp == 35) | (cp == 42)
+    exempt = ((sel & pict_before)
+              | ((cp == 0x200D) & after(pict) & (pict_before | (before(sel) & before(pict_before))))
+              | ((cp == 0xFE0F) & before(keycap_base) & after(cp == 0x20E3)))
+    return invisible & ~exempt
 _INVISIBLE_RUN_RX = re.compile(f"[{_INV}]+")
 
 
@@ -1011,9 +1071,11 @@ class InvisibleTextGuard:
     characters) hide instructions from a human reviewer while a model still reads them. Findings
     report each one with its kind (``zero_width``, ``bidi_control``, ``tag``, ``control``,
     ``variation_selector``, ``other_invisible``) and span, the first ``max_findings`` of them; the
-    count in ``reason`` and ``score`` is exact. A zero-width joiner or variation selector right
-    after a pictographic symbol is part of an emoji sequence (a family emoji, a coloured heart) and
-    is not counted when ``allow_emoji_sequences`` is true. ``score`` is min(1, count / (max_invisible + 1)).
+    count in ``reason`` and ``score`` is exact. Invisible characters that are part of an emoji
+    sequence (Unicode TS #51) are not counted when ``allow_emoji_sequences`` is true: one variation
+    selector right after a pictographic symbol (a coloured heart), a zero-width joiner between two
+    emoji (a family emoji), the selector of a keycap. Further selectors or joiners count: a run of
+    them after an emoji is hidden text like any other. ``score`` is min(1, count / (max_invisible + 1)).
     """
 
     def __init__(self, max_invisible: int = 0, *, allow_emoji_sequences: bool = True,
@@ -1031,23 +1093,26 @@ class InvisibleTextGuard:
         text = _as_text("text", text)
         if text.isascii() and _ASCII_SPECIAL_RX.search(text) is None:
             return GuardResult(self.name, True, 0.0, "0 invisible character(s)")
-        total = len(text) - len(_INVISIBLE_RUN_RX.sub("", text))
-        in_emoji = 0  # joiners and variation selectors inside emoji sequences: counted, not listed
-        skip_emoji = bool(total and self.allow_emoji_sequences
-                          and ("\u200d" in text or "\ufe0f" in text or "\ufe0e" in text))
-        if skip_emoji:
-            in_emoji = _EMOJI_JOINER_RX.subn("", text)[1]
-        count = total - in_emoji
+        if len(text) >= _VECTOR_MIN:  # the same answer with numpy (tests check both agree)
+            where = np.flatnonzero(_hidden_mask(_codepoints(text), self.allow_emoji_sequences))
+            count = len(where)
+            positions = where[:self.max_findings].tolist()
+        else:
+            count = len(text) - len(_INVISIBLE_RUN_RX.sub("", text))
+            skip_emoji = bool(count and self.allow_emoji_sequences
+                              and ("\u200d" in text or "\ufe0f" in text or "\ufe0e" in text))
+            if skip_emoji:  # joiners and selectors inside emoji sequences are neither counted nor listed
+                count -= _EMOJI_JOINER_RX.subn("", text)[1]
+            positions = []
+            if count:
+                for m in (_HIDDEN_RX if skip_emoji else _INVISIBLE_RX).finditer(text):
+                    positions.append(m.start())
+                    if len(positions) >= self.max_findings:
+                        break
         findings: list[Finding] = []
-        if count:
-            for m in _INVISIBLE_RX.finditer(text):
-                k = m.start()
-                if skip_emoji and _EMOJI_JOINER_RX.match(text, k) is not None:
-                    continue
-                cp = ord(m.group())
-                findings.append(Finding(_invisible_kind(cp), (k, k + 1), f"U+{cp:04X}"))
-                if len(findings) >= self.max_findings:
-                    break
+        for k in positions:
+            cp = ord(text[k])
+            findings.append(Finding(_invisible_kind(cp), (k, k + 1), f"U+{cp:04X}"))
         score = min(1.0, count / (self.max_invisible + 1))
         if count > self.max_invisible:
             kinds = sorted({f.type for f in findings})
@@ -1207,9 +1272,37 @@ _EMAIL_RX = re.compile(
     r"(?<![a-z0-9._%+'\-])[a-z0-9._%+'\-]{1,64}@[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
     r"(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?){0,8}\.[a-z]{2,24}(?![a-z0-9\-])")
 _EMAIL_SPOKEN_RX = re.compile(
-    r"(?<![a-z0-9._%+\-])[a-z0-9._%+\-]{1,64}(?: dot [a-z0-9\-]{1,63}){0,3} (?:at|\[at\]|\(at\)) "
+    r"(?<![a-z0-9._%+\-])(?P<local>[a-z0-9._%+\-]{1,64}(?: dot [a-z0-9\-]{1,63}){0,3}) (?:at|\[at\]|\(at\)) "
     r"[a-z0-9\-]{1,63}(?: (?:dot|\[dot\]|\(dot\)) [a-z0-9\-]{1,63}){0,3} (?:dot|\[dot\]|\(dot\)) "
     r"(?:com|org|net|edu|gov|io|co|uk|de|fr|info|biz)\b")
+# Words that stand before "at" in ordinary prose ("look at this dot com", "I work at google dot com",
+# "email me at ...") and are not mailbox names: a spoken address whose local part is one of them is
+# prose, not an address.
+_NOT_A_MAILBOX = frozenset(
+    "i me you he him she her it we us they them this that these those the a an is are was were be been am "
+    "look looks looked looking work works worked working live lives lived living stay stays stayed staying "
+    "meet meets met meeting arrive arrives arrived arriving available here there good great job".split())
+
+
+def _spoken_emails(t: str) -> list[tuple[int, int, str, str]]:
+    """Spoken e-mail addresses ("jo dot lee at example dot com"), without the prose look-alikes.
+
+    A match whose local part is a word of ``_NOT_A_MAILBOX`` is refused and the search goes on from
+    the next character (an address may start at a later word). Each search is linear in what it reads.
+    """
+    out = []
+    pos = 0
+    while True:
+        m = _EMAIL_SPOKEN_RX.search(t, pos)
+        if m is None:
+            return out
+        if m.group("local") in _NOT_A_MAILBOX:
+            pos = m.start() + 1
+            continue
+        out.append((m.start(), m.end(), "email", "spoken"))
+        pos = m.end()
+
+
 _NANP_RX = re.compile(
     r"(?<![\w+])(?:\+?1[ .\-]?)?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .\-])[2-9]\d{2}[ .\-]\d{4}(?!\w)")
 # The two bare-number patterns start with a keyword; the "\b" before it is checked by _word_matches,
@@ -1223,15 +1316,19 @@ _E164_RX = re.compile(r"\+(?<![\w+]\+)[1-9][0-9 ().\-]{6,22}")
 _SSN_RX = re.compile(r"(?<![\w\-])(\d{3})([ \-])(\d{2})\2(\d{4})(?![\w\-])")
 _SSN_BARE_RX = re.compile(
     r"(?:ssn|social security(?: number| no\.?| #)?)\b[^0-9\n]{0,20}?(?<!\d)(?P<num>\d{9})(?!\d)")
-# Card numbers: 13 to 19 ASCII digits, optionally grouped by spaces or hyphens. The lookahead-and-
-# backreference pair `(?=(X))\1` is an atomic group that runs on Python 3.10 (possessive quantifiers
-# need 3.11): the digits are taken once, as many as possible, and never given back, so a longer run
-# is not cut into a shorter "card" and each candidate is scanned in linear time.
-_CARD_RX = re.compile(r"(?<![\w\-])[0-9](?=((?:[ \-]?[0-9]){12,18}))\1(?![\w\-])")
+# Card numbers: 13 to 19 ASCII digits, optionally grouped by single spaces or hyphens. A card lies in
+# a "segment" (digit groups joined by single separators); a segment may hold more than one card, or a
+# card and other numbers (a CVV after it, an order number before it): see _card_candidates_plain.
+_CARD_SEGMENT_RX = re.compile(r"[0-9]+(?:[ \-][0-9]+)*")
 _IPV4_RX = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
     r"(?!\w|\.\d)")
-_IBAN_RX = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?: ?[a-z0-9]){11,30}")
+# An IBAN candidate: the country code and check digits, followed by at least 11 more alphanumerics
+# (the shortest IBAN has 15). Only these four characters are consumed: a candidate that fails (or runs
+# into the following words) never hides an IBAN starting inside it.
+_IBAN_RX = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?=(?: ?[a-z0-9]){11})")
+# The rest of an IBAN of each length: exactly that many alphanumerics, each after at most one space.
+_IBAN_TAIL_RX = {n - 4: re.compile(f"(?: ?[a-z0-9]){{{n - 4}}}") for n in sorted(set(IBAN_LENGTHS.values()))}
 _DIGIT_RX = re.compile(r"\d")
 
 
@@ -1265,47 +1362,317 @@ _ANY_RUNS = _DigitRuns(10**9, 10**9, True)
 _PHONE_WORDS = ("phone", "tel", "cell", "mobile", "call", "fax", "text", "whatsapp", "sms")
 
 
+#: Digits after the country code (the national significant number) of fixed-line and mobile numbers,
+#: for country codes where that length is fixed, from libphonenumber's metadata (``possible_length``
+#: of ``fixed_line`` and ``mobile``). Other country codes get E.164's bounds only: 8-15 digits in all.
+_NSN_LENGTHS: Mapping[str, tuple[int, ...]] = {
+    "1": (10,), "7": (10,), "31": (9,), "32": (8, 9), "33": (9,), "34": (9,), "41": (9,), "44": (9, 10),
+    "45": (8,), "47": (8,), "48": (9,), "61": (9,), "81": (9, 10), "91": (10,),
+}
+_DIGIT_GROUP_RX = re.compile(r"[0-9]+")
+#: ``_E164_PREFIX_RX[d]``: "+" and the characters up to the d-th digit.
+_E164_PREFIX_RX = {d: re.compile(rf"\+(?:[^0-9]*[0-9]){{{d}}}") for d in range(1, 16)}
+
+
 def _e164_candidates(t: str) -> list[tuple[int, int, str, str]]:
-    """E.164 numbers in ``t``: + and 8-15 digits, single separators, balanced parentheses."""
+    """E.164 numbers in ``t``, in order (``_e164_candidates_plain``; numpy for long texts)."""
+    return _e164_candidates_numpy(t) if len(t) >= _VECTOR_MIN else _e164_candidates_plain(t)
+
+
+def _e164_candidates_plain(t: str) -> list[tuple[int, int, str, str]]:
+    """E.164 numbers in ``t``: + and 8-15 digits, single separators, balanced parentheses.
+
+    ``_E164_RX`` takes the run of digits and separators after a "+" (at most 23 characters). Words or
+    numbers can follow a phone number in that run ("+44 20 7946 0958 2024", "... 10 to 5"), so the
+    number may end after any digit group of the run (not inside a group, and not before the last
+    group when the run stopped inside a longer digit string), longest first: if the country code has
+    a fixed national length (``_NSN_LENGTHS``) the longest prefix of that length, else (or if no
+    prefix has it) the longest one with 8-15 digits. The whole run is taken directly when it fits or
+    when no shorter prefix could; the groups are visited only otherwise. Linear time.
+    """
     out = []
     n = len(t)
     for m in _E164_RX.finditer(t):
         s, e = m.span()
+        chunk = m.group()
         if e < n and t[e].isdigit():
-            continue  # the bounded run stopped inside a longer digit string
-        chunk = m.group().rstrip(" ().-")  # trailing separators belong to the sentence
-        opened = chunk.count("(")
-        if opened != chunk.count(")") or "  " in chunk:
+            chunk = chunk.rstrip("0123456789")  # the run stopped inside a digit group: end before it
+        chunk = chunk.rstrip(" ().-")  # trailing separators belong to the sentence
+        if len(chunk) < 2:
             continue
-        n_digits = len(chunk) - 1 - 2 * opened - chunk.count(" ") - chunk.count(".") - chunk.count("-")
-        if 8 <= n_digits <= 15:
-            out.append((s, s + len(chunk), "phone", "e164"))
+        opened, closed = chunk.count("("), chunk.count(")")
+        # digits after the "+" (str.count is much cheaper than deleting the separators)
+        total = len(chunk) - 1 - opened - closed - chunk.count(" ") - chunk.count(".") - chunk.count("-")
+        shape = opened == closed and "  " not in chunk  # as _e164_shape_ok
+        cc = chunk[1:2]
+        if cc not in _NSN_LENGTHS:
+            cc = chunk[1:3]
+            if cc not in _NSN_LENGTHS:
+                cc = chunk[1:4] if chunk[1:4] in _NSN_LENGTHS else None
+        if cc is not None:
+            allowed = _NSN_LENGTHS[cc]
+            if shape and total - len(cc) in allowed:
+                out.append((s, s + len(chunk), "phone", "e164"))
+                continue
+            shorter_may_fit = total - len(cc) > min(allowed)
+        else:
+            shorter_may_fit = False
+        if not shorter_may_fit and total <= 15:
+            # No prefix can have the national length, and no prefix beats the whole run on 8-15 digits
+            # unless the whole run has the wrong shape: the whole run or, rarely, the long way.
+            if shape and 8 <= total:
+                out.append((s, s + len(chunk), "phone", "e164"))
+                continue
+            if total < 8:
+                continue
+        # The long way. The prefix with exactly d digits is one C-level match; it is a candidate when
+        # a separator (or the end) follows. First the national lengths, then the group ends with 8-15.
+        chosen = 0
+        if cc is not None:
+            for d in sorted((len(cc) + x for x in allowed if len(cc) + x <= total), reverse=True):
+                k = _E164_PREFIX_RX[d].match(chunk).end()
+                if (k == len(chunk) or not chunk[k].isdigit()) and _e164_shape_ok(chunk[:k]):
+                    chosen = k
+                    break
+        if not chosen:
+            for d in sorted(set(accumulate(map(len, _DIGIT_GROUP_RX.findall(chunk)))), reverse=True):
+                if 8 <= d <= 15:
+                    k = _E164_PREFIX_RX[d].match(chunk).end()
+                    if _e164_shape_ok(chunk[:k]):
+                        chosen = k
+                        break
+        if chosen:
+            out.append((s, s + chosen, "phone", "e164"))
     return out
 
 
+def _e164_shape_ok(number: str) -> bool:
+    """Balanced parentheses and no double space (the separators of a written phone number)."""
+    return number.count("(") == number.count(")") and "  " not in number
+
+
+# _NSN_LENGTHS as arrays indexed by the country code's value (keys have one or two digits, and a
+# one-digit key is never the first digit of a two-digit one: country codes are a prefix code).
+_NSN_CC_DIGITS = np.zeros(100, dtype=np.int64)  # 0: not listed
+_NSN_LONGER = np.full(100, -1, dtype=np.int64)
+_NSN_SHORTER = np.full(100, -1, dtype=np.int64)
+for _cc, _lengths in _NSN_LENGTHS.items():
+    _NSN_CC_DIGITS[int(_cc)] = len(_cc)
+    _NSN_LONGER[int(_cc)] = max(_lengths)
+    _NSN_SHORTER[int(_cc)] = min(_lengths) if len(_lengths) > 1 else -1
+del _cc, _lengths
+
+
+def _by_character(cp: np.ndarray, ascii_answer: np.ndarray, predicate: Callable[[str], bool]) -> np.ndarray:
+    """``ascii_answer`` with the non-ASCII code points answered by ``predicate`` (once per distinct value)."""
+    high = cp >= 128
+    if high.any():
+        values, inverse = np.unique(cp[high], return_inverse=True)
+        ascii_answer[high] = np.array([predicate(chr(v)) for v in values.tolist()], dtype=bool)[inverse]
+    return ascii_answer
+
+
+def _e164_candidates_numpy(t: str) -> list[tuple[int, int, str, str]]:
+    """The result of ``_e164_candidates_plain``, for every "+" at once with numpy (long texts).
+
+    The run after each "+" ends at the first character outside ``[0-9 ().-]`` or after 23 characters;
+    the candidate is cut as in the plain scan (before the last digit group if a digit follows the run,
+    then after its last digit). Prefix sums give, for any prefix, its digits, parentheses and double
+    spaces; the prefix with exactly d digits ends at the d-th digit after the "+". So each rule is one
+    vectorized pass: the whole run, then the national lengths (at most two), then d = 15 down to 8.
+    """
+    b = np.frombuffer(t.encode("ascii"), dtype=np.uint8) if t.isascii() else _codepoints(t)
+    b = b.astype(np.int64)
+    n = len(b)
+    p = np.flatnonzero(b[:-1] == 43)
+    p = p[(b[p + 1] >= 49) & (b[p + 1] <= 57)]  # "+" then 1-9
+    if len(p):
+        before = b[np.maximum(p - 1, 0)]
+        word = _isalnum_array(before) | (before == 95)  # Python's \w
+        p = p[(p == 0) | ~(word | (before == 43))]  # nothing of \w or "+" before the "+"
+    if len(p) == 0:
+        return []
+    idx = np.arange(n)
+    digit = (b >= 48) & (b <= 57)
+    sep = (b == 32) | (b == 40) | (b == 41) | (b == 46) | (b == 45)
+    outside = np.minimum.accumulate(np.where(digit | sep, n, idx)[::-1])[::-1]  # next index not in the run class
+    e = np.minimum(outside[p + 1], p + 24)
+    keep = e - p >= 8  # "+", 1-9 and at least 6 more
+    p, e = p[keep], e[keep]
+    if len(p) == 0:
+        return []
+    last_digit = np.maximum.accumulate(np.where(digit, idx, -1))  # the last digit at or before i
+    group_start = np.maximum.accumulate(np.where(digit & ~np.concatenate(([False], digit[:-1])), idx, -1))
+    after = b[np.minimum(e, n - 1)]
+    digit_after = (e < n) & _by_character(after, (after >= 48) & (after <= 57), str.isdigit)
+    cut = digit_after & digit[e - 1]
+    upto = np.where(cut, group_start[e - 1] - 1, e - 1)
+    ce = last_digit[upto] + 1  # the end of the chunk
+    keep = ce > p + 1
+    p, ce = p[keep], ce[keep]
+    if len(p) == 0:
+        return []
+    zero = np.zeros(1, dtype=np.int64)
+    digits_before = np.concatenate((zero, np.cumsum(digit)))  # digits in t[:i]
+    opens = np.concatenate((zero, np.cumsum(b == 40)))
+    closes = np.concatenate((zero, np.cumsum(b == 41)))
+    double = np.concatenate((zero, zero, np.cumsum((b[1:] == 32) & (b[:-1] == 32))))  # pairs ending before i
+
+    def shape(k: np.ndarray) -> np.ndarray:  # _e164_shape_ok(t[p:k])
+        return ((opens[k] - opens[p]) == (closes[k] - closes[p])) & (double[k] - double[p + 1] == 0)
+
+    total = digits_before[ce] - digits_before[p + 1]
+    c1 = b[p + 1] - 48
+    second = b[np.minimum(p + 2, n - 1)]
+    c2 = np.where((p + 3 <= ce) & (second >= 48) & (second <= 57), c1 * 10 + second - 48, 0)
+    code = np.where(_NSN_CC_DIGITS[c1] == 1, c1, np.where(_NSN_CC_DIGITS[c2] == 2, c2, 0))
+    cc_len = _NSN_CC_DIGITS[code]
+    listed = cc_len > 0
+    longer, shorter = _NSN_LONGER[code], _NSN_SHORTER[code]
+    whole_shape = shape(ce)
+    national = total - cc_len
+    chosen = np.where(listed & whole_shape & ((national == longer) | (national == shorter)), ce, 0)
+    shortest = np.where(shorter >= 0, shorter, longer)
+    shorter_may_fit = listed & (national > shortest)
+    quick = (chosen == 0) & ~shorter_may_fit & (total <= 15)
+    chosen = np.where(quick & whole_shape & (total >= 8), ce, chosen)
+    slow = (chosen == 0) & ~(quick & (whole_shape | (total < 8)))
+    if slow.any():
+        digit_at = np.flatnonzero(digit)
+        first_digit = digits_before[p + 1]  # index into digit_at of the first digit after the "+"
+
+        def try_digits(d: np.ndarray, where: np.ndarray, need_group_end: bool) -> None:
+            nonlocal chosen
+            where = where & (d >= 1) & (d <= total) & (chosen == 0)
+            k = digit_at[np.minimum(first_digit + np.maximum(d, 1) - 1, len(digit_at) - 1)] + 1
+            ok = where & shape(k)
+            if need_group_end:
+                ok &= (k == ce) | ~digit[np.minimum(k, n - 1)]
+            chosen = np.where(ok, k, chosen)
+
+        try_digits(cc_len + longer, slow & listed & (longer >= 0), True)
+        try_digits(cc_len + shorter, slow & listed & (shorter >= 0), True)
+        for d in range(15, 7, -1):
+            try_digits(np.full(len(p), d), slow, True)
+    found = np.flatnonzero(chosen)
+    return [(s_, k_, "phone", "e164") for s_, k_ in zip(p[found].tolist(), chosen[found].tolist())]
+
+
 def _iban_candidates(t: str) -> list[tuple[int, int, str, str]]:
-    """IBANs in ``t``: a known country, exactly its registered length, the mod-97 check."""
+    """IBANs in ``t``, in order and disjoint (``_iban_candidates_plain``; numpy for long texts)."""
+    return _iban_candidates_numpy(t) if len(t) >= _VECTOR_MIN else _iban_candidates_plain(t)
+
+
+def _iban_candidates_plain(t: str) -> list[tuple[int, int, str, str]]:
+    """IBANs in ``t``: a known country, exactly its registered length, the mod-97 check.
+
+    Every start is tried (``_IBAN_RX`` consumes only the first four characters); the rest is exactly
+    the country's length of alphanumerics with single spaces (``_IBAN_TAIL_RX``), not followed by a
+    letter or digit. After a valid IBAN the starts inside it are skipped, so findings do not overlap.
+    Each start costs at most one match of at most 60 characters: linear time.
+    """
     out = []
+    n = len(t)
+    last_end = 0
     for m in _IBAN_RX.finditer(t):
         s = m.start()
+        if s < last_end:
+            continue
         country = t[s:s + 2].upper()
         length = IBAN_LENGTHS.get(country)
         if length is None:
             continue
-        # Take exactly `length` alphanumerics (the regex may have run into the next word): the
-        # chunk holds single spaces, and each one before the length-th alphanumeric moves the end.
-        chunk = m.group()
-        if len(chunk) - chunk.count(" ") < length:
+        tail = _IBAN_TAIL_RX[length - 4].match(t, s + 4)
+        if tail is None:
             continue
-        end, space = length, chunk.find(" ")
-        while space != -1 and space < end:
-            end += 1
-            space = chunk.find(" ", space + 1)
-        k = s + end
-        if k < len(t) and t[k].isalnum():
+        k = tail.end()
+        if k < n and t[k].isalnum():
             continue
-        if iban_valid(t[s:k]):
+        check = t[s + 2:s + 4]
+        if not check.isascii():
+            continue  # "\d" also matches other scripts' digits
+        # ISO 13616 check (as in iban_valid): country and check digits moved to the end, letters as numbers.
+        rearranged = (t[s + 4:k].replace(" ", "") + country + check).upper()
+        if int(rearranged.translate(_IBAN_LETTER_VALUES)) % 97 == 1:
             out.append((s, k, "iban", country))
+            last_end = k
+    return out
+
+
+#: IBAN length by country, indexed by 26 * (first letter) + (second letter); 0 for no such country.
+_IBAN_LENGTH_BY_INDEX = np.zeros(26 * 26, dtype=np.int64)
+for _c, _n in IBAN_LENGTHS.items():
+    _IBAN_LENGTH_BY_INDEX[26 * (ord(_c[0]) - 65) + ord(_c[1]) - 65] = _n
+del _c, _n
+_POW10_MOD97 = np.array([pow(10, e, 97) for e in range(96)], dtype=np.int64)  # 10**96 = 1 (mod 97)
+_POW10_INV_MOD97 = np.array([pow(10, -e, 97) for e in range(96)], dtype=np.int64)
+
+
+def _isalnum_array(cp: np.ndarray) -> np.ndarray:
+    """``str.isalnum`` for an array of code points (ASCII by comparison, others once per distinct value)."""
+    ascii_answer = ((cp >= 48) & (cp <= 57)) | ((cp >= 65) & (cp <= 90)) | ((cp >= 97) & (cp <= 122))
+    return _by_character(cp, ascii_answer, str.isalnum)
+
+
+def _iban_candidates_numpy(t: str) -> list[tuple[int, int, str, str]]:
+    """The result of ``_iban_candidates_plain``, for all starts at once with numpy (long texts).
+
+    A start is two letters a-z and two ASCII digits with no letter a-z or digit before, for a known
+    country of length L. Over the letters and digits of ``t`` (index j), consecutive ones are linked
+    when adjacent or one space apart; the IBAN is the start's 4 characters and the next L - 4 linked
+    ones, with no letter or digit after. Its mod-97 check without big integers: with widths w_j (1 for
+    a digit, 2 for a letter, whose value is 10-35) and S_j their prefix sums, the digits of a segment
+    [a, b) read as one number are sum v_j 10^(S_b - S_(j+1)) = 10^S_b * sum v_j 10^(-S_(j+1)), and 10
+    is invertible mod 97, so the inner sum is a difference of prefix sums. The rearranged number is
+    that tail followed by the country letters and check digits (6 decimal digits).
+    """
+    b = np.frombuffer(t.encode("ascii"), dtype=np.uint8) if t.isascii() else _codepoints(t)
+    b = b.astype(np.int64)
+    n = len(b)
+    if n < 15:
+        return []
+    lower = (b >= 97) & (b <= 122)
+    digit = (b >= 48) & (b <= 57)
+    alnum = lower | digit
+    head = lower[:-3] & lower[1:-2] & digit[2:-1] & digit[3:]
+    head[1:] &= ~alnum[:n - 4]
+    start = np.flatnonzero(head)
+    if len(start) == 0:
+        return []
+    length = _IBAN_LENGTH_BY_INDEX[26 * (b[start] - 97) + b[start + 1] - 97]
+    start, length = start[length > 0], length[length > 0]
+    if len(start) == 0:
+        return []
+    pos = np.flatnonzero(alnum)  # the letters and digits; rank[p] = their index
+    rank = np.cumsum(alnum) - 1
+    gap = np.diff(pos)
+    linked = (gap == 1) | ((gap == 2) & (b[np.minimum(pos[:-1] + 1, n - 1)] == 32))
+    zero = np.zeros(1, dtype=np.int64)
+    unlinked = np.concatenate((zero, np.cumsum(~linked)))  # unlinked[j]: broken links before index j
+    first = rank[start]
+    last = first + length - 1
+    ok = last < len(pos)
+    last = np.minimum(last, len(pos) - 1)
+    ok &= unlinked[last] == unlinked[first + 3]
+    end = pos[last] + 1
+    ok &= (end == n) | ~_isalnum_array(b[np.minimum(end, n - 1)])
+    if not ok.any():
+        return []
+    start, first, last, end = start[ok], first[ok], last[ok], end[ok]
+    value = np.where(digit[pos], b[pos] - 48, b[pos] - 87)  # "a" -> 10 ... "z" -> 35
+    width = np.where(digit[pos], 1, 2)
+    widths = np.concatenate((zero, np.cumsum(width)))
+    scaled = np.concatenate((zero, np.cumsum(value * _POW10_INV_MOD97[widths[1:] % 96])))
+    tail = ((scaled[last + 1] - scaled[first + 4]) % 97) * _POW10_MOD97[widths[last + 1] % 96] % 97
+    c1, c2 = b[start] - 87, b[start + 1] - 87
+    check = (b[start + 2] - 48) * 10 + b[start + 3] - 48
+    valid = (tail * _POW10_MOD97[6] + (c1 * 100 + c2) * 100 + check) % 97 == 1
+    out = []
+    taken_to = 0
+    for s_, e_ in zip(start[valid].tolist(), end[valid].tolist()):
+        if s_ >= taken_to:
+            out.append((s_, e_, "iban", t[s_:s_ + 2].upper()))
+            taken_to = e_
     return out
 
 
@@ -1331,20 +1698,192 @@ def _card_network(d: str) -> str | None:
     return None
 
 
+_CARD_NETWORKS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay", "maestro")
+
+
+def _wordish(ch: str) -> bool:
+    """Whether ``ch`` matches ``[\\w\\-]`` (Python's Unicode ``\\w``: ``isalnum()`` or "_"; or a dash)."""
+    return ch.isalnum() or ch == "_" or ch == "-"
+
+
+def _card_candidates(t: str) -> list[tuple[int, int, str, str]]:
+    """Card numbers in ``t``, in order and disjoint (``_card_candidates_plain``; numpy for long texts)."""
+    return _card_candidates_numpy(t) if len(t) >= _VECTOR_MIN else _card_candidates_plain(t)
+
+
+def _card_candidates_plain(t: str) -> list[tuple[int, int, str, str]]:
+    """Card numbers in ``t``: the leftmost start first, the longest valid number there, then on after it.
+
+    A *start* is the first digit of a group with no word character or dash before it; an *end* is
+    the last digit of a group with none after it (so a card may end before a space, never inside a
+    dashed identifier). A candidate runs from a start to an end, holds 13-19 digits and one kind of
+    separator; it is a card when its prefix names an issuer (``_card_network``) and its Luhn digit
+    is right. Giving digits back is what finds the card before a CVV ("4111 ... 1111 123") and both
+    cards of "4111111111111111 5500000000000004". Each start tries at most seven ends (13 to 19
+    digits), each a fixed amount of work: linear time.
+    """
+    out = []
+    n = len(t)
+    for m in _CARD_SEGMENT_RX.finditer(t):
+        a0, b0 = m.span()
+        if b0 - a0 < 13:
+            continue  # fewer than 13 characters: fewer than 13 digits
+        seg = m.group()
+        # The digit groups: their spans in t and the separator before each (None before the first).
+        starts, ends, seps = [a0], [], [None]
+        for k, ch in enumerate(seg):
+            if ch == " " or ch == "-":
+                ends.append(a0 + k)
+                starts.append(a0 + k + 1)
+                seps.append(ch)
+        ends.append(b0)
+        g = len(starts)
+        cum = [0]  # cum[i]: digits in groups 0..i-1
+        for gs, ge in zip(starts, ends):
+            cum.append(cum[-1] + ge - gs)
+        start_ok = [seps[i] == " " if i else (a0 == 0 or not _wordish(t[a0 - 1])) for i in range(g)]
+        end_ok = [seps[j + 1] == " " if j + 1 < g else (b0 == n or not _wordish(t[b0])) for j in range(g)]
+        i = 0
+        while i < g:
+            hit = None
+            if start_ok[i]:
+                j = i
+                while j + 1 < g and cum[j + 2] - cum[i] <= 19:
+                    j += 1
+                while j >= i and cum[j + 1] - cum[i] >= 13:
+                    if end_ok[j] and len(set(seps[i + 1:j + 1])) < 2:  # one kind of separator at most
+                        number = t[starts[i]:ends[j]].replace(" ", "").replace("-", "")
+                        net = _card_network(number)
+                        if net is not None and luhn_valid(number):
+                            hit = (j, net)
+                            break
+                    j -= 1
+            if hit is None:
+                i += 1
+            else:
+                out.append((starts[i], ends[hit[0]], "credit_card", hit[1]))
+                i = hit[0] + 1
+    return out
+
+
+def _wordish_array(cp: np.ndarray) -> np.ndarray:
+    """``_wordish`` for an array of code points (ASCII by comparison, others once per distinct value)."""
+    ascii_answer = (((cp >= 48) & (cp <= 57)) | ((cp >= 65) & (cp <= 90)) | ((cp >= 97) & (cp <= 122))
+                    | (cp == 95) | (cp == 45))
+    return _by_character(cp, ascii_answer, _wordish)
+
+
+def _card_networks_array(length: int, d0, two, three, four, six) -> np.ndarray:
+    """``_card_network`` for numbers of ``length`` digits, vectorized over their leading digits.
+
+    Returns 1 + the index into ``_CARD_NETWORKS``, or 0 where no issuer matches (same order of tests).
+    """
+    n = length
+    conditions = [
+        (d0 == 4) & (n in (13, 16, 19)),
+        (((two >= 51) & (two <= 55)) | ((four >= 2221) & (four <= 2720))) & (n == 16),
+        ((two == 34) | (two == 37)) & (n == 15),
+        ((four == 6011) | (two == 65) | ((three >= 644) & (three <= 649)) | ((six >= 622126) & (six <= 622925)))
+        & (16 <= n <= 19),
+        ((four >= 3528) & (four <= 3589)) & (16 <= n <= 19),
+        (((three >= 300) & (three <= 305)) | (two == 36) | (two == 38) | (two == 39)) & (14 <= n <= 19),
+        (two == 62) & (16 <= n <= 19),
+        ((two == 50) | ((two >= 56) & (two <= 58)) | (d0 == 6)) & (12 <= n <= 19),
+    ]
+    return np.select(conditions, np.arange(1, len(conditions) + 1), 0)
+
+
+def _card_candidates_numpy(t: str) -> list[tuple[int, int, str, str]]:
+    """The result of ``_card_candidates_plain``, computed for all starts at once with numpy (long texts).
+
+    Over the digits of ``t`` (index k): a start is a digit whose left neighbour is not ``[\\w-]`` and
+    whose value is 2-6 (every issuer prefix begins so), an end one whose right neighbour is not;
+    consecutive digits are linked when adjacent or one space or dash apart. For each length L = 19
+    down to 13, the candidate from start a to digit a+L-1 is checked at once for every a: no broken
+    link and not both separator kinds (prefix counts), an issuer (``_card_network`` vectorized over
+    the first six digits) and the Luhn sum, which is a difference of two prefix sums (one per parity
+    of the last digit: the digits of that parity are kept, the others doubled). The longest valid
+    length per start, then the plain scan's left-to-right choice, in a loop over the valid starts only.
+    """
+    b = np.frombuffer(t.encode("ascii"), dtype=np.uint8) if t.isascii() else _codepoints(t)
+    n = len(b)
+    pos = np.flatnonzero((b >= 48) & (b <= 57))
+    m = len(pos)
+    if m < 13:
+        return []
+    dv = (b[pos] - 48).astype(np.int32)
+    head = pos[:m - 12]  # a start needs 12 more digits after it
+    before = b[np.maximum(head - 1, 0)]
+    start = np.flatnonzero((head == 0) | ~_wordish_array(before))
+    start = start[(dv[start] >= 2) & (dv[start] <= 6)]
+    if len(start) == 0:
+        return []
+    gap = np.diff(pos)
+    between = b[np.minimum(pos[:-1] + 1, n - 1)]
+    space = (gap == 2) & (between == 32)
+    dash = (gap == 2) & (between == 45)
+    broken = ~((gap == 1) | space | dash)
+    zero = np.zeros(1, dtype=np.int32)
+    n_broken = np.concatenate((zero, np.cumsum(broken, dtype=np.int32)))  # broken links among digits 0..k
+    n_space = np.concatenate((zero, np.cumsum(space, dtype=np.int32)))
+    n_dash = np.concatenate((zero, np.cumsum(dash, dtype=np.int32)))
+    after = b[np.minimum(pos + 1, n - 1)]
+    end_ok = (pos == n - 1) | ~_wordish_array(after)
+    d0, d1, d2, d3, d4, d5 = (dv[start + i] for i in range(6))  # start + 12 < m
+    two = d0 * 10 + d1
+    three = two * 10 + d2
+    four = three * 10 + d3
+    six = four * 100 + d4 * 10 + d5
+    doubled = np.array(_LUHN_DOUBLED, dtype=np.int32)[dv]
+    even = (np.arange(m) % 2) == 0
+    luhn_even = np.concatenate((zero, np.cumsum(np.where(even, dv, doubled), dtype=np.int32)))  # last digit even
+    luhn_odd = np.concatenate((zero, np.cumsum(np.where(even, doubled, dv), dtype=np.int32)))
+    best_len = np.zeros(len(start), dtype=np.int32)
+    best_net = np.zeros(len(start), dtype=np.int32)
+    for length in range(19, 12, -1):
+        last = start + (length - 1)
+        ok = (last < m) & (best_len == 0)
+        last = np.minimum(last, m - 1)
+        ok &= end_ok[last] & (n_broken[last] == n_broken[start])
+        ok &= ~((n_space[last] > n_space[start]) & (n_dash[last] > n_dash[start]))
+        if not ok.any():
+            continue
+        net = _card_networks_array(length, d0, two, three, four, six)
+        total = np.where(last % 2 == 0, luhn_even[last + 1] - luhn_even[start], luhn_odd[last + 1] - luhn_odd[start])
+        ok &= (net > 0) & (total % 10 == 0)
+        best_len[ok] = length
+        best_net[ok] = net[ok]
+    valid = np.flatnonzero(best_len)
+    first = start[valid]
+    final = first + best_len[valid] - 1
+    out = []
+    taken_to = -1
+    for a, z, s_, e_, k in zip(first.tolist(), final.tolist(), pos[first].tolist(), (pos[final] + 1).tolist(),
+                               best_net[valid].tolist()):
+        if a > taken_to:
+            out.append((s_, e_, "credit_card", _CARD_NETWORKS[k - 1]))
+            taken_to = z
+    return out
+
+
 class PIIGuard:
     """Find personal data in a text, validate each candidate, report *all* findings; redact on request.
 
     Entity types (``Finding.type``) and the checks applied to each candidate:
 
     - ``email``: RFC 5321 shape (local part <= 64, labelled domain, alphabetic TLD); also the spoken
-      form "name at example dot com".
+      form "name at example dot com", unless the word before "at" is ordinary prose ("look at
+      this dot com", "I work at google dot com"; see ``_NOT_A_MAILBOX``).
     - ``phone``: NANP (+1, area and exchange codes 2-9xx, separated as 212-555-0143, (212) 555-0143,
       212.555.0143; bare 10 digits only after a word such as "phone", "call", "tel") and international
-      E.164 (+, country code, 8-15 digits in all, ITU-T E.164).
+      E.164 (+, country code, 8-15 digits in all, ITU-T E.164; the national length where the country
+      has a fixed one, so "+44 20 7946 0958 10 to 5" ends before "10").
     - ``ssn``: US SSN as ddd-dd-dddd or ddd dd dddd (bare 9 digits only after "SSN"/"social security"),
       with the SSA validity rules (area not 000/666/9xx, group not 00, serial not 0000).
     - ``credit_card``: 13-19 digits with optional space/dash separators, a known issuer prefix
-      (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro) and a valid Luhn check digit.
+      (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro) and a valid Luhn check digit;
+      a longer run of digit groups is searched for cards inside it (a CVV after the number, two
+      cards in a row).
     - ``ipv4``: four dotted octets 0-255, not part of a longer dotted number (version strings).
     - ``iban``: country code, registered length for that country, ISO 7064 mod-97 check.
 
@@ -1388,7 +1927,7 @@ class PIIGuard:
         if "email" in want and "@" in t:
             runs.append([(*m.span(), "email", "address") for m in _EMAIL_RX.finditer(t)])
         if "email" in want and " at " in t:
-            runs.append([(*m.span(), "email", "spoken") for m in _EMAIL_SPOKEN_RX.finditer(t)])
+            runs.append(_spoken_emails(t))
         if "phone" in want and digits:
             if d.longest >= 4:
                 runs.append([(*m.span(), "phone", "nanp") for m in _NANP_RX.finditer(t)])
@@ -1403,16 +1942,7 @@ class PIIGuard:
                 runs.append([(*m.span("num"), "ssn", "us") for m in _word_matches(_SSN_BARE_RX, t)
                              if ssn_valid(m.group("num")[:3], m.group("num")[3:5], m.group("num")[5:])])
         if "credit_card" in want and digits and d.joined >= 13:
-            cards = []
-            for m in _CARD_RX.finditer(t):
-                chunk = m.group()
-                if " " in chunk and "-" in chunk:
-                    continue  # mixed separators: not how card numbers are written
-                number = chunk.replace(" ", "").replace("-", "")
-                net = _card_network(number)
-                if net is not None and luhn_valid(number):
-                    cards.append((*m.span(), "credit_card", net))
-            runs.append(cards)
+            runs.append(_card_candidates(t))
         if "ipv4" in want and digits and "." in t:
             runs.append([(*m.span(), "ipv4", "") for m in _IPV4_RX.finditer(t)])
         if "iban" in want and digits and d.letters and d.longest >= 2:
@@ -1617,6 +2147,17 @@ class ToxicityGuard:
 # ----------------------------------------------------------------------------------------------
 
 _FENCE_RX = re.compile(r"\A\s*```(?:json)?[ \t]*\n(.*)\n```\s*\Z", re.DOTALL | re.IGNORECASE)
+# A JSON string or one of the constants Python's json accepts but JSON (RFC 8259) does not: strings are
+# skipped whole, so a "NaN" inside one is not reported. Linear: each alternative consumes what it tests.
+_JSON_CONSTANT_RX = re.compile(r'"(?:[^"\\]|\\.)*"|(-?Infinity|NaN)')
+
+
+class _NotJSONConstant(ValueError):
+    """Raised by ``parse_constant`` for NaN / Infinity / -Infinity, which are not JSON."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJSONConstant(name)
 _JSON_TYPES = {"string": str, "number": (int, float), "integer": int, "boolean": bool, "array": list,
                "object": dict, "null": type(None)}
 
@@ -1629,7 +2170,10 @@ class FormatGuard:
     of JSON Schema's ``required`` + ``type`` keywords. A Markdown code fence around the JSON is
     accepted when ``allow_code_fence`` is true (models often add one). Booleans are not numbers here,
     as in JSON Schema. ``score`` is 1.0 on failure, else 0.0. Findings: ``invalid_json`` (span at the
-    parse error), ``not_an_object``, ``missing_field``, ``wrong_type``.
+    parse error), ``not_an_object``, ``missing_field``, ``wrong_type``. ``NaN``, ``Infinity`` and
+    ``-Infinity`` (which Python's ``json`` reads but JSON does not allow), nesting too deep for the
+    parser and integers longer than Python's conversion limit are ``invalid_json`` too: the guard
+    fails, it does not raise.
     """
 
     def __init__(self, required: Sequence[str] | Mapping[str, str] = (), *, allow_code_fence: bool = True,
@@ -1660,11 +2204,24 @@ class FormatGuard:
             if m:
                 body, offset = m.group(1), m.start(1)
         try:
-            data = json.loads(body)
+            data = json.loads(body, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             at = offset + exc.pos
             return GuardResult(self.name, False, 1.0, f"not valid JSON: {exc.msg} at character {at}",
                                (Finding("invalid_json", (at, min(at + 1, len(text)))),))
+        except _NotJSONConstant as exc:
+            name = str(exc)
+            m = next((m for m in _JSON_CONSTANT_RX.finditer(body) if m.group(1) == name), None)
+            at = offset + (m.start(1) if m is not None else 0)
+            return GuardResult(self.name, False, 1.0, f"not valid JSON: {name} is not a JSON value "
+                               f"(RFC 8259 has no NaN or Infinity) at character {at}",
+                               (Finding("invalid_json", (at, at + len(name))),))
+        except RecursionError:
+            return GuardResult(self.name, False, 1.0, "not valid JSON: nested too deeply to parse",
+                               (Finding("invalid_json", (0, len(text))),))
+        except ValueError as exc:  # e.g. an integer longer than Python's int conversion limit
+            return GuardResult(self.name, False, 1.0, f"not valid JSON: cannot be parsed ({exc})",
+                               (Finding("invalid_json", (0, len(text))),))
         if not isinstance(data, dict):
             return GuardResult(self.name, False, 1.0, f"JSON must be an object; got {type(data).__name__}",
                                (Finding("not_an_object", (0, len(text))),))
