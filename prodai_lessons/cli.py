@@ -71,6 +71,17 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_grade)
 
 
+def _non_negative_int(text: str) -> int:
+    """argparse ``type`` of a seed: an integer >= 0 (argparse names the option in its error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {value}")
+    return value
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from prodai_lessons.dashboard import write_report
 
@@ -89,7 +100,7 @@ def _add_dashboard(sub: argparse._SubParsersAction) -> None:
                                    "degradation) through monitoring and cost tracking, and write the 24-hour "
                                    "dashboard with its summary to one HTML file (the figure is embedded).")
     p.add_argument("--out", default="report.html", help="output file, .html (default: report.html)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the simulated day (default: 0)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the simulated day (default: 0)")
     p.set_defaults(handler=_cmd_dashboard)
 
 

@@ -714,3 +714,127 @@ def test_core_format_report_lines():
     ))
     assert format_report(rep).splitlines() == [
         "[x] a (2/2): passed", "[ ] b (0.5/2): failed: too late", "[!] c (0/1): failed: boom", "Score: 2.5/5"]
+
+
+# ------------------------------------------------------------------------- review fixes (one test each)
+
+
+def _demo(cell: str) -> str:
+    return SOLUTION_MD.split("# Exercise")[0] + "# Exercise 0\n\n```{code-cell} ipython3\n" + cell + "```\n"
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("def f():\n    ## BEGIN SOLUTION\n    return 42\n    ## END SOLUTION\n",
+     "'## BEGIN SOLUTION' is not a solution marker"),
+    ("def f():\n    #### BEGIN SOLUTION\n    return 42\n    #### END SOLUTION\n", "'#### BEGIN SOLUTION' is not"),
+    ("def f():\n    ### Begin Solution\n    return 42\n    ### End Solution\n", "'### Begin Solution' is not"),
+    ("def f():\n    ### BEGIN SOLUTION\n    return 42\n    ### end solution\n", "'### end solution' is not"),
+    ("def f():\n    ### BEGIN SOLUTION extra\n    return 42\n    ### END SOLUTION\n", "is not a solution marker"),
+    ("def f():\n    # BEGIN  SOLUTION\n    return 42\n", "is not a solution marker"),
+    ("def f():\n    return 1\n<!-- BEGIN SOLUTION -->\n", "markdown solution marker inside a code cell"),
+])
+def test_strip_rejects_near_miss_markers_that_would_leak_the_solution(cell, message):
+    with pytest.raises(build.SolutionMarkupError, match=re.escape(message)) as info:
+        build.strip_solutions(_demo(cell), source="demo.md")
+    assert "demo.md:" in str(info.value)
+
+
+def test_strip_rejects_near_miss_markdown_region_markers():
+    text = SOLUTION_MD.replace("<!-- BEGIN SOLUTION -->", "<!-- begin solution -->")
+    with pytest.raises(build.SolutionMarkupError, match="is not a solution marker"):
+        build.strip_solutions(text, source="demo.md")
+    text = SOLUTION_MD.replace("<!-- END SOLUTION -->", "<!-- END SOLUTION: the discussion -->")
+    with pytest.raises(build.SolutionMarkupError, match="is not a solution marker"):
+        build.strip_solutions(text, source="demo.md")
+
+
+@pytest.mark.parametrize("cell, where", [
+    ("class A:\n    ### BEGIN SOLUTION\n    def f(self):\n        return 1\n    ### END SOLUTION\n", "a class body"),
+    ("for i in range(3):\n    ### BEGIN SOLUTION\n    print(i)\n    ### END SOLUTION\n", "a top-level for loop"),
+    ("if True:\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n", "a top-level if"),
+    ("def f():\n    pass\nclass B:\n    class C:\n        ### BEGIN SOLUTION\n        y = 2\n"
+     "        ### END SOLUTION\n", "a class body"),
+])
+def test_strip_rejects_a_block_outside_a_function_body(cell, where):
+    with pytest.raises(build.SolutionMarkupError, match=f"solution block in {where}"):
+        build.strip_solutions(_demo(cell), source="demo.md")
+
+
+def test_strip_accepts_blocks_nested_anywhere_inside_a_function():
+    cell = ("class A:\n    def f(self, x):\n        if x:\n            ### BEGIN SOLUTION\n            return 1\n"
+            "            ### END SOLUTION\n        return 0\n\n\nasync def g():\n    ### BEGIN SOLUTION\n    pass\n"
+            "    ### END SOLUTION\n")
+    out = build.strip_solutions(_demo(cell))
+    assert out.count("raise NotImplementedError") == 2 and "return 1" not in out
+
+
+def test_strip_rejects_a_learner_cell_that_is_not_valid_python():
+    cell = "def f():\n    x = 1\n        ### BEGIN SOLUTION\n        return x\n        ### END SOLUTION\n    return 0\n"
+    with pytest.raises(build.SolutionMarkupError, match="not valid Python"):
+        build.strip_solutions(_demo(cell), source="demo.md")
+
+
+def test_strip_keeps_the_files_line_endings():
+    out = build.strip_solutions(SOLUTION_MD.replace("\n", "\r\n"))
+    assert "\n" not in out.replace("\r\n", "")  # every line of the learner version ends the same way
+    assert "    raise NotImplementedError  # return twice x\r\n" in out
+
+
+def test_a_bad_source_or_a_failing_cell_writes_nothing(tmp_path, monkeypatch):
+    sol, out = tmp_path / "solutions", tmp_path / "exercises"
+    sol.mkdir()
+    (sol / "ex0_demo.md").write_text(SOLUTION_MD, encoding="utf-8")
+    (sol / "ex1_bad.md").write_text(_demo("class A:\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION\n"),
+                                    encoding="utf-8")
+    with pytest.raises(build.SolutionMarkupError, match="class body"):
+        build.build_exercises(sol, out, execute=False)
+    assert not out.exists() or list(out.iterdir()) == []
+    (sol / "ex1_bad.md").unlink()
+
+    import prodai_lessons._build as _build
+
+    def fail(md, **kw):
+        raise RuntimeError(f"a cell of {md.name} raised")
+
+    monkeypatch.setattr(_build, "execute_source", fail)
+    with pytest.raises(RuntimeError, match="raised"):
+        build.build_exercises(sol, out, execute=True)
+    assert list(out.iterdir()) == []  # neither an .md without its .ipynb, nor the temporary copy
+
+
+def test_describe_exception_ignores_notes():
+    exc = ValueError("the real message")
+    exc.add_note("a note added by some library")
+    assert _core.describe_exception(exc) == "ValueError: the real message"
+    assert _core.describe_exception(KeyError("k")) == "KeyError: 'k'"
+    assert _core.describe_exception(StopIteration()) == "StopIteration"
+
+    class Broken(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+    assert _core.describe_exception(Broken()).endswith("Broken: <exception str() failed>")
+    ns = solution_ns("ex1")
+
+    def noted(*a, **k):
+        e = ZeroDivisionError("in my code")
+        e.add_note("note")
+        raise e
+    ns["diagnose_drift"] = noted
+    assert "ZeroDivisionError: in my code in scenario" in result("ex1", ns, "concept_vs_data").message
+
+
+def test_check_only_must_name_checks_each_once(capsys):
+    ns = solution_ns("ex3")
+    ex3.check(ns, only=[])
+    assert capsys.readouterr().out == ("check(): only must name at least one check (leave it out to run them "
+                                       "all); got an empty list\n")
+    with pytest.raises(ValueError, match="only must name at least one check"):
+        run_checks(ex3.EXERCISE, ns, 0, only=())
+    with pytest.raises(TypeError, match="only must"):
+        run_checks(ex3.EXERCISE, ns, 0, only=5)
+    report = run_checks(ex3.EXERCISE, ns, 0, only=["registry", "registry"])
+    assert [r.name for r in report.results] == ["registry"]
+    assert report.score == report.max_points == ex3.EXERCISE.get_check("registry").max_points
+    ex3.check(ns, only=["registry", "registry"])
+    assert capsys.readouterr().out.splitlines()[-1] == f"Score: {report.score:g}/{report.score:g}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -122,8 +123,35 @@ if os.fork() == 0:  # the classic double fork: the grandchild's parent is gone b
         os.execvp("sleep", ["sleep", "{DETACHED}"])
     os._exit(0)
 '''
+# valid Python that only looks like IPython syntax (PEP 8 breaks before binary operators; % and ! inside a
+# string), then real IPython syntax (a magic, an assignment from a shell escape): Jupyter runs all of it
+PEP8_REGISTRY = ('            raise ValueError("version %r is already registered"\n'
+                 '                             % (version,))')
+IPYTHON_LOOKALIKES = '''%matplotlib inline
+NOTE = """
+%this line is text
+!and so is this one
+"""
+same = (1
+        != 2)
+total = 7 \\
+    % 4
+files = !ls
+assert NOTE.splitlines()[1] == "%this line is text" and same and total == 3 and files == []
+'''
+PICKLES = '''import copy, pickle
+import __main__
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+assert pickle.loads(pickle.dumps(Point(3))).x == 3 and copy.deepcopy(Point(4)).x == 4
+assert __main__.Point is Point and __name__ == "__main__"
+'''
 GARBAGE = '''
 import os
+import re
 for fd in range(3, 256):
     try:
         os.write(fd, b"garbage that is not a frame\\n")
@@ -135,6 +163,7 @@ for fd in range(3, 256):
 def writes_outside(victim: Path, gradebook: Path, escape_name: str) -> str:
     return f'''
 import os
+import re
 for target in [{str(victim)!r}, {str(gradebook)!r}, {str(gradebook.with_suffix(".json"))!r}, "../{escape_name}"]:
     try:
         with open(target, "w") as f:
@@ -180,6 +209,8 @@ EXPECTED: dict[str, tuple[float, dict[str, str], str | None]] = {
     "forks_a_child": (MAX, {}, None),
     "detaches_a_child": (MAX, {}, None),
     "not_json": (0.0, {c: "invalid" for c in PTS}, None),
+    "pep8_and_ipython_lookalikes": (MAX, {}, None),
+    "pickles_its_objects": (MAX, {}, None),
 }
 
 
@@ -215,6 +246,8 @@ def graded(tmp_path_factory):
         "edited_setup_cell": ["deque = None  # I do not need this import"] + good[1:],
         "forks_a_child": good + [f"import subprocess\nsubprocess.Popen(['sleep', '{SLEEP}'])"],
         "detaches_a_child": good + [DETACH],
+        "pep8_and_ipython_lookalikes": edit(good, "ModelRegistry", DUPLICATE, PEP8_REGISTRY) + [IPYTHON_LOOKALIKES],
+        "pickles_its_objects": good + [PICKLES],
     }
     for name, cells in nbs.items():
         write_nb(subs / f"{name}.ipynb", cells)
@@ -389,7 +422,9 @@ def test_interrupted_run_keeps_finished_grades_and_resumes(tmp_path):
     assert _children(os.getpid()) == []
     write_nb(subs / "z_slow.ipynb", stub_cells())  # resume: only the missing learner is graded
     res = subprocess.run(cmd[:-6] + ["--jobs", "1", "--timeout", "3", "--seed", "2"], capture_output=True,
-                         text=True, timeout=60)
+                         text=True, timeout=60)  # ... under the same limits only
+    assert res.returncode == 2 and "limits.timeout 60.0 then, 3.0 now" in res.stderr, res.stderr
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "1 submission(s), 1 already in" in res.stdout, res.stderr
     book2 = json.loads(out.with_suffix(".json").read_text())
     assert book2["learners"][0] == book["learners"][0]
@@ -718,3 +753,296 @@ def test_gradebook_rejects_grades_of_other_checks(tmp_path):
     book = Gradebook(tmp_path / "g.csv", EX, 0)
     with pytest.raises(ValueError, match="checks of ex3"):
         book.add(LearnerGrade("x", "ex3", 0, ()))
+
+
+# ------------------------------------------------------------------------- review fixes (one test each)
+
+
+def _stdlib_sources() -> list[str]:
+    import difflib
+    import doctest
+    import pprint
+    import pydoc
+    import textwrap
+
+    # stdlib modules that break long expressions before a % (and have % and ! inside strings)
+    return [Path(m.__file__).read_text(encoding="utf-8") for m in (difflib, doctest, pprint, pydoc, textwrap)]
+
+
+def _course_sources() -> list[str]:
+    out = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "prodai_lessons").rglob("*.py"))]
+    for md in sorted((ROOT / "solutions").glob("*.md")) + sorted((ROOT / "notebooks").glob("*.md")):
+        out += [c for c in _myst_code_cells(md.read_text(encoding="utf-8")) if _parses(c)]
+    return out
+
+
+def _parses(src: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(src)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _tokenize_logical_starts(src: str) -> list[bool]:
+    """The reference: a physical line starts a logical line iff the one before ended with a NEWLINE token,
+    or with an NL token outside brackets (a blank or comment-only line)."""
+    import io
+    import tokenize
+
+    n = len(re.split(r"\r\n?|\n", src))
+    ends: set[int] = set()
+    depth = 0
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        elif tok.type == tokenize.NEWLINE or (tok.type == tokenize.NL and depth == 0):
+            ends.add(tok.start[0])
+    return [row == 1 or (row - 1) in ends for row in range(1, n + 1)]
+
+
+VALID_LOOKALIKES = [
+    PEP8_REGISTRY.strip(),
+    "x = (a\n != b)",
+    "x = [1,\n     2][0] \\\n    % 7",
+    's = """\n%not a magic\n!nor a shell escape\n"""',
+    "s = f'''\n  %{1}\n!'''",
+    "s = 'one line \\\n%s' % 3",
+    "def f():\n    return (1\n            % 2)  # ) a bracket in a comment\n",
+    "d = {'a': '%(x)s'\n     % {'x': 1}}",
+]
+
+
+def test_strip_magics_only_touches_ipython_syntax_at_logical_line_starts():
+    """Valid Python never changes (also where a continuation line or a line of a triple-quoted string starts
+    with % or !); IPython syntax at a logical line start is neutralised, including assignments from it."""
+    for src in VALID_LOOKALIKES:
+        assert _parses(src), src
+        assert strip_magics(src) == src
+    assert strip_magics("files = !ls -l\nt = %timeit -o f()\nx = 1") == \
+        "files = []  # !ls -l\nt = None  # %timeit -o f()\nx = 1"
+    # a magic continued with a backslash is commented out with its continuation, as IPython reads it
+    assert strip_magics("%env A=\\\n   1\nx = (1 +\n     2)\n!ls") == \
+        "pass  # env A=\\\n   # 1\nx = (1 +\n     2)\npass  # ls"
+    # a neutralised magic no longer opens a bracket or a string for the lines after it
+    assert strip_magics("!echo (\n%cd '\nx = 1") == "pass  # echo (\npass  # cd '\nx = 1"
+    for src in ("%%time\n  \nx = (1\n% 2)\n!ls", "\n%%capture\nfiles = !ls\nprint(files)"):
+        assert _parses(strip_magics(src)), strip_magics(src)
+
+
+def test_logical_line_starts_agree_with_tokenize_on_real_python():
+    from prodai_lessons.grading.notebook import _logical_line_starts
+
+    sources = _stdlib_sources() + _course_sources() + VALID_LOOKALIKES
+    assert len(sources) > 50
+    for src in sources:
+        lines = re.split(r"\r\n?|\n", src)
+        assert _logical_line_starts(lines) == _tokenize_logical_starts(src)
+        assert strip_magics(src) == "\n".join(lines)  # valid Python is left alone
+    assert any("\n% " in s or re.search(r"\n\s+%", s) for s in sources)  # the corpus has such lines
+
+
+def _grade_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    status = main(["grade", "--exercise", "ex3", "--jobs", "1", "--timeout", str(TIMEOUT), *argv])
+    io_ = capsys.readouterr()
+    return status, io_.out, io_.err
+
+
+def test_undecodable_file_names_and_messages_do_not_stop_the_run(tmp_path, capsys):
+    """A file name with latin-1 bytes (a lone surrogate in Python) and a learner exception whose message holds
+    lone surrogates are written with backslash escapes; the run finishes and a rerun resumes."""
+    subs, out = tmp_path / "class", tmp_path / "g.csv"
+    subs.mkdir()
+    raw = subs / (os.fsdecode(b"caf\xe9") + ".ipynb")
+    write_nb(raw, stub_cells() + ["raise ValueError('bad byte \\udce9 here')"])
+    status, stdout, err = _grade_cli([str(subs), "--out", str(out), "--seed", "4"], capsys)
+    assert status == 0, err
+    book = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    (entry,) = book["learners"]
+    assert entry["learner"] == "caf\\udce9"
+    assert any("ValueError: bad byte \\udce9 here" in n for n in entry["notes"]), entry["notes"]
+    assert out.read_text(encoding="utf-8").splitlines()[1].startswith("caf\\udce9,ex3,0,18")
+    (fb,) = (tmp_path / "feedback").iterdir()
+    assert "caf\\\\udce9" in fb.read_text(encoding="utf-8")  # (a Markdown-escaped backslash)
+    status, stdout, err = _grade_cli([str(subs), "--out", str(out)], capsys)
+    assert status == 0 and "0 submission(s), 1 already in" in stdout, err
+    # the gradebook itself never fails on such text
+    from prodai_lessons.exercises._core import CheckResult
+
+    book = Gradebook(tmp_path / "h.csv", EX, 0)
+    book.add(LearnerGrade("x\udcff", "ex3", 0, tuple(CheckResult(c.name, 0.0, c.max_points, False, "m \ud800",
+                                                                 "error") for c in EX.checks), ("n \udc80",)))
+    book.save()
+    assert "x\\udcff" in (tmp_path / "h.csv").read_text(encoding="utf-8")
+    assert "m \\\\ud800" in feedback_markdown(book.grades["x\\udcff"], EX)
+
+
+def test_distinct_learners_get_distinct_feedback_files(tmp_path):
+    from prodai_lessons.exercises._core import CheckResult
+    from prodai_lessons.grading.gradebook import safe_filename, write_feedback
+
+    ids = ["ann smith", "ann_smith", "Ann", "ann", "ANN", "ann/smith", "ann\\smith", "..", ".x", "-x", "",
+           "a" * 300, "a" * 301, "ann_smith-0123abcd", "x-deadbeef", "caf\\udce9", "café", "cafe\u0301"]
+    names = [safe_filename(i) for i in ids]
+    assert len({n.casefold() for n in names}) == len(ids), names  # distinct, even on a case-insensitive disk
+    for learner, n in zip(ids, names):
+        assert re.fullmatch(r"\w[\w.@+-]*", n) and len(n) <= 120, n
+        if re.fullmatch(r"[a-z0-9_][a-z0-9_.@+-]*", learner) and len(learner) <= 120 \
+                and not re.search(r"-[0-9a-f]{8}$", learner):
+            assert n == learner  # a plain id is its own file name
+    assert safe_filename("ann smith") == safe_filename("ann smith")  # stable across runs
+    for learner in ("ann smith", "ann_smith"):
+        g = LearnerGrade(learner, "ex3", 0, tuple(CheckResult(c.name, 0.0, c.max_points, False, "", "error")
+                                                  for c in EX.checks))
+        write_feedback(g, EX, tmp_path)
+    files = sorted(tmp_path.iterdir())
+    assert len(files) == 2
+    assert sorted(f.read_text().split("**")[1] for f in files) == ["ann smith", "ann_smith"]
+
+
+def test_outputs_inside_the_submissions_folder_are_not_learners(tmp_path, capsys):
+    subs = tmp_path / "class"
+    subs.mkdir()
+    write_nb(subs / "amy.ipynb", stub_cells())
+    for _ in range(2):  # the second run finds feedback/ (and the gradebook) among the submissions
+        status, stdout, err = _grade_cli([str(subs), "--out", str(subs / "grades.csv"), "--seed", "1"], capsys)
+        assert status == 0, err
+    assert "0 submission(s), 1 already in" in stdout
+    assert [e["learner"] for e in json.loads((subs / "grades.json").read_text())["learners"]] == ["amy"]
+    # an explicit --feedback folder inside a learner's folder, with a notebook in it, is skipped too
+    (subs / "bo").mkdir()
+    write_nb(subs / "bo" / "ex3_automated_rollback.ipynb", stub_cells())
+    fb = subs / "bo" / "fb"
+    fb.mkdir()
+    write_nb(fb / "stray.ipynb", stub_cells())
+    found = find_submissions([subs], "x.ipynb", exclude=[subs / "grades.csv", subs / "feedback", fb])
+    assert [(s.learner, Path(s.path).name if s.path else None) for s in found] == \
+        [("amy", "amy.ipynb"), ("bo", "ex3_automated_rollback.ipynb")]
+
+
+def test_a_second_run_on_the_same_gradebook_is_refused(tmp_path, capsys):
+    """Two runs writing one gradebook would each save their own grades over the other's: the second run
+    stops at once (exit 2) while the first holds the lock, and the first run's grades are kept."""
+    import signal
+    import time
+
+    out = tmp_path / "g.csv"
+    slow = write_nb(tmp_path / "slow.ipynb", good_with_loop())
+    quick = write_nb(tmp_path / "quick.ipynb", stub_cells())
+    cmd = [sys.executable, "-c", "import sys; from prodai_lessons.cli import main; sys.exit(main())", "grade",
+           "--exercise", "ex3", str(slow), "--out", str(out), "--jobs", "1", "--timeout", "60", "--seed", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not out.with_suffix(".json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the first run is grading its slow learner
+        status = main(["grade", "--exercise", "ex3", str(quick), "--out", str(out), "--jobs", "1", "--timeout",
+                       "60", "--seed", "2"])
+        err = capsys.readouterr().err
+        assert status == 2 and "another `prodai grade` run is writing" in err, err
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    # once the first run is over, the lock is free again
+    from prodai_lessons.grading.gradebook import RunLock
+
+    lock = RunLock(out)
+    assert lock.acquire() and lock.active
+    assert not RunLock(out).acquire()  # a second holder is refused while the first holds it
+    lock.release()
+    assert RunLock(out).acquire()
+
+
+def test_a_gradebook_is_never_resumed_under_other_limits_or_another_exercise_source(tmp_path, capsys):
+    nb = write_nb(tmp_path / "a.ipynb", stub_cells())
+    out = tmp_path / "g.csv"
+    base = [str(nb), "--out", str(out), "--seed", "1"]
+    assert _grade_cli(base, capsys)[0] == 0
+    status, _, err = _grade_cli(base + ["--memory", "512"], capsys)
+    assert status == 2 and "limits.memory_mb 1024 then, 512 now" in err and "--force" in err
+    settings = json.loads(out.with_suffix(".json").read_text())["settings"]
+    assert settings["limits"]["timeout"] == TIMEOUT and settings["limits"]["memory_mb"] == 1024
+    # the same exercise with one instructor cell edited (a course folder of its own)
+    course = tmp_path / "course" / "solutions"
+    course.mkdir(parents=True)
+    text = SOLUTION_MD.read_text(encoding="utf-8")
+    (course / SOLUTION_MD.name).write_text(text.replace("from collections import deque",
+                                                        "from collections import deque  # edited"), "utf-8")
+    assert text != (course / SOLUTION_MD.name).read_text(encoding="utf-8")
+    edited = base + ["--course", str(course.parent)]
+    status, _, err = _grade_cli(edited, capsys)
+    assert status == 2 and "the exercise source changed" in err
+    status, stdout, err = _grade_cli(edited + ["--force"], capsys)  # --force starts the gradebook afresh
+    assert status == 0 and "1 grade(s) are dropped" in stdout, err
+    assert json.loads(out.with_suffix(".json").read_text())["settings"]["source_sha256"] != \
+        settings["source_sha256"]
+    assert _grade_cli(edited, capsys)[0] == 0  # and it resumes under the new settings
+
+
+def test_a_broken_course_is_a_clear_error(tmp_path, capsys):
+    course = tmp_path / "course" / "solutions"
+    course.mkdir(parents=True)
+    nb = write_nb(tmp_path / "a.ipynb", stub_cells())
+    argv = [str(nb), "--out", str(tmp_path / "g.csv"), "--course", str(course.parent)]
+    text = SOLUTION_MD.read_text(encoding="utf-8")
+    (course / SOLUTION_MD.name).write_text(text.replace("### END SOLUTION", "", 1), encoding="utf-8")
+    status, _, err = _grade_cli(argv, capsys)
+    assert status == 2 and "BEGIN SOLUTION" in err and SOLUTION_MD.name in err, err
+    (course / SOLUTION_MD.name).write_bytes(text.encode("utf-8").replace(b"deque", b"d\xffque", 1))
+    status, _, err = _grade_cli(argv, capsys)
+    assert status == 2 and "is not UTF-8" in err, err
+    assert not (tmp_path / "g.csv").exists()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["grade", "--exercise", "ex3", ".", "--timeout", "1e19"], "--timeout: must be a number of seconds"),
+    (["grade", "--exercise", "ex3", ".", "--timeout", "inf"], "--timeout: must be a number of seconds"),
+    (["grade", "--exercise", "ex3", ".", "--memory", "9000000000000"], "--memory: must be an integer"),
+    (["grade", "--exercise", "ex3", ".", "--memory", "63"], "--memory: must be an integer"),
+    (["dashboard", "--seed", "-5"], "--seed: must be a non-negative integer"),
+])
+def test_out_of_range_options_are_usage_errors(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and expected in capsys.readouterr().err
+
+
+def test_limits_have_upper_bounds():
+    Limits(timeout=Limits.MAX_TIMEOUT, memory_mb=Limits.MAX_MEMORY_MB)  # the bounds themselves are fine
+    for bad in ({"timeout": 1e19}, {"timeout": Limits.MAX_TIMEOUT * 1.01}, {"memory_mb": 9_000_000_000_000},
+                {"memory_mb": Limits.MAX_MEMORY_MB + 1}, {"fsize_mb": 0}, {"startup_timeout": float("inf")},
+                {"max_skipped_cells": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Limits(**bad)
+
+
+def test_feedback_flattens_every_line_break_and_escapes_notes():
+    from prodai_lessons.exercises._core import CheckResult
+
+    msg = "nope\r| bonus | 99/2 | passed | well done\u2028| x |\u2029end\nlast"
+    g = LearnerGrade("x", "ex3", 0, tuple(CheckResult(c.name, 0.0, c.max_points, False, msg, "error")
+                                          for c in EX.checks), ("cell 1 raised\r| forged | row |", "b\nc"))
+    md = feedback_markdown(g, EX)
+    rows = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert len(rows) == 2 + len(EX.checks)  # header, rule, one row per check: nothing else
+    for row in rows[2:]:
+        assert len(re.findall(r"(?<!\\)\|", row)) == 5, row  # four cells
+        assert row.endswith("| nope \\| bonus \\| 99/2 \\| passed \\| well done \\| x \\| end last |")
+    assert "- cell 1 raised \\| forged \\| row \\|" in md.splitlines() and "- b c" in md.splitlines()
+    assert not re.search("[\r\u2028\u2029]", md)
+
+
+def test_only_regular_files_count_as_notebooks(tmp_path):
+    amy = tmp_path / "class" / "amy"
+    amy.mkdir(parents=True)
+    write_nb(amy / "work.ipynb", stub_cells())
+    (amy / "old.ipynb").mkdir()  # a folder with a notebook's name
+    (amy / "gone.ipynb").symlink_to(tmp_path / "nowhere.ipynb")  # a broken link
+    (sub,) = find_submissions([tmp_path / "class"], "ex3_automated_rollback.ipynb")
+    assert sub.learner == "amy" and sub.path == str(amy / "work.ipynb") and sub.problem is None

@@ -23,7 +23,6 @@ Messages say what went wrong, never the expected answer.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,8 +178,32 @@ class Report:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """The last line of a traceback (``ValueError: bad window``), as learners should see it."""
-    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+    """The exception as learners should see it: ``<type's qualified name>: <str(exc)>`` (``ValueError: bad
+    window``; the name alone when the message is empty), as the last line of a traceback shows it.
+
+    Built directly rather than taken from :func:`traceback.format_exception_only`, whose last line is the
+    last *note* when the exception has notes (PEP 678, ``add_note``). A ``__str__`` that raises gives
+    ``<exception str() failed>``, as the traceback module writes it.
+    """
+    name = type(exc).__qualname__
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - learner code: a broken __str__ must not hide the exception
+        text = "<exception str() failed>"
+    return f"{name}: {text}".strip() if text else name
+
+
+def _only_names(only: object) -> list[str]:
+    """``only`` as a list of check names, each once, in the order given (ValueError/TypeError otherwise)."""
+    if isinstance(only, str) or not isinstance(only, Sequence):
+        raise TypeError(f"only must be a list of check names; got {type(only).__name__}")
+    names = list(only)
+    if not names:
+        raise ValueError("only must name at least one check (leave it out to run them all); got an empty list")
+    for n in names:
+        if not isinstance(n, str):
+            raise TypeError(f"only must hold check names (str); got a {type(n).__name__}")
+    return list(dict.fromkeys(names))  # a name given twice runs (and counts) once
 
 
 def run_checks(exercise: Exercise, namespace: Mapping[str, Any], seed: int = 0,
@@ -189,11 +212,12 @@ def run_checks(exercise: Exercise, namespace: Mapping[str, Any], seed: int = 0,
 
     A check whose learner code raises ``NotImplementedError`` (the untouched stub) is "not attempted";
     any other exception is reported as its last line with the scenario's name, and the remaining checks
-    run (see :func:`result_for_exception`).
+    run (see :func:`result_for_exception`). ``only`` (check names) runs those checks only, each once;
+    an empty ``only`` is a ValueError.
     """
     if not isinstance(namespace, Mapping):
         raise TypeError(f"namespace must be a mapping such as globals(); got {type(namespace).__name__}")
-    checks = exercise.checks if only is None else tuple(exercise.get_check(n) for n in only)
+    checks = exercise.checks if only is None else tuple(exercise.get_check(n) for n in _only_names(only))
     results = []
     for c in checks:
         try:

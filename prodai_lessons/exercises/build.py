@@ -14,8 +14,14 @@ around it (signatures, docstrings, the code after the block)::
         raise NotImplementedError  # append the outcome and compare the two windows
 
 The text after ``BEGIN SOLUTION:`` is the comment; without it the comment is ``write your code here``.
-A block must sit inside a function or method (indented): a stub at the top level of a cell would raise
-when the notebook runs, and the exercise notebooks must run clean.
+A block must sit inside a function or method body: a stub at the top level of a cell, in a class body or in
+a top-level loop would raise when the notebook runs, and the exercise notebooks must run clean. This is
+checked on the learner version of each cell with :mod:`ast` (the stub must have a function among its
+enclosing nodes, and the cell must still be valid Python).
+
+The markers are exact (``###``, upper case, one space). A line that looks like a marker but is not one
+(``## BEGIN SOLUTION``, ``#### END SOLUTION``, ``### Begin Solution``, ``<!-- begin solution -->``) is an
+error rather than ordinary text: kept verbatim it would leak the solution into the learner notebook.
 
 Whole regions that only the solution shows (a demo that calls the learner's code, a discussion of the
 answer) are wrapped, *outside* code cells, in ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->``
@@ -39,6 +45,8 @@ _END = re.compile(r"^[ \t]*###\s*END SOLUTION\b.*$")
 _MD_BEGIN = re.compile(r"^\s*<!--\s*BEGIN SOLUTION\s*-->\s*$")
 _MD_END = re.compile(r"^\s*<!--\s*END SOLUTION\s*-->\s*$")
 _FENCE_OPEN = re.compile(r"^(?P<fence>`{3,})\{code-cell\}")
+_NEAR_CODE = re.compile(r"(?i)^\s*#+\s*(begin|end)\s+solution")
+_NEAR_MD = re.compile(r"(?i)^\s*<!--\s*(begin|end)\s+solution")
 DEFAULT_COMMENT = "write your code here"
 GENERATED_NOTE = ("<!-- Generated from solutions/{name} by `prodai build-exercises`: "
                   "edit that file, then rebuild. -->")
@@ -62,7 +70,8 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
 
     ``source`` names the file in error messages; ``name`` (the solution file's name) adds a one-line
     "generated from" comment under the notebook's title. Raises :class:`SolutionMarkupError` for an
-    unclosed, nested or stray marker, a code marker outside a code cell, or a block at the top level.
+    unclosed, nested or stray marker, a code marker outside a code cell, a line that looks like a marker
+    but is not one, a block outside a function body, or a learner cell that is not valid Python.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str; got {type(text).__name__}")
@@ -71,6 +80,8 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
     fence: str | None = None  # the fence of the code cell we are in
     code_block: tuple[_Pos, str, str] | None = None  # (where, indent, comment) of an open code block
     md_block: _Pos | None = None
+    cell: list[str] = []  # the learner version of the open code cell, lines without their ends
+    stubs: list[tuple[int, _Pos]] = []  # (line in ``cell``, 1-based; where the block began) of its stubs
     title_done = name is None
     in_front_matter = bool(lines) and lines[0].strip() == "---"
     for i, line in enumerate(lines, start=1):
@@ -86,6 +97,9 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
             if _BEGIN.match(bare) or _END.match(bare):
                 raise SolutionMarkupError(f"{pos}: '### BEGIN/END SOLUTION' outside a code cell; "
                                           "use <!-- BEGIN SOLUTION --> in markdown")
+            if _NEAR_MD.match(bare) and not (_MD_BEGIN.match(bare) or _MD_END.match(bare)):
+                raise SolutionMarkupError(f"{pos}: {bare.strip()!r} is not a solution marker; write exactly "
+                                          "<!-- BEGIN SOLUTION --> or <!-- END SOLUTION -->")
             if _MD_BEGIN.match(bare):
                 if md_block is not None:
                     raise SolutionMarkupError(f"{pos}: nested <!-- BEGIN SOLUTION --> (the open one is at "
@@ -99,6 +113,7 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
                 continue
             if m:
                 fence = m.group("fence")
+                cell, stubs = [], []
             if md_block is None:
                 out.append(line)
                 if not title_done and bare.startswith("# "):
@@ -112,8 +127,16 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
                                           "its code cell")
             fence = None
             if md_block is None:
+                if stubs:
+                    _check_stubs(cell, stubs)
                 out.append(line)
             continue
+        if _NEAR_MD.match(bare):
+            raise SolutionMarkupError(f"{pos}: a markdown solution marker inside a code cell; close the code "
+                                      "cell first (or use ### BEGIN SOLUTION inside the code)")
+        if _NEAR_CODE.match(bare) and not (_BEGIN.match(bare) or _END.match(bare)):
+            raise SolutionMarkupError(f"{pos}: {bare.strip()!r} is not a solution marker; write exactly "
+                                      "'### BEGIN SOLUTION' (optionally ': comment') or '### END SOLUTION'")
         b = _BEGIN.match(bare)
         if b:
             if code_block is not None:
@@ -128,13 +151,17 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
         if _END.match(bare):
             if code_block is None:
                 raise SolutionMarkupError(f"{pos}: END SOLUTION without a BEGIN")
-            _, indent, comment = code_block
+            begun, indent, comment = code_block
             if md_block is None:
-                out.append(f"{indent}raise NotImplementedError  # {comment}\n")
+                stub = f"{indent}raise NotImplementedError  # {comment}"
+                out.append(stub + (line[len(bare):] or "\n"))  # the file's own line ending
+                cell.append(stub)
+                stubs.append((len(cell), begun))
             code_block = None
             continue
         if code_block is None and md_block is None:
             out.append(line)
+            cell.append(bare)
     if code_block is not None:
         raise SolutionMarkupError(f"{code_block[0]}: BEGIN SOLUTION is never closed")
     if fence is not None:
@@ -142,6 +169,49 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
     if md_block is not None:
         raise SolutionMarkupError(f"{md_block}: <!-- BEGIN SOLUTION --> is never closed")
     return "".join(out)
+
+
+def _check_stubs(cell: list[str], stubs: list[tuple[int, _Pos]]) -> None:
+    """Each stub of a learner cell must sit in a function body, and the cell must parse (see module doc)."""
+    import ast
+
+    from prodai_lessons.grading.notebook import strip_magics
+
+    first = stubs[0][1]
+    cell = list(cell)
+    k = 0
+    if cell and cell[0].strip() == "---":  # MyST cell options (YAML), blanked to keep the line numbers
+        end = next((j for j in range(1, len(cell)) if cell[j].strip() == "---"), 0)
+        k = end + 1
+    while k < len(cell) and re.match(r"^:[\w-]+:", cell[k]):  # short-form options
+        k += 1
+    cell[:k] = [""] * k
+    try:
+        tree = ast.parse(strip_magics("\n".join(cell)))
+    except SyntaxError as exc:
+        raise SolutionMarkupError(f"{first}: with its solution blocks replaced by stubs, this code cell is not "
+                                  f"valid Python ({exc.msg}, line {exc.lineno} of the cell); check the "
+                                  "markers' indentation") from None
+    parents: dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(tree):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    raises = {n.lineno: n for n in ast.walk(tree) if isinstance(n, ast.Raise)}
+    for line, where in stubs:
+        node: ast.AST | None = raises.get(line)
+        if node is None:  # pragma: no cover - the stub line always parses as a raise statement
+            raise SolutionMarkupError(f"{where}: the stub of this solution block was not found")
+        enclosing = []
+        while node in parents:
+            node = parents[node]
+            enclosing.append(node)
+        if not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in enclosing):
+            inside = next((type(n).__name__ for n in enclosing if not isinstance(n, ast.Module)), None)
+            what = {"ClassDef": "a class body", "For": "a top-level for loop", "While": "a top-level while loop",
+                    "If": "a top-level if", "With": "a top-level with", "Try": "a top-level try"}.get(
+                        inside or "", f"top-level code ({inside})" if inside else "the top level")
+            raise SolutionMarkupError(f"{where}: a solution block in {what} would make the exercise notebook "
+                                      "raise when the cell runs; put it inside a function or method body")
 
 
 def exercise_sources(solutions_dir: str | Path = "solutions") -> list[Path]:
@@ -166,9 +236,11 @@ def build_exercises(solutions_dir: str | Path = "solutions", exercises_dir: str 
                     execute: bool = True, log: Callable[[str], None] | None = None) -> list[Path]:
     """Write ``exercises_dir/<name>.md`` for every solution notebook, and its executed ``.ipynb``.
 
-    All sources are converted before anything is written, so a markup error leaves ``exercises_dir``
-    untouched. With ``execute=False`` the ``.ipynb`` is written without outputs (quick; nbval then has
-    nothing to compare). Returns the written paths.
+    All sources are converted (and their markers validated) before anything is written, so a markup error
+    leaves ``exercises_dir`` untouched; a notebook is executed from a hidden temporary copy beside its
+    target, and its ``.md`` and ``.ipynb`` are written only once it ran, so a cell that fails leaves the
+    previous pair as it was. With ``execute=False`` the ``.ipynb`` is written without outputs (quick; nbval
+    then has nothing to compare). Returns the written paths.
     """
     import jupytext
 
@@ -178,11 +250,20 @@ def build_exercises(solutions_dir: str | Path = "solutions", exercises_dir: str 
     Path(exercises_dir).mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for src, md, text in targets:
-        md.write_text(text, encoding="utf-8")
-        written.append(md)
         if log:
             log(f"{'executing' if execute else 'writing'} {md} (from {src})")
-        nb = execute_source(md) if execute else jupytext.read(md)
+        nb = None
+        if execute:
+            tmp = md.with_name(f".{md.stem}.building.md")
+            tmp.write_text(text, encoding="utf-8")
+            try:
+                nb = execute_source(tmp)
+            finally:
+                tmp.unlink(missing_ok=True)
+        md.write_text(text, encoding="utf-8")
+        written.append(md)
+        if nb is None:
+            nb = jupytext.read(md)
         ipynb = md.with_suffix(".ipynb")
         jupytext.write(nb, ipynb, fmt="ipynb")
         written.append(ipynb)

@@ -16,7 +16,9 @@ check names, seed, limits, a per-run nonce and the number of the results pipe) f
    counts characters and keeps none (the descriptors 1 and 2 are ``/dev/null``), and fingerprints the
    grading code (the check functions, the exercise package, ``json``, ``builtins``);
 4. executes the cells one by one in one namespace, as Jupyter would: an exception (``SystemExit``
-   included) ends its cell, the next cell still runs;
+   included) ends its cell, the next cell still runs. As in Jupyter, that namespace is the ``__dict__`` of
+   the module ``sys.modules["__main__"]``, so what needs to find a cell's definitions through their module
+   (``pickle`` of a class defined in a cell, ``typing.get_type_hints`` on it) works;
 5. runs each requested check's ``collect(namespace, seed)`` and sends the returned plain data back.
 
 Every message is a frame ``<nonce> <length>\\n<json>\\n`` on the results pipe; the parent accepts frames in
@@ -304,7 +306,12 @@ def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one 
     sys.stdout = sys.stderr = sink
     sys.argv = ["notebook"]
 
-    namespace = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
+    # the notebook's namespace is the __main__ module's, as in a kernel (the worker's own -c script module
+    # is not used after this point; sys.modules["__main__"] is not among the fingerprinted entries)
+    main_module = types.ModuleType("__main__")
+    namespace = main_module.__dict__
+    namespace.update({"__builtins__": builtins, "display": _display})
+    sys.modules["__main__"] = main_module
     for k, cell in enumerate(job["cells"]):
         send({"event": "start", "step": "cell", "index": k})
         error = None

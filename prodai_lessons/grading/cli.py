@@ -3,8 +3,9 @@
 
 Exit status: 0 when every learner was graded (whatever their grades), 1 when the grader itself failed for
 some learners (they are left out of the gradebook, so a rerun retries them), 2 for bad arguments or inputs
-(unknown exercise, missing submission, folder without notebooks, unreadable gradebook; nothing is graded),
-130 when interrupted (the learners graded so far are saved).
+(unknown exercise, a broken or unreadable course, missing submission, folder without notebooks, unreadable
+gradebook, a gradebook graded under other limits or another exercise source, another run on the same
+gradebook; nothing is graded), 130 when interrupted (the learners graded so far are saved).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
+
+from prodai_lessons.grading.runner import Limits  # (the package __init__ imports it anyway)
 
 __all__ = ["add_arguments", "run", "available_exercises"]
 
@@ -39,16 +42,11 @@ def _argument(convert, ok, expected: str):
     return parse
 
 
+_MAX_TIMEOUT, _MAX_MEMORY_MB = Limits.MAX_TIMEOUT, Limits.MAX_MEMORY_MB
 _positive_int = _argument(int, lambda v: v >= 1, "a positive integer")
 _seed = _argument(int, lambda v: v >= 0, "a non-negative integer")
-_seconds = _argument(float, lambda v: 0 < v < float("inf"), "a positive number of seconds")
-
-
-def _memory(text: str) -> int:
-    v = _positive_int(text)
-    if v < 64:
-        raise argparse.ArgumentTypeError(f"must be at least 64 (MB); got {v}")
-    return v
+_seconds = _argument(float, lambda v: 0 < v <= _MAX_TIMEOUT, f"a number of seconds in (0, {_MAX_TIMEOUT:g}]")
+_memory = _argument(int, lambda v: 64 <= v <= _MAX_MEMORY_MB, f"an integer number of MB from 64 to {_MAX_MEMORY_MB}")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -67,7 +65,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="address-space limit of each worker process (default: 1024)")
     p.add_argument("--seed", type=_seed, metavar="N",
                    help="seed of the grading scenarios (default: the gradebook's, else a fresh random one)")
-    p.add_argument("--force", action="store_true", help="regrade learners already in the gradebook")
+    p.add_argument("--force", action="store_true",
+                   help="regrade learners already in the gradebook (and start afresh a gradebook graded under "
+                        "other limits or another version of the exercise)")
     p.add_argument("--course", metavar="DIR",
                    help="the course folder holding solutions/ (default: this package's checkout, else .)")
 
@@ -108,23 +108,12 @@ def _error(msg: str) -> int:
     return 2
 
 
-def run(args: argparse.Namespace) -> int:  # noqa: C901 - the command's steps, in order
-    from prodai_lessons.grading.gradebook import (
-        Gradebook,
-        GradebookError,
-        safe_filename,
-        summarize,
-        write_feedback,
-    )
+def run(args: argparse.Namespace) -> int:
+    """``prodai grade``: check the inputs, lock the gradebook, grade (see the module docstring)."""
+    from prodai_lessons.exercises.build import SolutionMarkupError
+    from prodai_lessons.grading.gradebook import RunLock
     from prodai_lessons.grading.notebook import NotebookError, load_exercise_source
-    from prodai_lessons.grading.runner import (
-        GradingCancelled,
-        Limits,
-        SubmissionsError,
-        Task,
-        find_submissions,
-        grade_submission,
-    )
+    from prodai_lessons.grading.runner import SubmissionsError, find_submissions
 
     names = available_exercises()
     if args.exercise not in names:
@@ -140,14 +129,48 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the command's steps, i
         source = load_exercise_source(root / exercise.solution_path)
     except (FileNotFoundError, NotebookError) as exc:
         return _error(f"{exc} (use --course to point at the course folder)")
-    try:
-        subs = find_submissions(args.submissions, Path(exercise.solution_path).with_suffix(".ipynb").name)
-    except SubmissionsError as exc:
-        return _error(str(exc))
+    except SolutionMarkupError as exc:
+        return _error(f"the course's solution notebook cannot be turned into the exercise: {exc}")
+    except OSError as exc:
+        return _error(f"cannot read the course's notebooks: {exc}")
 
     out = Path(args.out)
     if out.is_dir():
         return _error(f"--out {out} is a folder; give the gradebook's file name (grades.csv)")
+    csv_path = out.with_suffix(".csv") if out.suffix.lower() == ".json" else out
+    feedback_dir = Path(args.feedback) if args.feedback else csv_path.parent / "feedback"
+    lock = RunLock(csv_path)
+    try:
+        subs = find_submissions(args.submissions, Path(exercise.solution_path).with_suffix(".ipynb").name,
+                                exclude=[csv_path, csv_path.with_suffix(".json"), lock.path, feedback_dir])
+    except SubmissionsError as exc:
+        return _error(str(exc))
+    try:
+        if not lock.acquire():
+            return _error(f"another `prodai grade` run is writing {csv_path} (it holds {lock.path}); wait for it "
+                          "to finish, or choose another --out")
+    except OSError as exc:
+        return _error(f"cannot write the outputs: {exc}")
+    with lock:
+        return _run_locked(args, exercise, module, source, subs, out, feedback_dir)
+
+
+def _run_locked(args, exercise, module, source, subs, out, feedback_dir) -> int:  # noqa: C901 - steps in order
+    """The rest of :func:`run`, while this run holds the gradebook's lock."""
+    from dataclasses import asdict
+
+    from prodai_lessons.grading.gradebook import (
+        Gradebook,
+        GradebookError,
+        feedback_path,
+        source_sha256,
+        summarize,
+        write_feedback,
+    )
+    from prodai_lessons.grading.runner import GradingCancelled, Task, grade_submission
+
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory)
+    settings = {"limits": asdict(limits), "source_sha256": source_sha256(source.cells, source.answer)}
     seed = args.seed
     fresh_seed = False
     if seed is None:
@@ -155,16 +178,18 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the command's steps, i
         if seed is None:
             seed, fresh_seed = secrets.randbelow(2**31), True
     try:
-        book = Gradebook(out, exercise, seed).load(force=args.force)
+        book = Gradebook(out, exercise, seed, settings).load(force=args.force)
     except GradebookError as exc:
         return _error(str(exc))
-    feedback_dir = Path(args.feedback) if args.feedback else book.csv_path.parent / "feedback"
     try:  # fail now, not after the first learner, when the outputs cannot be written
         book.save()
         feedback_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return _error(f"cannot write the outputs: {exc}")
-    task = Task(exercise, module, source, seed, Limits(timeout=args.timeout, memory_mb=args.memory))
+    task = Task(exercise, module, source, seed, limits)
+    if book.discarded:
+        print(f"{book.json_path} was graded under other limits or another version of the exercise; --force: "
+              f"its {book.discarded} grade(s) are dropped and the gradebook starts afresh")
 
     todo = [s for s in subs if args.force or s.learner not in book.grades]
     skipped = [s for s in subs if s not in todo]
@@ -173,8 +198,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: C901 - the command's steps, i
           f"{' (new; stored in the gradebook)' if fresh_seed else ''}; {args.jobs} job(s), "
           f"timeout {args.timeout:g} s per cell and per check, memory {args.memory} MB")
     for s in skipped:  # their feedback may be missing if the last run stopped between two writes
-        fb = feedback_dir / f"{safe_filename(s.learner)}.md"
-        if not fb.exists():
+        if not feedback_path(s.learner, feedback_dir).exists():
             write_feedback(book.grades[s.learner], exercise, feedback_dir)
 
     cancel = threading.Event()

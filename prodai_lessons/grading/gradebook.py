@@ -4,29 +4,41 @@ Every file is written atomically (a temporary file in the same folder, flushed a
 ``os.replace``), by the grader's own process only, after each learner: an interrupted run loses at most the
 learners in progress, and a rerun reads the JSON back and skips everyone already in it. A file at ``--out``
 that is not a gradebook of this exercise and seed is never overwritten (:class:`GradebookError`).
+
+**One set of rules per gradebook.** The JSON records the sandbox limits and a SHA-256 of the exercise source
+(the learner version's code cells and which of them are answer cells) the grades were given under; resuming
+with other limits or another source is refused (:class:`GradebookError`), so a gradebook never mixes grades
+given under different rules; ``--force`` starts it afresh. One run at a time: :class:`RunLock` holds an
+exclusive lock on a file beside the gradebook for the whole run.
+
+**Text that cannot be written.** Learner ids come from file names (on Linux, any bytes: Python holds the
+undecodable ones as lone surrogates) and messages from learner exceptions; :func:`clean_text` turns what is
+not valid Unicode into backslash escapes before anything is written, so such a learner can never stop a run.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from prodai_lessons.exercises._core import CheckResult, Exercise
-from prodai_lessons.grading.runner import LearnerGrade
+from prodai_lessons.grading.runner import LearnerGrade, clean_text
 
-__all__ = ["GradebookError", "Gradebook", "Summary", "atomic_write_text", "feedback_markdown", "write_feedback",
-           "summarize", "safe_filename"]
+__all__ = ["GradebookError", "Gradebook", "Summary", "RunLock", "atomic_write_text", "feedback_markdown",
+           "write_feedback", "feedback_path", "summarize", "safe_filename", "clean_text"]
 
 FORMAT = "prodai-gradebook"
-VERSION = 1
+VERSION = 2  # 2: the grading settings (limits, exercise source hash) are recorded
 _BASE_COLUMNS = ["learner", "exercise", "score", "max"]
 
 
@@ -40,7 +52,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        # callers pass clean_text()-ed text; the error handler is a last safety net, never a crash
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -53,10 +66,25 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
+_PLAIN_NAME = re.compile(r"[a-z0-9_][a-z0-9_.@+-]{0,119}")
+_HASHED_NAME = re.compile(r".*-[0-9a-f]{8}")
+
+
 def safe_filename(learner: str) -> str:
-    """A learner id usable as a file name (anything but letters, digits, ``.-_@+`` becomes ``_``)."""
-    name = re.sub(r"[^\w.@+-]", "_", learner).strip(".") or "_"
-    return name[:120]
+    """A file name (without extension) for ``learner``, distinct for distinct learner ids.
+
+    An id of lowercase ASCII letters, digits and ``_.@+-`` (not starting with ``.-@+``, at most 120
+    characters) is used as it is. Any other id (spaces, capitals, accents, path characters) has anything but
+    letters, digits and ``.-_@+`` replaced by ``_`` and gets ``-`` plus the first 8 hex digits of the id's
+    SHA-256 appended: ``ann smith`` -> ``ann_smith-1f0c...``, so it cannot take the name of ``ann_smith``,
+    and ``Ann`` and ``ann`` stay apart on a case-insensitive file system. A plain id that itself ends like a
+    hash suffix gets one too, so the two kinds of names never meet.
+    """
+    if _PLAIN_NAME.fullmatch(learner) and not _HASHED_NAME.fullmatch(learner):
+        return learner
+    digest = hashlib.sha256(learner.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    base = re.sub(r"[^\w.@+-]", "_", clean_text(learner)).lstrip(".-@+")[:100].rstrip(".") or "_"
+    return f"{base}-{digest}"
 
 
 def _csv_safe(text: str) -> str:
@@ -69,10 +97,11 @@ def _fmt(x: float) -> str:
 
 
 def _grade_to_json(g: LearnerGrade) -> dict:
-    return {"learner": g.learner, "score": g.score, "max": g.max_points, "seconds": round(g.seconds, 3),
-            "source": g.source, "notes": list(g.notes), "sandbox": list(g.sandbox),
+    c = clean_text
+    return {"learner": c(g.learner), "score": g.score, "max": g.max_points, "seconds": round(g.seconds, 3),
+            "source": c(g.source), "notes": [c(n) for n in g.notes], "sandbox": [c(s) for s in g.sandbox],
             "checks": [{"name": r.name, "points": r.points, "max_points": r.max_points, "passed": r.passed,
-                        "status": r.status, "message": r.message} for r in g.results]}
+                        "status": r.status, "message": c(r.message)} for r in g.results]}
 
 
 def _grade_from_json(d: object, exercise: str, seed: int) -> LearnerGrade:
@@ -92,25 +121,41 @@ def _grade_from_json(d: object, exercise: str, seed: int) -> LearnerGrade:
                         str(d.get("source", "")), float(d.get("seconds", 0.0)), tuple(map(str, sandbox)))
 
 
-class Gradebook:
-    """The grades of one exercise graded with one seed; ``path`` is the CSV, its ``.json`` sits beside it."""
+def source_sha256(cells: Sequence[str], answer: Sequence[bool]) -> str:
+    """SHA-256 of an exercise source: its code cells and which of them are answer cells."""
+    doc = json.dumps({"cells": list(cells), "answer": [bool(a) for a in answer]}, ensure_ascii=True)
+    return hashlib.sha256(doc.encode("ascii")).hexdigest()
 
-    def __init__(self, path: str | Path, exercise: Exercise, seed: int) -> None:
-        p = Path(path)
-        self.csv_path = p.with_suffix(".csv") if p.suffix.lower() == ".json" else p
+
+def _csv_path(path: str | Path) -> Path:
+    p = Path(path)
+    return p.with_suffix(".csv") if p.suffix.lower() == ".json" else p
+
+
+class Gradebook:
+    """The grades of one exercise graded with one seed; ``path`` is the CSV, its ``.json`` sits beside it.
+
+    ``settings`` (JSON-able: the limits and the exercise source's hash) are recorded in the JSON; a gradebook
+    on disk graded under other settings is refused by :meth:`load`, unless ``force`` (then it starts afresh).
+    """
+
+    def __init__(self, path: str | Path, exercise: Exercise, seed: int,
+                 settings: Mapping[str, Any] | None = None) -> None:
+        self.csv_path = _csv_path(path)
         self.json_path = self.csv_path.with_suffix(".json")
         self.exercise = exercise
         self.seed = seed
+        self.settings = json.loads(json.dumps(dict(settings or {}), allow_nan=False))  # as the JSON holds it
         self.checks = [(c.name, float(c.max_points)) for c in exercise.checks]
         self.grades: dict[str, LearnerGrade] = {}
+        self.discarded = 0  # grades dropped by ``load(force=True)`` because the settings changed
 
     # ---------------------------------------------------------------- reading
 
     @staticmethod
     def stored_seed(path: str | Path) -> int | None:
         """The seed recorded in an existing gradebook's JSON (None when there is none or it is unreadable)."""
-        p = Path(path)
-        j = (p.with_suffix(".csv") if p.suffix.lower() == ".json" else p).with_suffix(".json")
+        j = _csv_path(path).with_suffix(".json")
         try:
             seed = json.loads(j.read_text(encoding="utf-8")).get("seed")
         except (OSError, ValueError, AttributeError):
@@ -120,14 +165,15 @@ class Gradebook:
     def load(self, *, force: bool = False) -> "Gradebook":
         """Read the grades already on disk (if any); raise :class:`GradebookError` when they cannot be used.
 
-        ``force`` allows a CSV gradebook whose JSON is missing (it is rewritten from scratch); a file that
-        is not a gradebook, or one of another exercise, seed or set of checks, is an error either way.
+        ``force`` allows a CSV gradebook whose JSON is missing (it is rewritten from scratch) and one graded
+        under other settings (its grades are dropped: :attr:`discarded` says how many); a file that is not a
+        gradebook, or one of another exercise, seed or set of checks, is an error either way.
         """
         have_csv, have_json = self.csv_path.exists(), self.json_path.exists()
         if have_csv:
             self._check_csv()
         if have_json:
-            self._read_json()
+            self._read_json(force)
         elif have_csv and not force:
             raise GradebookError(f"{self.csv_path} exists but {self.json_path.name} (with the messages) does "
                                  "not, so the run cannot be resumed; pass --force to regrade and rewrite both")
@@ -146,7 +192,7 @@ class Gradebook:
             raise GradebookError(f"{self.csv_path} has the columns {','.join(header[4:]) or '(none)'}, not the "
                                  f"checks of {self.exercise.name}; choose another --out")
 
-    def _read_json(self) -> None:
+    def _read_json(self, force: bool = False) -> None:
         try:
             doc = json.loads(self.json_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
@@ -167,6 +213,15 @@ class Gradebook:
                                             if isinstance(c, dict)] != self.checks:
             raise GradebookError(f"{self.json_path} was graded with other checks than {self.exercise.name} has "
                                  "now; choose another --out")
+        stored = doc.get("settings")
+        if stored != self.settings:
+            if not force:
+                raise GradebookError(f"{self.json_path} was graded under other settings "
+                                     f"({_settings_diff(stored, self.settings)}); mixing grades given under "
+                                     "different rules is refused: rerun with the same settings to resume, pass "
+                                     "--force to regrade everyone under the new ones, or choose another --out")
+            self.discarded = len(doc.get("learners") or [])
+            return
         try:
             learners = doc["learners"]
             for d in learners:
@@ -183,7 +238,8 @@ class Gradebook:
     def add(self, grade: LearnerGrade) -> None:
         if grade.exercise != self.exercise.name or [(r.name, r.max_points) for r in grade.results] != self.checks:
             raise ValueError(f"grade must be for the checks of {self.exercise.name}; got {grade.exercise}")
-        self.grades[grade.learner] = grade
+        learner = clean_text(grade.learner)
+        self.grades[learner] = grade if learner == grade.learner else replace(grade, learner=learner)
 
     def csv_text(self) -> str:
         buf = io.StringIO()
@@ -191,13 +247,13 @@ class Gradebook:
         w.writerow(_BASE_COLUMNS + [n for n, _ in self.checks])
         for learner in sorted(self.grades):
             g = self.grades[learner]
-            w.writerow([_csv_safe(learner), self.exercise.name, _fmt(g.score), _fmt(g.max_points)]
+            w.writerow([_csv_safe(clean_text(learner)), self.exercise.name, _fmt(g.score), _fmt(g.max_points)]
                        + [_fmt(r.points) for r in g.results])
         return buf.getvalue()
 
     def json_text(self) -> str:
         doc = {"format": FORMAT, "version": VERSION, "exercise": self.exercise.name, "seed": self.seed,
-               "checks": [{"name": n, "max_points": m} for n, m in self.checks],
+               "settings": self.settings, "checks": [{"name": n, "max_points": m} for n, m in self.checks],
                "learners": [_grade_to_json(self.grades[k]) for k in sorted(self.grades)]}
         return json.dumps(doc, indent=1, allow_nan=False) + "\n"
 
@@ -207,17 +263,82 @@ class Gradebook:
         atomic_write_text(self.csv_path, self.csv_text())
 
 
+def _settings_diff(stored: object, now: Mapping[str, Any]) -> str:
+    if not isinstance(stored, dict):
+        return "none recorded (an older gradebook)"
+    parts = []
+    for key in sorted(set(stored) | set(now)):
+        a, b = stored.get(key), now.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            parts += [f"{key}.{k} {a.get(k)!r} then, {b.get(k)!r} now" for k in sorted(set(a) | set(b))
+                      if a.get(k) != b.get(k)]
+        elif key == "source_sha256":
+            parts.append("the exercise source changed")
+        else:
+            parts.append(f"{key} {a!r} then, {b!r} now")
+    return "; ".join(parts)
+
+
+class RunLock:
+    """An exclusive lock for one run on a gradebook: ``fcntl.flock`` on ``.<name>.lock`` beside the CSV.
+
+    ``acquire()`` returns False at once when another run holds it (the lock goes with that process, even
+    when it is killed). Where ``fcntl`` is missing (Windows) or the file system refuses locks, there is no
+    lock: ``acquire()`` returns True and :attr:`active` is False.
+    """
+
+    def __init__(self, gradebook_path: str | Path) -> None:
+        csv_path = _csv_path(gradebook_path)
+        self.path = csv_path.with_name(f".{csv_path.name}.lock")
+        self.active = False
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not on POSIX
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError:  # a file system without locks (some network mounts): go on unlocked
+            os.close(fd)
+            return True
+        self._fd, self.active = fd, True
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the lock
+            self._fd, self.active = None, False
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 # ------------------------------------------------------------------------------------------- feedback
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """``text`` as one Markdown table cell (or list item): backslashes and ``|`` escaped, every line break
+    (``\\r``, ``\\n``, ``\\u2028``, ...: whatever :meth:`str.splitlines` splits at) flattened to a space."""
+    flat = " ".join(clean_text(text).splitlines())
+    return flat.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def feedback_markdown(grade: LearnerGrade, exercise: Exercise) -> str:
     """The learner's feedback: score, one row per check with its message, then notes on how the notebook ran."""
     lines = [f"# {exercise.name}: {exercise.title}", "",
-             f"Feedback for **{grade.learner}**: **{_fmt(grade.score)} / {_fmt(grade.max_points)}** points.", "",
+             f"Feedback for **{_cell(grade.learner)}**: **{_fmt(grade.score)} / {_fmt(grade.max_points)}** points.", "",
              "| check | points | result | message |", "|---|---:|---|---|"]
     for r in grade.results:
         if r.passed:
@@ -228,16 +349,21 @@ def feedback_markdown(grade: LearnerGrade, exercise: Exercise) -> str:
             verdict = r.status.replace("_", " ")
         lines.append(f"| {_cell(r.name)} | {_fmt(r.points)}/{_fmt(r.max_points)} | {verdict} | {_cell(r.message)} |")
     if grade.notes:
-        lines += ["", "## How your notebook ran", ""] + [f"- {n}" for n in grade.notes]
+        lines += ["", "## How your notebook ran", ""] + [f"- {_cell(n)}" for n in grade.notes]
     lines += ["", "Each check ran your code on scenarios generated for grading (not the ones `check()` shows "
                   "you); a check that timed out, crashed or ran out of memory scored 0 and the others still ran.",
               ""]
     return "\n".join(lines)
 
 
+def feedback_path(learner: str, directory: str | Path) -> Path:
+    """Where :func:`write_feedback` writes ``learner``'s feedback (see :func:`safe_filename`)."""
+    return Path(directory) / f"{safe_filename(learner)}.md"
+
+
 def write_feedback(grade: LearnerGrade, exercise: Exercise, directory: str | Path) -> Path:
     """Write ``directory/<learner>.md`` atomically; return its path."""
-    path = Path(directory) / f"{safe_filename(grade.learner)}.md"
+    path = feedback_path(grade.learner, directory)
     atomic_write_text(path, feedback_markdown(grade, exercise))
     return path
 

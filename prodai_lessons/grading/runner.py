@@ -54,7 +54,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from prodai_lessons.exercises._core import CheckResult, Exercise, describe_exception
 from prodai_lessons.grading.notebook import (
@@ -66,11 +66,17 @@ from prodai_lessons.grading.notebook import (
 )
 
 __all__ = ["Limits", "Task", "Submission", "LearnerGrade", "GradingCancelled", "GraderError", "SubmissionsError",
-           "find_submissions", "grade_submission", "worker_command"]
+           "find_submissions", "grade_submission", "worker_command", "clean_text"]
 
 MAX_FRAME = 16 * 1024 * 1024
 _STATUSES = frozenset({"not_attempted", "error", "memory", "invalid", "timeout"})
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def clean_text(text: str) -> str:
+    """``text`` with everything that is not encodable as UTF-8 (lone surrogates: the undecodable bytes of a
+    file name, or a learner's exception message) replaced by backslash escapes (``\\udce9``)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class GraderError(RuntimeError):
@@ -88,7 +94,13 @@ class Limits:
     space of the worker; ``fsize_mb``: largest file it may write; ``startup_timeout``: for the worker's own
     imports; ``max_skipped_cells``: cells that hang or kill the worker before the notebook counts as not
     runnable; ``output_note_chars``: printed output above which the feedback mentions it (output is
-    always discarded)."""
+    always discarded).
+
+    Upper bounds (``MAX_TIMEOUT`` s, ``MAX_MEMORY_MB``) keep every limit within what the operating system's
+    resource limits can hold (a larger value would only fail later, for every learner)."""
+
+    MAX_TIMEOUT: ClassVar[float] = 3600.0  # one hour per cell or check
+    MAX_MEMORY_MB: ClassVar[int] = 1024 * 1024  # 1 TiB
 
     timeout: float = 10.0
     memory_mb: int = 1024
@@ -98,10 +110,16 @@ class Limits:
     output_note_chars: int = 1_000_000
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.timeout, (int, float)) and math.isfinite(self.timeout) and self.timeout > 0):
-            raise ValueError(f"timeout must be a positive number of seconds; got {self.timeout!r}")
-        if isinstance(self.memory_mb, bool) or not isinstance(self.memory_mb, int) or self.memory_mb < 64:
-            raise ValueError(f"memory_mb must be an integer >= 64; got {self.memory_mb!r}")
+        for name in ("timeout", "startup_timeout"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    and 0 < v <= self.MAX_TIMEOUT):
+                raise ValueError(f"{name} must be a number of seconds in (0, {self.MAX_TIMEOUT:g}]; got {v!r}")
+        for name, lo, hi in (("memory_mb", 64, self.MAX_MEMORY_MB), ("fsize_mb", 1, self.MAX_MEMORY_MB),
+                             ("max_skipped_cells", 0, 1000), ("output_note_chars", 0, 2**62)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(f"{name} must be an integer in [{lo}, {hi}]; got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -133,58 +151,72 @@ def _hidden(p: Path) -> bool:
     return p.name.startswith(".") or p.name == "__pycache__"
 
 
-def find_submissions(paths: Sequence[str | Path], notebook_name: str = "") -> list[Submission]:
+def find_submissions(paths: Sequence[str | Path], notebook_name: str = "",
+                     exclude: Sequence[str | Path] = ()) -> list[Submission]:
     """The submissions named by ``paths``, sorted by learner id.
 
     A path is a notebook (learner id: the file name without ``.ipynb``) or a folder of learners, where
     each ``.ipynb`` directly inside is one learner and each sub-folder is one learner (id: the folder
     name) whose notebook is ``notebook_name`` if present, else the only notebook in it. A learner folder
     without a notebook, or with several and none named ``notebook_name``, becomes a :class:`Submission`
-    with a ``problem`` (graded 0). Hidden files and folders (``.ipynb_checkpoints``) are ignored.
+    with a ``problem`` (graded 0). Only regular files (or links to them) count as notebooks: a folder named
+    ``x.ipynb`` or a broken link does not. Hidden files and folders (``.ipynb_checkpoints``) are ignored, and
+    so is everything under ``exclude`` (the grader's own outputs: the gradebook and the feedback folder, when
+    they sit among the submissions). Learner ids are :func:`clean_text` of the names, so every id can be
+    written to the gradebook.
 
     Raises :class:`SubmissionsError` for a path that does not exist, a file that is not ``.ipynb``, a folder
     without any notebook, or two submissions with the same learner id.
     """
     if isinstance(paths, (str, Path)):
         raise TypeError("paths must be a list of paths; got a single path")
+    excluded = {Path(e).resolve() for e in exclude}
+
+    def skip(x: Path) -> bool:
+        return _hidden(x) or bool(excluded) and x.resolve() in excluded
+
     subs: list[Submission] = []
     for raw in paths:
         p = Path(raw)
         if not p.exists():
-            raise SubmissionsError(f"submission {p}: no such file or folder")
+            raise SubmissionsError(f"submission {clean_text(str(p))}: no such file or folder")
         if p.is_file():
             if p.suffix != ".ipynb":
-                raise SubmissionsError(f"submission {p}: not a notebook (expected a .ipynb file or a folder)")
-            subs.append(Submission(p.stem, str(p)))
+                raise SubmissionsError(f"submission {clean_text(str(p))}: not a notebook (expected a .ipynb file "
+                                       "or a folder)")
+            subs.append(Submission(clean_text(p.stem), str(p)))
             continue
         found = []
         for child in sorted(p.iterdir()):
-            if _hidden(child):
+            if skip(child):
                 continue
             if child.is_file() and child.suffix == ".ipynb":
-                found.append(Submission(child.stem, str(child)))
+                found.append(Submission(clean_text(child.stem), str(child)))
             elif child.is_dir():
                 nbs = sorted(x for x in child.rglob("*.ipynb")
-                             if not any(_hidden(part) for part in x.relative_to(child).parents if part.name)
-                             and not _hidden(x))
+                             if x.is_file() and not skip(x)
+                             and not any(skip(child / part) for part in x.relative_to(child).parents
+                                             if part.name))
                 named = [x for x in nbs if x.name == notebook_name]
+                learner = clean_text(child.name)
                 if named:
-                    found.append(Submission(child.name, str(named[0])))
+                    found.append(Submission(learner, str(named[0])))
                 elif len(nbs) == 1:
-                    found.append(Submission(child.name, str(nbs[0])))
+                    found.append(Submission(learner, str(nbs[0])))
                 elif nbs:
-                    found.append(Submission(child.name, None, f"the folder holds {len(nbs)} notebooks and none "
-                                                              f"is named {notebook_name or '(unknown)'}"))
+                    found.append(Submission(learner, None, f"the folder holds {len(nbs)} notebooks and none "
+                                                           f"is named {notebook_name or '(unknown)'}"))
                 else:
-                    found.append(Submission(child.name, None, "the folder holds no notebook (.ipynb)"))
+                    found.append(Submission(learner, None, "the folder holds no notebook (.ipynb)"))
         if not any(s.path for s in found):
-            raise SubmissionsError(f"submission folder {p}: no notebook (.ipynb) in it or in its sub-folders")
+            raise SubmissionsError(f"submission folder {clean_text(str(p))}: no notebook (.ipynb) in it or in "
+                                   "its sub-folders")
         subs.extend(found)
     seen: dict[str, str] = {}
     for s in subs:
         if s.learner in seen:
-            raise SubmissionsError(f"learner {s.learner!r} appears twice ({seen[s.learner]} and "
-                                   f"{s.path or 'a folder'}); learner ids must be unique")
+            raise SubmissionsError(f"learner {s.learner!r} appears twice ({clean_text(seen[s.learner])} and "
+                                   f"{clean_text(s.path or 'a folder')}); learner ids must be unique")
         seen[s.learner] = s.path or ""
     return sorted(subs, key=lambda s: s.learner)
 
