@@ -3,7 +3,10 @@
 Scalar calls matter most (the A/B-test simulations call them in loops), so the table shows
 microseconds per scalar call for ours, for ``scipy.stats`` (frozen-free ``.sf`` calls, which carry
 scipy's argument-checking overhead) and for the bare ``scipy.special`` ufunc where one exists.
-The two-sample KS exact p-value is timed at a few sizes against ``scipy.stats.ks_2samp``.
+The two-sample KS exact p-value is timed at a few sizes against ``scipy.stats.ks_2samp``, and the noncentral
+t at large noncentrality (nc = 6000 and 22361: two-sample power with 1e8 / 1e9 units per arm) against
+``scipy.stats.nct.sf`` and statsmodels' ``TTestIndPower`` (scipy's value is printed: it is off by up to 1e-4
+relative there, see tests/test_stats.py).
 
 Run: .venv/bin/python benchmarks/bench_stats.py
 """
@@ -55,6 +58,22 @@ def main() -> None:
         a = per_call_us(lambda: S.ks_2samp_pvalue(d, n, m, "exact"), 1) / 1e3
         b = per_call_us(lambda: ss.ks_2samp(x, y, method="exact"), 1) / 1e3
         print(f"{f'n={n}, m={m}':<24}{a:>10.2f}{b:>16.2f}{a / b:>12.2f}")
+
+    from statsmodels.stats.power import TTestIndPower
+
+    from prodai_lessons.abtest import power
+
+    print()
+    print(f"{'large nc':<32}{'ours ms':>10}{'scipy ms':>10}{'ratio':>8}{'ours':>24}{'scipy':>24}")
+    for t, df, nc in [(1.96, 1e8, 6000.0), (6000.0, 1e8, 6000.0), (6003.0, 1e8, 6000.0), (22361.0, 2e9 - 2, 22360.68)]:
+        a = per_call_us(lambda: S.nct_sf(t, df, nc), 3) / 1e3
+        b = per_call_us(lambda: ss.nct.sf(t, df, nc), 3) / 1e3
+        name = f"nct_sf({t:g}, {df:.3g}, {nc:g})"
+        print(f"{name:<32}{a:>10.2f}{b:>10.2f}{a / b:>8.1f}{S.nct_sf(t, df, nc):>24.16g}{ss.nct.sf(t, df, nc):>24.16g}")
+    a = per_call_us(lambda: power(10**9, mde=1.0, sd=1.0), 3) / 1e3
+    b = per_call_us(lambda: TTestIndPower().power(1.0, 10**9, 0.05), 3) / 1e3
+    print(f"{'power(1e9/arm, d=1)':<32}{a:>10.2f}{b:>10.2f}{a / b:>8.1f}"
+          f"{power(10**9, mde=1.0, sd=1.0):>24.16g}{TTestIndPower().power(1.0, 10**9, 0.05):>24.16g}")
 
 
 if __name__ == "__main__":
