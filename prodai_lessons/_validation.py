@@ -35,9 +35,6 @@ __all__ = [
 ]
 
 
-_NOTHING = object()
-
-
 def _describe(value: Any) -> str:
     """A short, safe description of a value for error messages."""
     if isinstance(value, np.ndarray):
@@ -128,10 +125,7 @@ def as_1d_array(
         raise TypeError(f"{name} must be a 1-D array of numbers; got {_describe(values)}")
     arr = _asarray(name, values)
     if arr.dtype == object:
-        bad = next((v for v in arr.ravel() if not isinstance(v, (numbers.Real, np.bool_))),
-                   _NOTHING)
-        if bad is not _NOTHING:
-            raise TypeError(f"{name} must contain numbers only; got non-numeric values such as {_describe(bad)}")
+        _check_real_objects(name, arr, allow_bool=True)
         arr = _to_float64(name, arr)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must contain real numbers; got dtype {arr.dtype}")

@@ -97,17 +97,23 @@ def _stirlerr(z: float) -> float:
     return r * (_S0 - r2 * (_S1 - r2 * (_S2 - r2 * (_S3 - r2 * (_S4 - r2 * _S5)))))
 
 
-_STIRLERR_SMALL = np.array([0.0] + [_stirlerr(float(k)) for k in range(1, 16)])
+_STIRLERR_HALVES = np.array([0.0] + [_stirlerr(0.5 * k) for k in range(1, 31)])  # z = 0.5, 1, ..., 15
 
 
-def _stirlerr_int_array(k: np.ndarray) -> np.ndarray:
-    """``_stirlerr`` for an integer array ``k >= 1``."""
-    k = np.asarray(k)
-    out = np.empty(k.shape, dtype=np.float64)
-    small = k <= 15
-    out[small] = _STIRLERR_SMALL[k[small]]
-    z = k[~small].astype(np.float64)
-    r = 1.0 / z
+def _stirlerr_array(z: np.ndarray) -> np.ndarray:
+    """``_stirlerr`` for an array ``z > 0`` (integers or reals; tabulated at the half-integers up to 15)."""
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty(z.shape)
+    small = z <= 15.0
+    if small.any():
+        zs = z[small]
+        twice = 2.0 * zs
+        halves = twice == np.floor(twice)
+        vals = np.empty(zs.shape)
+        vals[halves] = _STIRLERR_HALVES[twice[halves].astype(np.int64)]
+        vals[~halves] = [_stirlerr(v) for v in zs[~halves].tolist()]
+        out[small] = vals
+    r = 1.0 / z[~small]
     r2 = r * r
     out[~small] = r * (_S0 - r2 * (_S1 - r2 * (_S2 - r2 * (_S3 - r2 * (_S4 - r2 * _S5)))))
     return out
@@ -855,7 +861,7 @@ def _smirnov_sf(n: int, x: float) -> float:
         nq_v = (nv - nxfl) - alpha
         vf = v.astype(np.float64)
         nvf = nv.astype(np.float64)
-        log_dbinom = (_stirlerr(float(n)) - _stirlerr_int_array(v) - _stirlerr_int_array(nv)
+        log_dbinom = (_stirlerr(float(n)) - _stirlerr_array(v) - _stirlerr_array(nv)
                       - _bd0_array(vf, np_v) - _bd0_array(nvf, nq_v)
                       + 0.5 * np.log(n / (2.0 * math.pi * vf * nvf)))
         terms = np.exp(log_dbinom) / np_v * n  # dbinom / p_v
@@ -1023,7 +1029,7 @@ _KS2_MIN_BLOCK = 64
 def _stirlerr_table(n: int) -> np.ndarray:
     """``stirlerr(k)`` for k = 0 .. n (0 at k = 0, where it is not used)."""
     table = np.zeros(n + 1)
-    table[1:] = _stirlerr_int_array(np.arange(1, n + 1))
+    table[1:] = _stirlerr_array(np.arange(1, n + 1))
     return table
 
 
@@ -1251,27 +1257,6 @@ def ks_2samp_pvalue(d: Any, n: Any, m: Any, method: str) -> tuple[float, str]:
 
 _NCT_LOG_EPS = math.log(1e-18)  # neglected mass of a mixture sum, relative to the sum
 _NCT_BLOCK_MAX = 1 << 16  # terms evaluated at once: bounds the memory for any nc
-
-
-_STIRLERR_HALVES = np.array([0.0] + [_stirlerr(0.5 * k) for k in range(1, 31)])  # z = 0.5, 1, ..., 15
-
-
-def _stirlerr_array(z: np.ndarray) -> np.ndarray:
-    """``_stirlerr`` for a real array ``z > 0`` (tabulated at the half-integers up to 15)."""
-    out = np.empty(z.shape)
-    small = z <= 15.0
-    if small.any():
-        zs = z[small]
-        twice = 2.0 * zs
-        halves = twice == np.floor(twice)
-        vals = np.empty(zs.shape)
-        vals[halves] = _STIRLERR_HALVES[twice[halves].astype(np.int64)]
-        vals[~halves] = [_stirlerr(v) for v in zs[~halves].tolist()]
-        out[small] = vals
-    r = 1.0 / z[~small]
-    r2 = r * r
-    out[~small] = r * (_S0 - r2 * (_S1 - r2 * (_S2 - r2 * (_S3 - r2 * (_S4 - r2 * _S5)))))
-    return out
 
 
 def _log_dpois_array(k: np.ndarray, lam: float) -> np.ndarray:

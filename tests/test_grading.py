@@ -617,8 +617,11 @@ def test_a_broken_exercise_is_a_grader_error_not_a_grade(tmp_path, capsys, monke
 
 
 def test_limits_reject_bad_values():
-    for bad in ({"timeout": 0}, {"timeout": float("nan")}, {"memory_mb": 10}, {"memory_mb": True}):
-        with pytest.raises(ValueError):
+    for bad in ({"timeout": 0}, {"timeout": float("nan")}, {"memory_mb": 10}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Limits(**bad)
+    for bad in ({"memory_mb": True}, {"timeout": "10"}, {"fsize_mb": 64.0}):   # the wrong type: TypeError
+        with pytest.raises(TypeError, match=next(iter(bad))):
             Limits(**bad)
 
 

@@ -225,10 +225,7 @@ class Gradebook:
         try:
             learners = doc["learners"]
             for d in learners:
-                g = _grade_from_json(d, self.exercise.name, self.seed)
-                if [(r.name, r.max_points) for r in g.results] != self.checks:
-                    raise ValueError(f"learner {g.learner!r} has results for other checks")
-                self.grades[g.learner] = g
+                self.add(_grade_from_json(d, self.exercise.name, self.seed))  # checks it, cleans the id
         except (KeyError, TypeError, ValueError) as exc:
             raise GradebookError(f"{self.json_path} is damaged ({exc}); choose another --out or repair it") \
                 from None
@@ -236,8 +233,11 @@ class Gradebook:
     # ---------------------------------------------------------------- writing
 
     def add(self, grade: LearnerGrade) -> None:
+        """Record ``grade`` (replacing the learner's earlier one) under its :func:`clean_text` id: the one place
+        ids are cleaned, so every key of :attr:`grades` can be written as it is."""
         if grade.exercise != self.exercise.name or [(r.name, r.max_points) for r in grade.results] != self.checks:
-            raise ValueError(f"grade must be for the checks of {self.exercise.name}; got {grade.exercise}")
+            raise ValueError(f"grade of learner {clean_text(grade.learner)!r} must be for the checks of "
+                             f"{self.exercise.name}; got {grade.exercise}")
         learner = clean_text(grade.learner)
         self.grades[learner] = grade if learner == grade.learner else replace(grade, learner=learner)
 
@@ -247,7 +247,7 @@ class Gradebook:
         w.writerow(_BASE_COLUMNS + [n for n, _ in self.checks])
         for learner in sorted(self.grades):
             g = self.grades[learner]
-            w.writerow([_csv_safe(clean_text(learner)), self.exercise.name, _fmt(g.score), _fmt(g.max_points)]
+            w.writerow([_csv_safe(learner), self.exercise.name, _fmt(g.score), _fmt(g.max_points)]
                        + [_fmt(r.points) for r in g.results])
         return buf.getvalue()
 

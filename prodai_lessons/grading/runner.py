@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from prodai_lessons._validation import check_int, check_real
 from prodai_lessons.exercises._core import CheckResult, Exercise, describe_exception
 from prodai_lessons.grading.notebook import (
     ExerciseSource,
@@ -111,15 +112,10 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name in ("timeout", "startup_timeout"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                    and 0 < v <= self.MAX_TIMEOUT):
-                raise ValueError(f"{name} must be a number of seconds in (0, {self.MAX_TIMEOUT:g}]; got {v!r}")
+            check_real(name, getattr(self, name), minimum=0.0, strict_minimum=True, maximum=self.MAX_TIMEOUT)
         for name, lo, hi in (("memory_mb", 64, self.MAX_MEMORY_MB), ("fsize_mb", 1, self.MAX_MEMORY_MB),
                              ("max_skipped_cells", 0, 1000), ("output_note_chars", 0, 2**62)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise ValueError(f"{name} must be an integer in [{lo}, {hi}]; got {v!r}")
+            check_int(name, getattr(self, name), minimum=lo, maximum=hi)
 
 
 @dataclass(frozen=True)
