@@ -45,8 +45,9 @@ test: $(STAMP)  ## unit tests + every notebook executed and compared by nbval
 unit: $(STAMP)  ## unit tests only (fast)
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
-notebooks: $(STAMP)  ## sync every .md/.ipynb pair and re-execute the .ipynb
-	env -u MPLBACKEND $(BIN)/python -m prodai_lessons._build notebooks $(NOTEBOOK_DIRS)
+NB ?= $(NOTEBOOK_DIRS)
+notebooks: $(STAMP)  ## sync every .md/.ipynb pair and re-execute it (NB=notebooks/02_data_drift.md for one)
+	env -u MPLBACKEND $(BIN)/python -m prodai_lessons._build notebooks $(NB)
 
 exercises: $(STAMP)  ## regenerate the exercise stubs (exercises/) from solutions/ and execute them
 	env -u MPLBACKEND $(BIN)/prodai build-exercises
