@@ -94,7 +94,7 @@ PATCH_CHECKS = '''
 from prodai_lessons.exercises import _core, ex3
 from prodai_lessons.exercises._core import CheckResult
 for c in ex3.EXERCISE.checks:
-    object.__setattr__(c, "collect", lambda ns, seed: {"passed": True})
+    object.__setattr__(c, "collect", lambda ns, inputs, ask=None: {"passed": True})
     object.__setattr__(c, "judge", lambda data, seed, c=c: CheckResult(c.name, c.max_points, c.max_points,
                                                                         True, "ok"))
 _core.run_checks = lambda *a, **k: None
@@ -1049,3 +1049,112 @@ def test_only_regular_files_count_as_notebooks(tmp_path):
     (amy / "gone.ipynb").symlink_to(tmp_path / "nowhere.ipynb")  # a broken link
     (sub,) = find_submissions([tmp_path / "class"], "ex3_automated_rollback.ipynb")
     assert sub.learner == "amy" and sub.path == str(amy / "work.ipynb") and sub.problem is None
+
+
+# --------------------------------------------------------------------------------- reading the answer
+
+#: A submission with no detection code at all: it searches the worker for the scenario's truth (the
+#: caller's frames, every object the garbage collector tracks, every module's globals, a seed to regenerate
+#: the scenario from), fires 60 samples after the change it finds there and returns the diagnosis it reads.
+PEEK = '''
+import gc, sys
+import numpy as np
+
+def _everything():
+    seen = []
+    f = sys._getframe(1)
+    while f is not None:
+        seen += list(f.f_locals.values()) + list(f.f_globals.values())
+        f = f.f_back
+    seen += gc.get_objects()
+    for m in list(sys.modules.values()):
+        seen += list(getattr(m, "__dict__", {}).values())
+    return seen
+
+def _get(obj, name):
+    try:
+        return getattr(obj, name, None)
+    except Exception:
+        return None
+
+def _stream_truth(correct):
+    for obj in _everything():
+        c = _get(obj, "correct")
+        if isinstance(c, np.ndarray) and c.shape == correct.shape and np.array_equal(c, correct):
+            return _get(obj, "change_point")
+    from prodai_lessons.exercises import ex1
+    for obj in _everything():  # a seed left in reach regenerates every scenario
+        if isinstance(obj, dict) and isinstance(obj.get("seed"), int):
+            for which in ("abrupt", "gradual", "stationary", "warn_abrupt", "warn_stationary"):
+                for s in ex1._streams(obj["seed"], which):
+                    if np.array_equal(s.correct, correct):
+                        return s.change_point
+    return None
+
+class _Peeker:
+    def __init__(self, *args, **kwargs):
+        self.n, self.change, self.fired, self.warned = 0, "unknown", False, False
+
+    @property
+    def drift_detected(self):
+        return self.fired
+
+    @property
+    def warning_detected(self):
+        return self.warned
+
+    def update(self, correct):
+        if self.change == "unknown":
+            caller = sys._getframe(1).f_locals
+            stream = caller.get("correct")
+            self.change = _stream_truth(stream) if isinstance(stream, np.ndarray) else None
+        self.fired = self.change is not None and self.n == self.change + 60
+        self.warned = self.change is not None and self.n == self.change + 30
+        self.n += 1
+
+class WindowAccuracyDetector(_Peeker):
+    pass
+
+class PageHinkley(_Peeker):
+    pass
+
+def diagnose_drift(ref_X, cur_X, ref_correct, cur_correct, alpha=0.01):
+    for obj in _everything():
+        truth, c = _get(obj, "truth"), _get(obj, "cur_correct")
+        if isinstance(truth, str) and isinstance(c, np.ndarray) and np.array_equal(c, cur_correct):
+            return truth
+    return "none"
+'''
+
+#: The same shape with nothing looked up: never detects, always says "none".
+NEVER = '''
+class WindowAccuracyDetector:
+    def __init__(self, *args, **kwargs):
+        pass
+    drift_detected = property(lambda self: False)
+    warning_detected = property(lambda self: False)
+    def update(self, correct):
+        pass
+
+class PageHinkley(WindowAccuracyDetector):
+    pass
+
+def diagnose_drift(ref_X, cur_X, ref_correct, cur_correct, alpha=0.01):
+    return "none"
+'''
+
+
+def test_a_submission_that_reads_the_answer_scores_no_more_than_one_that_detects_nothing(tmp_path):
+    from prodai_lessons.exercises import ex1
+
+    source = load_exercise_source(ROOT / ex1.EXERCISE.solution_path)
+    task = Task(ex1.EXERCISE, "prodai_lessons.exercises.ex1", source, 7, Limits(timeout=20))
+    scores = {}
+    for name, code in (("peek", PEEK), ("never", NEVER)):
+        nb = write_nb(tmp_path / f"{name}.ipynb", list(source.cells) + [code])
+        g = grade_submission(task, Submission(name, str(nb)))
+        assert not g.notes, g.notes  # the code ran as written ...
+        assert all(r.status == "ok" for r in g.results), g.results  # ... and every check judged it
+        scores[name] = g.score
+    assert scores["never"] < ex1.EXERCISE.max_points / 2, scores
+    assert scores["peek"] <= scores["never"], scores  # with the truth in reach, peek scores 20 of 20

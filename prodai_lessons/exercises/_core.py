@@ -7,28 +7,43 @@ An exercise module (``ex1``, ``ex2``, ``ex3``) defines:
 - ``check(namespace, seed=...)``, ``hint(n=1)``, ``solution()``: the three verbs learners use, thin
   wrappers over :func:`run_checks` and :func:`format_report` (the only place that formats text).
 
-A :class:`Check` is two functions:
+A :class:`Check` keeps the truth of a scenario apart from the code it judges. It is three functions (and an
+optional fourth for scenarios that answer back):
 
-``collect(namespace, seed) -> data``
-    Runs learner code (the objects in ``namespace``) on a scenario generated from ``seed`` and returns
-    *plain data* (None, bool, int, float, str, lists and dicts of those: JSON-serialisable), e.g. the
-    indices at which a detector fired. It may raise; learner exceptions propagate.
+``scenario(seed) -> inputs``
+    The inputs the learner's code gets, and nothing else: plain data (None, bool, int, float, str, lists,
+    dicts with str keys, numpy arrays). The *truth* (where the change is, which answer is right) is never in
+    it. The grader calls it in its own process and ships the inputs to the sandbox; the seed never leaves.
+``collect(namespace, inputs, ask) -> data``
+    Runs learner code (the objects in ``namespace``) on ``inputs`` and returns plain data
+    (JSON-serialisable), e.g. the indices at which a detector fired. It may raise; learner exceptions
+    propagate. ``ask`` is None unless the check has an ``environment``.
 ``judge(data, seed) -> CheckResult``
-    Recomputes the scenario's ground truth from ``seed`` and scores ``data``. It never calls learner code,
-    so the grader runs it in its own process on data that came back from the sandbox. It must treat
-    ``data`` as untrusted: wrong types or shapes score 0 with a message, never raise.
+    Recomputes the scenario's truth from ``seed`` and scores ``data``. It never calls learner code, so the
+    grader runs it in its own process on data that came back from the sandbox. It must treat ``data`` as
+    untrusted: wrong types or shapes score 0 with a message, never raise.
+``environment(seed) -> Environment`` (optional)
+    For closed-loop scenarios, where what the learner's code sees next depends on what it did (a rollback
+    changes which model serves): the environment lives with the truth, in the grader's process, and
+    ``collect`` talks to it through ``ask(request) -> reply`` (plain data both ways). An environment answers
+    requests in the order the scenario allows (no step ahead of time) and raises ``ValueError`` otherwise.
 
 Messages say what went wrong, never the expected answer.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 __all__ = ["CheckResult", "Check", "Exercise", "Report", "NotAttempted", "InvalidSubmission", "in_scenario",
-           "result_for_exception", "run_checks", "format_report", "describe_exception"]
+           "result_for_exception", "run_checks", "format_report", "describe_exception", "encode_plain",
+           "decode_plain", "local_ask"]
 
 
 class NotAttempted(Exception):
@@ -133,8 +148,80 @@ class Check:
     name: str
     max_points: float
     description: str
-    collect: Callable[[Mapping[str, Any], int], Any]
+    scenario: Callable[[int], Any]
+    collect: Callable[[Mapping[str, Any], Any, Callable[[Any], Any] | None], Any]
     judge: Callable[[Any, int], CheckResult]
+    environment: Callable[[int], Any] | None = None
+
+
+# ------------------------------------------------------------------------------------- plain data codec
+
+_ARRAY_TAG = "__ndarray__"
+
+
+def encode_plain(value: Any) -> Any:
+    """``value`` as JSON-ready data: numpy arrays become tagged base64 blocks, tuples lists, numpy scalars
+    Python numbers. Raises TypeError for anything else that JSON cannot hold (a scenario is plain data).
+
+    >>> import numpy as np
+    >>> decode_plain(encode_plain({"x": np.arange(3), "k": (1, 2.5)}))["x"].tolist()
+    [0, 1, 2]
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"scenario arrays must hold bools or numbers; got dtype {value.dtype}")
+        a = np.ascontiguousarray(value)
+        return {_ARRAY_TAG: {"dtype": a.dtype.str, "shape": list(a.shape),
+                             "data": base64.b64encode(a.tobytes()).decode("ascii")}}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or k == _ARRAY_TAG:
+                raise TypeError(f"scenario dict keys must be str (not {_ARRAY_TAG!r}); got {k!r:.40}")
+            out[k] = encode_plain(v)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [encode_plain(v) for v in value]
+    raise TypeError(f"a scenario must be plain data; got {type(value).__name__}")
+
+
+def decode_plain(value: Any) -> Any:
+    """The inverse of :func:`encode_plain`; arrays come back read-only.
+
+    >>> decode_plain([1, {"a": None}])
+    [1, {'a': None}]
+    """
+    if isinstance(value, dict):
+        if set(value) == {_ARRAY_TAG}:
+            spec = value[_ARRAY_TAG]
+            a = np.frombuffer(base64.b64decode(spec["data"]), dtype=np.dtype(spec["dtype"]))
+            return a.reshape(spec["shape"])  # frombuffer over bytes: read-only
+        return {k: decode_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_plain(v) for v in value]
+    return value
+
+
+def local_ask(environment: Any) -> Callable[[Any], Any]:
+    """``ask`` for a check run in this process: each request and reply goes through JSON, as it does
+    between the grader and its sandbox, so both paths hand learner code the same values.
+
+    >>> class Echo:
+    ...     def respond(self, request):
+    ...         return {"got": request}
+    >>> local_ask(Echo())((1, 2))
+    {'got': [1, 2]}
+    """
+    def ask(request: Any) -> Any:
+        request = json.loads(json.dumps(encode_plain(request)))
+        return decode_plain(json.loads(json.dumps(encode_plain(environment.respond(decode_plain(request))))))
+    return ask
 
 
 @dataclass(frozen=True)
@@ -208,7 +295,8 @@ def _only_names(only: object) -> list[str]:
 
 def run_checks(exercise: Exercise, namespace: Mapping[str, Any], seed: int = 0,
                only: Sequence[str] | None = None) -> Report:
-    """Run every check (collect, then judge) in this process; learner exceptions become 0-point results.
+    """Run every check (scenario, collect, then judge) in this process; learner exceptions become 0-point
+    results.
 
     A check whose learner code raises ``NotImplementedError`` (the untouched stub) is "not attempted";
     any other exception is reported as its last line with the scenario's name, and the remaining checks
@@ -220,8 +308,10 @@ def run_checks(exercise: Exercise, namespace: Mapping[str, Any], seed: int = 0,
     checks = exercise.checks if only is None else tuple(exercise.get_check(n) for n in _only_names(only))
     results = []
     for c in checks:
+        inputs = decode_plain(json.loads(json.dumps(encode_plain(c.scenario(seed)))))  # as the grader ships it
+        ask = None if c.environment is None else local_ask(c.environment(seed))
         try:
-            data = c.collect(namespace, seed)
+            data = c.collect(namespace, inputs, ask)
         except Exception as exc:  # learner code failed (or is a stub): report, keep going
             results.append(result_for_exception(c, exc))
             continue

@@ -159,9 +159,14 @@ Score = Callable[..., CheckResult]
 
 
 def scored_check(name: str, max_points: float, description: str,
-                 collect: Callable[[Mapping[str, Any], int], Any],
-                 judge: Callable[[Any, int, Score], CheckResult]) -> Check:
+                 scenario: Callable[[int], Any],
+                 collect: Callable[[Mapping[str, Any], Any, Any], Any],
+                 judge: Callable[[Any, int, Score], CheckResult],
+                 environment: Callable[[int], Any] | None = None) -> Check:
     """A :class:`Check` whose name and points are given here only.
+
+    ``scenario(seed)`` makes the inputs, ``collect(namespace, inputs, ask)`` runs the learner's code on
+    them, ``judge(data, seed, score)`` scores what came back (see :mod:`._core` for the contract).
 
     ``judge(data, seed, score)`` returns ``score(fraction, message)``: a result worth ``fraction`` of
     ``max_points`` (rounded to 0.01), passed when the fraction is 1 (unless ``passed=`` says otherwise).
@@ -183,7 +188,7 @@ def scored_check(name: str, max_points: float, description: str,
                                f"the data collected from your code has an unexpected shape{detail}",
                                status="invalid")
 
-    return Check(name, max_points, description, collect, safe)
+    return Check(name, max_points, description, scenario, collect, safe, environment)
 
 
 # ------------------------------------------------------------------------------------------------ verbs

@@ -322,18 +322,31 @@ def _run_detector(det: Any, owner: str, correct: np.ndarray) -> tuple[list[int],
     return fires, warns
 
 
+def _stream_inputs(*which: str):
+    """The scenario of a detector check: the ``correct`` flags of its streams, nothing about the change."""
+    def scenario(seed: int) -> dict:
+        return {w: [s.correct for s in _streams(seed, w)] for w in which}
+    return scenario
+
+
+def _run_streams(ns: Mapping[str, Any], which: str, streams: list, names: tuple[str, ...], *,
+                 warnings: bool) -> dict:
+    factories = {name: _detector_factory(ns, name) for name in names}
+    kind = _CHECK_STREAMS[which][0]
+    out: dict = {}
+    for name, cls in factories.items():
+        runs = []
+        for k, correct in enumerate(streams):
+            with in_scenario(f"{name} on {kind} stream {k + 1}"):
+                fires, warns = _run_detector(cls(), name, correct)
+            runs.append({"fires": fires, "warnings": warns} if warnings else {"fires": fires})
+        out[name] = runs
+    return out
+
+
 def _collect_streams(which: str, names: tuple[str, ...], *, warnings: bool):
-    def collect(ns: Mapping[str, Any], seed: int) -> dict:
-        factories = {name: _detector_factory(ns, name) for name in names}
-        out: dict = {}
-        for name, cls in factories.items():
-            runs = []
-            for k, s in enumerate(_streams(seed, which)):
-                with in_scenario(f"{name} on {s.kind} stream {k + 1}"):
-                    fires, warns = _run_detector(cls(), name, s.correct)
-                runs.append({"fires": fires, "warnings": warns} if warnings else {"fires": fires})
-            out[name] = runs
-        return out
+    def collect(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
+        return _run_streams(ns, which, inputs[which], names, warnings=warnings)
     return collect
 
 
@@ -420,20 +433,27 @@ def _judge_warnings(data: Any, seed: int, score: Score) -> CheckResult:
     return score(0.0, "; ".join(problems))
 
 
-def _collect_warnings(ns: Mapping[str, Any], seed: int) -> dict:
-    return {"abrupt": _collect_streams("warn_abrupt", _DETECTORS, warnings=True)(ns, seed),
-            "stationary": _collect_streams("warn_stationary", _DETECTORS, warnings=True)(ns, seed)}
+def _collect_warnings(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
+    return {"abrupt": _run_streams(ns, "warn_abrupt", inputs["warn_abrupt"], _DETECTORS, warnings=True),
+            "stationary": _run_streams(ns, "warn_stationary", inputs["warn_stationary"], _DETECTORS,
+                                       warnings=True)}
 
 
 # ---------------------------------------------------------------------------------------- diagnosis
 
 
-def _collect_diagnose(ns: Mapping[str, Any], seed: int) -> dict:
+def _diagnose_inputs(seed: int) -> dict:
+    """The batches of the diagnosis check, without what was done to them."""
+    return {"cases": [{"ref_X": b.ref_X, "cur_X": b.cur_X, "ref_correct": b.ref_correct,
+                       "cur_correct": b.cur_correct} for b in _diagnose_scenarios(seed)]}
+
+
+def _collect_diagnose(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     fn = entry(ns, "diagnose_drift", kind="function")
     answers = []
-    for k, b in enumerate(_diagnose_scenarios(seed), start=1):
+    for k, b in enumerate(inputs["cases"], start=1):
         with in_scenario(f"diagnose_drift, case {k}"):
-            got = fn(b.ref_X.copy(), b.cur_X.copy(), b.ref_correct.copy(), b.cur_correct.copy())
+            got = fn(b["ref_X"].copy(), b["cur_X"].copy(), b["ref_correct"].copy(), b["cur_correct"].copy())
         answers.append(want_str(got, "diagnose_drift()", DIAGNOSES))
     return {"answers": answers}
 
@@ -473,27 +493,27 @@ EXERCISE = Exercise(
     entry_points=("WindowAccuracyDetector", "PageHinkley", "diagnose_drift"),
     checks=(
         scored_check("window_abrupt", 3, "the window detector finds abrupt concept drift, soon, once",
-              _collect_streams("abrupt", ("WindowAccuracyDetector",), warnings=False),
+              _stream_inputs("abrupt"), _collect_streams("abrupt", ("WindowAccuracyDetector",), warnings=False),
               _detection_judge("WindowAccuracyDetector", "abrupt")),
         scored_check("window_gradual", 2, "the window detector finds gradual concept drift",
-              _collect_streams("gradual", ("WindowAccuracyDetector",), warnings=False),
+              _stream_inputs("gradual"), _collect_streams("gradual", ("WindowAccuracyDetector",), warnings=False),
               _detection_judge("WindowAccuracyDetector", "gradual")),
         scored_check("window_false_alarms", 2, "the window detector stays quiet on stationary streams",
-              _collect_streams("stationary", ("WindowAccuracyDetector",), warnings=False),
+              _stream_inputs("stationary"), _collect_streams("stationary", ("WindowAccuracyDetector",), warnings=False),
               _false_alarm_judge("WindowAccuracyDetector")),
         scored_check("ph_abrupt", 3, "Page-Hinkley finds abrupt concept drift, soon, once",
-              _collect_streams("abrupt", ("PageHinkley",), warnings=False),
+              _stream_inputs("abrupt"), _collect_streams("abrupt", ("PageHinkley",), warnings=False),
               _detection_judge("PageHinkley", "abrupt")),
         scored_check("ph_gradual", 2, "Page-Hinkley finds gradual concept drift",
-              _collect_streams("gradual", ("PageHinkley",), warnings=False),
+              _stream_inputs("gradual"), _collect_streams("gradual", ("PageHinkley",), warnings=False),
               _detection_judge("PageHinkley", "gradual")),
         scored_check("ph_false_alarms", 2, "Page-Hinkley stays quiet on stationary streams",
-              _collect_streams("stationary", ("PageHinkley",), warnings=False),
+              _stream_inputs("stationary"), _collect_streams("stationary", ("PageHinkley",), warnings=False),
               _false_alarm_judge("PageHinkley")),
         scored_check("warnings", 2, "both detectors warn before they detect, and rarely on stationary streams",
-              _collect_warnings, _judge_warnings),
+              _stream_inputs("warn_abrupt", "warn_stationary"), _collect_warnings, _judge_warnings),
         scored_check("concept_vs_data", 4, "diagnose_drift tells concept drift, data drift, both and none apart",
-              _collect_diagnose, _judge_diagnose),
+              _diagnose_inputs, _collect_diagnose, _judge_diagnose),
     ),
     hints=(
         "WindowAccuracyDetector: count correct outcomes into the reference until it holds `reference` of them; "

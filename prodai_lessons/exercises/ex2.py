@@ -27,7 +27,7 @@ as an offline evaluation that graded every tier's answer would; the difficulty i
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
@@ -37,6 +37,7 @@ import numpy as np
 
 from prodai_lessons.exercises._core import CheckResult, Exercise, InvalidSubmission, in_scenario
 from prodai_lessons.exercises._helpers import (
+    BadData,
     Score,
     entry,
     field,
@@ -151,6 +152,26 @@ def _random_pricing(r: np.random.Generator):
     return Pricing.from_dict({"models": {k: models[k] for k in order}})
 
 
+def _plain_pricing(pricing) -> dict:
+    """A price list as the plain dict :meth:`Pricing.from_dict` reads (to ship it to learner code)."""
+    return {"models": {name: {"tier": m.tier, "input_per_mtok": m.input_per_mtok,
+                              "output_per_mtok": m.output_per_mtok} for name, m in pricing.models.items()}}
+
+
+def _plain_queries(queries: Sequence[Query]) -> list[dict]:
+    return [{"text": q.text, "input_tokens": q.input_tokens, "output_tokens": q.output_tokens,
+             "quality": dict(q.quality)} for q in queries]
+
+
+def _rebuild(inputs: dict) -> tuple[list[Query], Any]:
+    """The queries and the price list of a scenario, rebuilt from the plain data the learner's side gets."""
+    from prodai_lessons.cost import Pricing
+
+    qs = [Query(d["text"], d["input_tokens"], d["output_tokens"], MappingProxyType(dict(d["quality"])))
+          for d in inputs["queries"]]
+    return qs, Pricing.from_dict(inputs["pricing"])
+
+
 def _reference_cost(queries: Sequence[Query], tiers: Sequence[str], pricing) -> dict:
     from prodai_lessons.cost import CostTracker
 
@@ -187,8 +208,10 @@ def _scorer(ns: Mapping[str, Any]):
 
 
 @lru_cache(maxsize=16)
-def _monotone_cases(seed: int) -> list[tuple[str, str, str]]:
-    """(what was added, easier text, harder text): the harder one adds reasoning, code, questions or context."""
+def _monotone_cases(seed: int) -> list[tuple[str, str, str, bool]]:
+    """(what was added, easier text, harder text, shown harder first): the harder one adds reasoning, code,
+    questions or context. The learner's side gets each pair in a random order, so which text is the
+    harder one is part of the truth it never sees."""
     r = rng(seed, 2, 1)
     cases = []
     for k in range(24):
@@ -204,23 +227,29 @@ def _monotone_cases(seed: int) -> list[tuple[str, str, str]]:
             harder = base + " " + " ".join(str(e).format(t=t) for e in r.choice(_EXTRA, size=2, replace=False))
         else:
             harder = " ".join(str(c).format(t=t) for c in r.choice(_CONTEXT, size=3, replace=False)) + " " + base
-        cases.append((kind, base, harder))
+        cases.append((kind, base, harder, bool(r.random() < 0.5)))
     return cases
 
 
-def _collect_monotone(ns: Mapping[str, Any], seed: int) -> dict:
+def _monotone_inputs(seed: int) -> dict:
+    return {"pairs": [[b, a] if swapped else [a, b] for _, a, b, swapped in _monotone_cases(seed)]}
+
+
+def _collect_monotone(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     call = _scorer(ns)
-    pairs = [[call(a, f"difficulty_score, pair {k} (easier)"), call(b, f"difficulty_score, pair {k} (harder)")]
-             for k, (_, a, b) in enumerate(_monotone_cases(seed), start=1)]
-    return {"pairs": pairs}
+    return {"pairs": [[call(a, f"difficulty_score, pair {k} (first text)"),
+                       call(b, f"difficulty_score, pair {k} (second text)")]
+                      for k, (a, b) in enumerate(inputs["pairs"], start=1)]}
 
 
 def _judge_monotone(data: Any, seed: int, score: Score) -> CheckResult:
     cases = _monotone_cases(seed)
     pairs = list_of(field(data, "pairs", list), list, "pairs", length=len(cases))
     lower, ties = [], 0
-    for (kind, _, _), p in zip(cases, pairs):
+    for (kind, _, _, swapped), p in zip(cases, pairs):
         a, b = list_of(p, (int, float), "pair", length=2)
+        if swapped:
+            a, b = b, a
         if b < a - 1e-12:
             lower.append(kind)
         elif abs(b - a) <= 1e-12:
@@ -240,10 +269,16 @@ def _informative_queries(seed: int) -> tuple[list[Query], np.ndarray]:
     return _queries(rng(seed, 2, 2), 300)
 
 
-def _collect_informative(ns: Mapping[str, Any], seed: int) -> dict:
+def _texts(queries: Callable[[int], tuple[list[Query], np.ndarray]]) -> Callable[[int], dict]:
+    """The scenario of a scorer check: the texts only (the difficulty and the quality stay with the judge)."""
+    def scenario(seed: int) -> dict:
+        return {"texts": [q.text for q in queries(seed)[0]]}
+    return scenario
+
+
+def _collect_informative(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     call = _scorer(ns)
-    qs, _ = _informative_queries(seed)
-    return {"scores": [call(q.text, f"difficulty_score, query {k}") for k, q in enumerate(qs, start=1)]}
+    return {"scores": [call(t, f"difficulty_score, query {k}") for k, t in enumerate(inputs["texts"], start=1)]}
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
@@ -296,10 +331,14 @@ def _tier_cases(seed: int) -> list[tuple[float, float, float]]:
     return cases
 
 
-def _collect_tiers(ns: Mapping[str, Any], seed: int) -> dict:
+def _tier_inputs(seed: int) -> dict:
+    return {"cases": [list(c) for c in _tier_cases(seed)]}
+
+
+def _collect_tiers(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     fn = entry(ns, "choose_tier", kind="function")
     out = []
-    for k, (s, lo, hi) in enumerate(_tier_cases(seed), start=1):
+    for k, (s, lo, hi) in enumerate(inputs["cases"], start=1):
         with in_scenario(f"choose_tier, case {k}"):
             out.append(want_str(fn(s, lo, hi), "choose_tier()", TIERS))
     return {"tiers": out}
@@ -343,9 +382,15 @@ def _plain_result(got: Any, keys: Sequence[str], what: str) -> dict:
     return {k: want_float(got[k], f"{what}[{k!r}]") for k in keys}
 
 
-def _collect_cost(ns: Mapping[str, Any], seed: int) -> dict:
-    fn = entry(ns, "routing_cost", kind="function")
+def _cost_inputs(seed: int) -> dict:
     qs, tiers, pricing = _cost_scenario(seed)
+    return {"queries": _plain_queries(qs), "tiers": list(tiers), "pricing": _plain_pricing(pricing)}
+
+
+def _collect_cost(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
+    fn = entry(ns, "routing_cost", kind="function")
+    qs, pricing = _rebuild(inputs)
+    tiers = inputs["tiers"]
     with in_scenario("routing_cost on 120 queries"):
         got = fn(list(qs), list(tiers), pricing)
     return _plain_result(got, _COST_KEYS, "routing_cost()")
@@ -385,9 +430,16 @@ def _point(p: Any, what: str) -> dict:
     return {k: want_float(p[k], f"{what}[{k!r}]") for k in ("low", "high", "cost", "quality")}
 
 
-def _collect_sweep(ns: Mapping[str, Any], seed: int) -> dict:
-    fn = entry(ns, "sweep", kind="function")
+def _sweep_inputs(seed: int) -> dict:
     qs, scores, lows, highs, pricing = _sweep_scenario(seed)
+    return {"queries": _plain_queries(qs), "scores": list(scores), "lows": list(lows), "highs": list(highs),
+            "pricing": _plain_pricing(pricing)}
+
+
+def _collect_sweep(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
+    fn = entry(ns, "sweep", kind="function")
+    qs, pricing = _rebuild(inputs)
+    scores, lows, highs = inputs["scores"], inputs["lows"], inputs["highs"]
     with in_scenario("sweep on 100 queries"):
         got = fn(list(qs), list(scores), list(lows), list(highs), pricing)
     if not isinstance(got, (list, tuple)):
@@ -461,10 +513,14 @@ def _pick_scenarios(seed: int) -> list[dict]:
     return out
 
 
-def _collect_pick(ns: Mapping[str, Any], seed: int) -> dict:
+def _pick_inputs(seed: int) -> dict:
+    return {"cases": _pick_scenarios(seed)}
+
+
+def _collect_pick(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     fn = entry(ns, "pick_setting", kind="function")
     out = []
-    for k, sc in enumerate(_pick_scenarios(seed), start=1):
+    for k, sc in enumerate(inputs["cases"], start=1):
         with in_scenario(f"pick_setting, case {k}"):
             got = fn([dict(p) for p in sc["points"]], sc["baseline_quality"], target=sc["target"])
         out.append(None if got is None else _point(got, "pick_setting()"))
@@ -509,21 +565,26 @@ def _e2e_queries(seed: int) -> tuple[list[Query], np.ndarray]:
     return _queries(rng(seed, 2, 7), 150)
 
 
-def _collect_e2e(ns: Mapping[str, Any], seed: int) -> dict:
-    from prodai_lessons.cost import load_pricing
+_GRID_PAIRS = tuple((lo, hi) for lo in GRID for hi in GRID if lo <= hi)
 
+
+def _collect_e2e(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     call = _scorer(ns)
-    sweep_fn = entry(ns, "sweep", kind="function")
-    pick_fn = entry(ns, "pick_setting", kind="function")
-    qs, _ = _e2e_queries(seed)
-    pricing = load_pricing()
-    scores = [call(q.text, f"difficulty_score, query {k}") for k, q in enumerate(qs, start=1)]
-    baseline_quality = float(np.mean([q.quality["large"] for q in qs]))
-    with in_scenario("end to end: sweep"):
-        points = sweep_fn(list(qs), list(scores), list(GRID), list(GRID), pricing)
-    with in_scenario("end to end: pick_setting"):
-        got = pick_fn(points, baseline_quality, target=0.95)
-    return {"scores": scores, "picked": None if got is None else _point(got, "pick_setting()")}
+    route = entry(ns, "choose_tier", kind="function")
+    scores = [call(t, f"difficulty_score, query {k}") for k, t in enumerate(inputs["texts"], start=1)]
+    routes = []
+    with in_scenario("end to end: choose_tier on the grid"):
+        for lo, hi in _GRID_PAIRS:
+            routes.append([want_str(route(s, lo, hi), "choose_tier()", TIERS) for s in scores])
+    return {"scores": scores, "routes": routes}
+
+
+def _best_setting(qs: Sequence[Query], routes: Sequence[Sequence[str]], pricing, target: float = 0.95) -> dict:
+    """Of the routings given (one per grid pair), the cheapest that keeps ``target`` of the large model's
+    quality, priced as routing_cost does; always-large (low = high = 0) always qualifies."""
+    points = [_reference_cost(qs, tiers, pricing) for tiers in routes]
+    ok = [p for p in points if p["quality"] >= target * p["baseline_quality"]]
+    return min(ok, key=lambda p: p["cost"]) if ok else points[0]
 
 
 def _fast_outcome(qs: Sequence[Query], scores: Sequence[float], low: float, high: float, costs: dict,
@@ -564,26 +625,25 @@ def _judge_e2e(data: Any, seed: int, score: Score) -> CheckResult:
     from prodai_lessons.cost import load_pricing
 
     qs, d = _e2e_queries(seed)
-    scores = list_of(field(data, "scores", list), (int, float), "scores", length=len(qs))
-    picked = data.get("picked")
-    if picked is None:
-        return score(0.0, "pick_setting() found no setting that keeps 95% of the large model's quality "
-                                     "(always-large, low = high = 0, is on the grid and always qualifies)")
-    lo, hi = field(picked, "low", (int, float)), field(picked, "high", (int, float))
-    pricing = load_pricing()
-    ref = _reference_cost(qs, [_tier(s, lo, hi) for s in scores], pricing)
-    if ref["quality"] < 0.95 * ref["baseline_quality"]:
-        return score(0.0, "the chosen thresholds keep less than 95% of the large model's quality")
+    list_of(field(data, "scores", list), (int, float), "scores", length=len(qs))
+    routes = list_of(field(data, "routes", list), list, "routes", length=len(_GRID_PAIRS))
+    for r in routes:
+        if any(t not in TIERS for t in list_of(r, str, "route", length=len(qs))):
+            raise BadData("a route that is not a tier")
+    if all(r == routes[0] for r in routes) and len(set(routes[0])) == 1:
+        return score(0.0, f"every query went to {routes[0][0]!r} whatever the thresholds: nothing to choose from")
+    ref = _best_setting(qs, routes, load_pricing())
     oracle = _oracle(seed)
     if ref["savings_share"] < MIN_SHARE_OF_ORACLE * oracle:
-        return score(0.5, f"quality target met, but {ref['savings_share']:.0%} saved against "
-                                     f"always-large, where a router that knew the hidden difficulty saves "
-                                     f"{oracle:.0%}: reach {MIN_SHARE_OF_ORACLE:.0%} of that "
-                                     "(check the scorer and the router)",
+        return score(0.5 if ref["savings_share"] > 0 else 0.0,
+                     f"routed by your scorer and choose_tier at 95% of the large model's quality, "
+                     f"{ref['savings_share']:.0%} is "
+                     f"saved against always-large, where a router that knew the hidden difficulty saves "
+                     f"{oracle:.0%}: reach {MIN_SHARE_OF_ORACLE:.0%} of that (look at the scorer's signals)",
                      passed=False)
     return score(1.0, f"{ref['savings_share']:.0%} cheaper than always-large at "
-                                 f"{ref['quality'] / ref['baseline_quality']:.1%} of its quality "
-                                 f"(a difficulty oracle: {oracle:.0%})")
+                      f"{ref['quality'] / ref['baseline_quality']:.1%} of its quality "
+                      f"(a difficulty oracle: {oracle:.0%})")
 
 
 EXERCISE = Exercise(
@@ -593,19 +653,19 @@ EXERCISE = Exercise(
     entry_points=("difficulty_score", "choose_tier", "routing_cost", "sweep", "pick_setting"),
     checks=(
         scored_check("scorer_monotone", 3, "a harder version of a query never scores lower, and usually higher",
-              _collect_monotone, _judge_monotone),
+              _monotone_inputs, _collect_monotone, _judge_monotone),
         scored_check("scorer_informative", 2, "scores rank queries like their hidden difficulty",
-              _collect_informative, _judge_informative),
+              _texts(_informative_queries), _collect_informative, _judge_informative),
         scored_check("routes_respect_thresholds", 2, "choose_tier follows low and high, boundaries included",
-              _collect_tiers, _judge_tiers),
+              _tier_inputs, _collect_tiers, _judge_tiers),
         scored_check("cost_exact", 3, "routing_cost equals CostTracker's totals, savings and quality",
-              _collect_cost, _judge_cost),
+              _cost_inputs, _collect_cost, _judge_cost),
         scored_check("sweep_curve", 2, "sweep returns every (low, high) pair with its cost and quality",
-              _collect_sweep, _judge_sweep),
+              _sweep_inputs, _collect_sweep, _judge_sweep),
         scored_check("pick_meets_target", 3, "pick_setting returns the cheapest point that meets the target",
-              _collect_pick, _judge_pick),
-        scored_check("end_to_end", 3, "your scorer, sweep and pick save money at 95% of the large model's quality",
-              _collect_e2e, _judge_e2e),
+              _pick_inputs, _collect_pick, _judge_pick),
+        scored_check("end_to_end", 3, "your scorer and router save money at 95% of the large model's quality",
+              _texts(_e2e_queries), _collect_e2e, _judge_e2e),
     ),
     hints=(
         "difficulty_score: add up a few signals, each scaled to [0, 1]: words / 150 (capped at 1), whether "

@@ -31,14 +31,14 @@ when the degradation starts, the noise, the cooldown. The judges recompute it an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from prodai_lessons.exercises._core import CheckResult, Exercise, InvalidSubmission, in_scenario
+from prodai_lessons.exercises._core import CheckResult, Exercise, InvalidSubmission, in_scenario, local_ask
 from prodai_lessons.exercises._helpers import (
     Score,
     entry,
@@ -102,9 +102,8 @@ def _registry_scenario(seed: int) -> dict:
             "unknown": f"{names[0].split('-')[0]}-v{n + int(r.integers(1, 9))}"}
 
 
-def _collect_registry(ns: Mapping[str, Any], seed: int) -> dict:
+def _collect_registry(ns: Mapping[str, Any], sc: dict, ask=None) -> dict:
     cls = _registry_cls(ns)
-    sc = _registry_scenario(seed)
     with in_scenario("registry: register and promote"):
         reg = cls()
         for v, s in zip(sc["names"], sc["scores"]):
@@ -242,9 +241,8 @@ def _new_monitor(cls: type, p: dict) -> Any:
                failure_limit=p["failure_limit"])
 
 
-def _collect_window(ns: Mapping[str, Any], seed: int) -> dict:
+def _collect_window(ns: Mapping[str, Any], sc: dict, ask=None) -> dict:
     cls = _monitor_cls(ns)
-    sc = _window_scenario(seed)
     verdicts = []
     with in_scenario("monitor: sliding window and minimum samples"):
         mon = _new_monitor(cls, sc["params"])
@@ -308,9 +306,8 @@ def _limit_reference(sc: dict, *, at_limit: bool = False, pass_ends_run: bool = 
     return out
 
 
-def _collect_limit(ns: Mapping[str, Any], seed: int) -> dict:
+def _collect_limit(ns: Mapping[str, Any], sc: dict, ask=None) -> dict:
     cls = _monitor_cls(ns)
-    sc = _limit_scenario(seed)
     p = sc["params"]
     states, verdicts = [], []
     with in_scenario("monitor: failure limit"):
@@ -554,35 +551,64 @@ def _plain_audit(log: Any) -> list[dict]:
     return out
 
 
-def _run(ns: Mapping[str, Any], sc: _Scenario, *, audit: bool) -> SimulationRun:
+def _setup(sc: _Scenario) -> dict:
+    """What the learner's side of a simulation gets up front: the registry's state and the settings. How good
+    each version really is, and when it degrades, stays with the judge (in :class:`_Serving`)."""
+    return {"kind": sc.kind, "names": list(sc.names), "scores": list(sc.scores), "promoted": list(sc.promoted),
+            "flagged": list(sc.flagged), "deployed": sc.deployed, "threshold": sc.threshold,
+            "window": sc.window, "min_samples": sc.min_samples, "failure_limit": sc.failure_limit,
+            "cooldown": sc.cooldown, "dry_run": sc.dry_run, "steps": sc.steps}
+
+
+class _Serving:
+    """The traffic of a simulation, answering ``{"t": step, "version": name}`` with the scores of the requests
+    that version served at that step. Steps come one at a time, in order, each once: no request can see
+    ahead (a ``ValueError`` otherwise)."""
+
+    def __init__(self, sc: _Scenario) -> None:
+        self.sc, self.next_t = sc, 1
+
+    def respond(self, request: Any) -> list[float]:
+        if not isinstance(request, dict) or set(request) != {"t", "version"}:
+            raise ValueError("a request is {'t': step, 'version': name}")
+        t, v = request["t"], request["version"]
+        if isinstance(t, bool) or t != self.next_t:
+            raise ValueError(f"the traffic comes one step at a time, in order: step {self.next_t} is next")
+        if v not in self.sc.names:
+            raise ValueError(f"no version named {v!r:.40}")
+        self.next_t += 1
+        return self.sc.scores_at(v, t)
+
+
+def _run(ns: Mapping[str, Any], sc: dict, ask: Callable[[Any], Any], *, audit: bool) -> SimulationRun:
     reg_cls, mon_cls, ctl_cls = _registry_cls(ns), _monitor_cls(ns), _controller_cls(ns)
-    with in_scenario(f"simulation '{sc.kind}': setting up"):
+    with in_scenario(f"simulation '{sc['kind']}': setting up"):
         reg = reg_cls()
-        for v, s in zip(sc.names, sc.scores):
+        for v, s in zip(sc["names"], sc["scores"]):
             reg.register(v, s, trained_on="2024-06")
-        for v in sc.promoted:
+        for v in sc["promoted"]:
             reg.promote(v)
-        for v in sc.flagged:
+        for v in sc["flagged"]:
             reg.mark_unhealthy(v, "rolled back earlier")
-        mon = mon_cls(threshold=sc.threshold, window=sc.window, min_samples=sc.min_samples,
-                      failure_limit=sc.failure_limit)
-        ctl = ctl_cls(reg, mon, cooldown=sc.cooldown, dry_run=sc.dry_run)
-        ctl.deploy(sc.deployed, 0)
+        mon = mon_cls(threshold=sc["threshold"], window=sc["window"], min_samples=sc["min_samples"],
+                      failure_limit=sc["failure_limit"])
+        ctl = ctl_cls(reg, mon, cooldown=sc["cooldown"], dry_run=sc["dry_run"])
+        ctl.deploy(sc["deployed"], 0)
         champion = [want_str(reg.alias("champion"), "ModelRegistry.alias('champion')")]
     quality = [float("nan")]
-    for t in range(1, sc.steps + 1):
-        with in_scenario(f"simulation '{sc.kind}', step {t}"):
-            scores = sc.scores_at(champion[-1], t)
+    for t in range(1, sc["steps"] + 1):
+        with in_scenario(f"simulation '{sc['kind']}', step {t}"):
+            scores = [float(x) for x in ask({"t": t, "version": champion[-1]})]
             for x in scores:
                 mon.observe(x)
             ctl.step(t)
             champion.append(want_str(reg.alias("champion"), "ModelRegistry.alias('champion')"))
             quality.append(sum(scores) / len(scores))
-    with in_scenario(f"simulation '{sc.kind}': reading the results"):
+    with in_scenario(f"simulation '{sc['kind']}': reading the results"):
         log = _plain_audit(read_attr(ctl, "RollbackController", "audit_log")) if audit else []
-        healthy = {v: want_bool(reg.is_healthy(v), "ModelRegistry.is_healthy()") for v in sc.names}
-    return SimulationRun(sc.kind, sc.deployed, tuple(champion), tuple(quality), tuple(log), healthy,
-                         sc.threshold, sc.cooldown)
+        healthy = {v: want_bool(reg.is_healthy(v), "ModelRegistry.is_healthy()") for v in sc["names"]}
+    return SimulationRun(sc["kind"], sc["deployed"], tuple(champion), tuple(quality), tuple(log), healthy,
+                         sc["threshold"], sc["cooldown"])
 
 
 def simulate(namespace: Mapping[str, Any], scenario: str = "degrade", seed: int = 0) -> SimulationRun:
@@ -593,7 +619,8 @@ def simulate(namespace: Mapping[str, Any], scenario: str = "degrade", seed: int 
     incident that hits every version for a while), ``"noisy"`` (a healthy version whose quality sits
     just above the threshold) and ``"dry_run"``. Raises what your code raises.
     """
-    return _run(namespace, _make_scenario(scenario, seed), audit=True)
+    sc = _make_scenario(scenario, seed)
+    return _run(namespace, _setup(sc), local_ask(_Serving(sc)), audit=True)
 
 
 def _run_data(run: SimulationRun) -> dict:
@@ -612,10 +639,12 @@ def _read_run(data: Any, sc: _Scenario) -> tuple[list[str], list[dict], dict]:
     return champion, audit, healthy
 
 
-def _collector(kind: str, *, audit: bool):
-    def collect(ns: Mapping[str, Any], seed: int) -> dict:
-        return _run_data(_run(ns, _make_scenario(kind, seed), audit=audit))
-    return collect
+def _simulation(kind: str, *, audit: bool) -> dict:
+    """scenario, collect, environment of a simulation check (keyword arguments of :func:`scored_check`)."""
+    def collect(ns: Mapping[str, Any], setup: dict, ask: Callable[[Any], Any]) -> dict:
+        return _run_data(_run(ns, setup, ask, audit=audit))
+    return {"scenario": lambda seed: _setup(_make_scenario(kind, seed)), "collect": collect,
+            "environment": lambda seed: _Serving(_make_scenario(kind, seed))}
 
 
 def _judge_happens(data: Any, seed: int, score: Score) -> CheckResult:
@@ -741,23 +770,23 @@ EXERCISE = Exercise(
     entry_points=("ModelRegistry", "QualityMonitor", "RollbackController"),
     checks=(
         scored_check("registry", 2, "aliases, history, health flags and errors of ModelRegistry",
-              _collect_registry, _judge_registry),
+              _registry_scenario, _collect_registry, _judge_registry),
         scored_check("monitor_window", 2, "sliding window, minimum samples and threshold of QualityMonitor.evaluate",
-              _collect_window, _judge_window),
+              _window_scenario, _collect_window, _judge_window),
         scored_check("monitor_failure_limit", 2, "unhealthy after more than failure_limit consecutive failures",
-              _collect_limit, _judge_limit),
+              _limit_scenario, _collect_limit, _judge_limit),
         scored_check("rollback_happens", 2, "a version that degrades after deployment is rolled back in time",
-              _collector("degrade", audit=False), _judge_happens),
+              judge=_judge_happens, **_simulation("degrade", audit=False)),
         scored_check("rollback_target", 2, "the rollback goes to the best healthy earlier version",
-              _collector("target", audit=False), _judge_target),
+              judge=_judge_target, **_simulation("target", audit=False)),
         scored_check("cooldown", 2, "no second rollback within the cooldown (a platform incident)",
-              _collector("incident", audit=False), _judge_cooldown),
+              judge=_judge_cooldown, **_simulation("incident", audit=False)),
         scored_check("no_flapping", 2, "a noisy but healthy version is not rolled back",
-              _collector("noisy", audit=False), _judge_noisy),
+              judge=_judge_noisy, **_simulation("noisy", audit=False)),
         scored_check("audit_log", 2, "deploys and rollbacks are in the audit log with the right fields",
-              _collector("degrade", audit=True), _judge_audit),
+              judge=_judge_audit, **_simulation("degrade", audit=True)),
         scored_check("dry_run", 2, "dry-run mode logs what it would do and changes nothing",
-              _collector("dry_run", audit=True), _judge_dry),
+              judge=_judge_dry, **_simulation("dry_run", audit=True)),
     ),
     hints=(
         "Start with ModelRegistry: a dict version -> {'eval_score', 'metadata'}, a dict alias -> version, a "

@@ -1,7 +1,7 @@
 """The grading worker: one plain Python subprocess per submission (see :mod:`prodai_lessons.grading.runner`).
 
 Run by the grader as ``python -I -B -c "...main()"``; it never runs on its own. It reads its job (cells,
-check names, seed, limits, a per-run nonce and the number of the results pipe) from stdin, then:
+check names, limits, a per-run nonce and the numbers of the results and reply pipes) from stdin, then:
 
 1. imports the exercise module (its checks' ``collect`` functions), captures the functions it needs for
    the results channel, and replaces the exercise's ``check``/``hint``/``solution`` verbs by no-ops (the
@@ -19,7 +19,11 @@ check names, seed, limits, a per-run nonce and the number of the results pipe) f
    included) ends its cell, the next cell still runs. As in Jupyter, that namespace is the ``__dict__`` of
    the module ``sys.modules["__main__"]``, so what needs to find a cell's definitions through their module
    (``pickle`` of a class defined in a cell, ``typing.get_type_hints`` on it) works;
-5. runs each requested check's ``collect(namespace, seed)`` and sends the returned plain data back.
+5. for each requested check, receives that check's inputs on the reply pipe (only when the check starts),
+   runs ``collect(namespace, inputs, ask)`` and sends the returned plain data back. The worker never gets
+   the seed or a scenario's truth: the grader keeps both, so nothing learner code can find in memory (frames,
+   ``gc.get_objects()``, module globals) tells it the answer. For a check with an environment, ``ask``
+   sends a request to the grader and waits for the reply.
 
 Every message is a frame ``<nonce> <length>\\n<json>\\n`` on the results pipe; the parent accepts frames in
 the expected order only. A ``start`` frame precedes each cell and check so the parent knows what to blame
@@ -248,7 +252,7 @@ def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one 
     os.close(devnull)
 
     nonce = job["nonce"].encode("ascii")
-    fd = int(job["fd"])
+    fd, reply_fd = int(job["fd"]), int(job["reply_fd"])
     write, dumps = os.write, json.JSONEncoder(allow_nan=True, ensure_ascii=True).encode
     exit_now, perf = os._exit, __import__("time").perf_counter
     # builtins used after learner code ran, bound now (a learner may replace them in ``builtins``)
@@ -272,8 +276,9 @@ def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one 
         exercise = module.EXERCISE
         checks = [exercise.get_check(name) for name in job["checks"]]
         collects = [(c, c.collect) for c in checks]
-        for_exception, describe = _core.result_for_exception, _core.describe_exception
-        seed = int(job["seed"])
+        interactive = [c.environment is not None for c in checks]
+        for_exception, describe, decode = _core.result_for_exception, _core.describe_exception, _core.decode_plain
+        encode, loads = _core.encode_plain, json.loads
         for verb in ("check", "hint", "solution"):
             if hasattr(module, verb):
                 setattr(module, verb, lambda *a, **k: None)
@@ -284,11 +289,33 @@ def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one 
         send({"event": "fatal", "message": f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]})
         exit_now(3)
 
-    # the results pipe moves to a random descriptor; learner code has no reason to know where
-    high = random.SystemRandom().randrange(100, 250)
+    # the pipes move to random descriptors; learner code has no reason to know where
+    high, reply_high = random.SystemRandom().sample(range(100, 250), 2)
     os.dup2(fd, high)
     os.close(fd)
-    fd = high
+    os.dup2(reply_fd, reply_high)
+    os.close(reply_fd)
+    fd, reply_fd = high, reply_high
+    read, int_, ValueErr = os.read, int, ValueError
+
+    def receive() -> object:
+        """The next frame the grader wrote on the reply pipe: ``<nonce> <length>\\n<json>\\n``."""
+        header = b""
+        while not header.endswith(b"\n"):
+            byte = read(reply_fd, 1)
+            if not byte or len_(header) > 100:
+                exit_now(4)  # the grader is gone or the channel is broken: nothing sensible is left to do
+            header += byte
+        tag, _, size = header[:-1].partition(b" ")
+        if tag != nonce:
+            exit_now(4)
+        want, body = int_(size) + 1, b""
+        while len_(body) < want:
+            chunk = read(reply_fd, want - len_(body))
+            if not chunk:
+                exit_now(4)
+            body += chunk
+        return loads(body[:-1].decode("ascii"))
     watch = _watched(["builtins", "json", "json.encoder", __name__, "prodai_lessons", "prodai_lessons.exercises",
                       "prodai_lessons.exercises._core", "prodai_lessons.exercises._helpers", job["module"]])
     watch += [(f"check {c.name}", c, "collect", f) for c, f in collects]
@@ -331,12 +358,22 @@ def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one 
               "tampered": report()})
 
     send({"event": "setup", "tampered": report()})
+    def asker(k: int):
+        def ask(request):
+            send({"event": "ask", "index": k, "request": encode(request)})
+            reply = receive()
+            if "error" in reply:
+                raise ValueErr(str_(reply["error"]))
+            return decode(reply["ok"])
+        return ask
+
     for k, (check, collect) in enumerate(collects):
         send({"event": "start", "step": "check", "index": k})
+        inputs = decode(receive()["inputs"])
         t0 = perf()
         status, message, data = "ok", "", None
         try:
-            data = collect(namespace, seed)
+            data = collect(namespace, inputs, asker(k) if interactive[k] else None)
         except MemoryErr:
             status, message = "memory", "ran out of memory"
         except BaseExc as exc:
@@ -359,5 +396,6 @@ def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one 
                 msg["message"] = ("the data collected from your code could not be sent to the grader "
                                   f"({type_(exc).__name__})")
         send(msg)
+        inputs = data = msg = None  # this check's inputs are not left lying around for the next one
     send({"event": "done"})
     exit_now(0)  # skip atexit handlers and finalizers the learner may have registered

@@ -39,6 +39,7 @@ still cannot do is listed above.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -57,7 +58,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from prodai_lessons._validation import check_int, check_real
-from prodai_lessons.exercises._core import CheckResult, Exercise, describe_exception
+from prodai_lessons.exercises._core import CheckResult, Exercise, decode_plain, describe_exception, encode_plain
 from prodai_lessons.grading.notebook import (
     ExerciseSource,
     NotebookError,
@@ -373,6 +374,12 @@ def _death(returncode: int, killed_by_us: bool) -> tuple[str, str]:
     return "exit", f"ended the process (exit status {returncode}; os._exit?)"
 
 
+@functools.lru_cache(maxsize=64)
+def _inputs_payload(exercise: Exercise, check: str, seed: int) -> bytes:
+    """The frame body with one check's inputs for ``seed`` (the same for every learner of a run)."""
+    return json.dumps({"inputs": encode_plain(exercise.get_check(check).scenario(seed))}).encode("ascii")
+
+
 def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
                 cancel: threading.Event | None) -> _Outcome:
     """One worker run over ``cells`` then ``checks``; stops at the first failure (see ``_Outcome``)."""
@@ -380,19 +387,23 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
     nonce = secrets.token_hex(16)
     workdir = tempfile.mkdtemp(prefix="prodai-grade-")
     r, w = os.pipe()
+    reply_r, reply_w = os.pipe()
+    os.set_blocking(reply_w, False)
     cpu = math.ceil(lim.timeout * (len(cells) + len(checks) + 2)) + 5
-    job = {"nonce": nonce, "fd": w, "module": task.module, "sys_path": list(task.sys_path),
+    job = {"nonce": nonce, "fd": w, "reply_fd": reply_r, "module": task.module, "sys_path": list(task.sys_path),
            "cells": [{"label": c.label, "source": c.source} for c in cells], "checks": list(checks),
-           "seed": task.seed, "workdir": workdir,
-           "limits": {"memory_mb": lim.memory_mb, "cpu_s": cpu, "fsize_mb": lim.fsize_mb}}
+           "workdir": workdir, "limits": {"memory_mb": lim.memory_mb, "cpu_s": cpu, "fsize_mb": lim.fsize_mb}}
+    by_name = {c.name: c for c in task.exercise.checks}
+    environments: dict[int, Any] = {}
     out = _Outcome()
     proc = None
     try:
         proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, pass_fds=(w,), env=_environment(workdir),
+                                stderr=subprocess.DEVNULL, pass_fds=(w, reply_r), env=_environment(workdir),
                                 cwd=workdir, start_new_session=True)
         os.close(w)
-        w = -1
+        os.close(reply_r)
+        w = reply_r = -1
         try:
             proc.stdin.write(json.dumps(job).encode("utf-8"))
             proc.stdin.close()
@@ -411,6 +422,32 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
             if step == "check":
                 return ("check", index + 1)
             return ("check", 0)
+
+        def reply(payload: bytes) -> None:
+            """Write one frame to the worker's reply pipe, within the current step's deadline."""
+            view = memoryview(nonce.encode("ascii") + b" %d\n" % len(payload) + payload + b"\n")
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([], [reply_w], [], left)[1]:
+                    raise _Corrupt("the worker stopped reading its inputs")
+                try:
+                    view = view[os.write(reply_w, view):]
+                except BlockingIOError:
+                    continue
+                except OSError as exc:
+                    raise _Corrupt(f"the worker's reply pipe closed ({type(exc).__name__})") from None
+
+        def answer(index: int, request: Any) -> None:
+            check = by_name[checks[index]]
+            if check.environment is None:
+                raise _Corrupt("a request from a check that takes none")
+            if index not in environments:
+                environments[index] = check.environment(task.seed)
+            try:
+                body = {"ok": encode_plain(environments[index].respond(decode_plain(request)))}
+            except ValueError as exc:
+                body = {"error": str(exc)[:300]}
+            reply(json.dumps(body).encode("ascii"))
 
         def handle(chunk: bytes) -> None:
             nonlocal started, next_step, deadline, hello, done
@@ -431,6 +468,13 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
                     if started is not None or step != next_step:
                         raise _Corrupt("a message out of order")
                     started = step
+                    if step[0] == "check":
+                        deadline = time.monotonic() + lim.timeout
+                        reply(_inputs_payload(task.exercise, checks[step[1]], task.seed))
+                elif ev == "ask":
+                    if started is None or started[0] != "check" or msg.get("index") != started[1]:
+                        raise _Corrupt("a message out of order")
+                    answer(started[1], msg.get("request"))
                 elif ev == "end":
                     step = (msg.get("step"), msg.get("index"))
                     if step != started:
@@ -500,9 +544,11 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
             _kill(proc)
             fail("corrupt", str(exc) if isinstance(exc, _Corrupt) else "a malformed message")
     finally:
-        if w >= 0:
-            os.close(w)
+        for fd in (w, reply_r):
+            if fd >= 0:
+                os.close(fd)
         os.close(r)
+        os.close(reply_w)
         if proc is not None and proc.poll() is None:
             _kill(proc)
         elif proc is not None:
