@@ -47,13 +47,13 @@ unit: $(STAMP)  ## unit tests only (fast)
 
 NB ?= $(NOTEBOOK_DIRS)
 notebooks: $(STAMP)  ## sync every .md/.ipynb pair and re-execute it (NB=notebooks/02_data_drift.md for one)
-	env -u MPLBACKEND $(BIN)/python -m prodai_lessons._build notebooks $(NB)
+	env -u MPLBACKEND $(BIN)/python -m prodai_lessons.tooling.build_notebooks notebooks $(NB)
 
 exercises: $(STAMP)  ## regenerate the exercise stubs (exercises/) from solutions/ and execute them
 	env -u MPLBACKEND $(BIN)/prodai build-exercises
 
 html: $(STAMP)  ## execute every notebook and export it to _build/html with an index page
-	env -u MPLBACKEND $(BIN)/python -m prodai_lessons._build html $(NOTEBOOK_DIRS) --out _build/html
+	env -u MPLBACKEND $(BIN)/python -m prodai_lessons.tooling.build_notebooks html $(NOTEBOOK_DIRS) --out _build/html
 
 bench: $(STAMP)  ## run the benchmarks (figures against the reference libraries)
 	for f in $(sort $(wildcard benchmarks/bench_*.py)); do echo "==> $$f"; $(BIN)/python "$$f"; done

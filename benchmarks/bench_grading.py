@@ -33,9 +33,9 @@ from test_grading import (  # noqa: E402 - the tests' notebook builders
     write_nb,
 )
 
-from prodai_lessons.cli import main  # noqa: E402
+from prodai_lessons.tooling.cli import main  # noqa: E402
 from prodai_lessons.exercises._core import run_checks  # noqa: E402
-from prodai_lessons.grading import Limits, Submission, Task, grade_submission  # noqa: E402
+from prodai_lessons.tooling.grading import Limits, Submission, Task, grade_submission  # noqa: E402
 
 TIMEOUT = 2.0
 SEED = 7

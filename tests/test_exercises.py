@@ -25,7 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prodai_lessons.exercises import _core, build, ex1, ex2, ex3
+from prodai_lessons.exercises import _core, ex1, ex2, ex3
+from prodai_lessons.tooling import build_exercises as build
 from prodai_lessons.exercises._core import (
     CheckResult,
     decode_plain,
@@ -178,7 +179,7 @@ def test_stale_detection_and_rebuild_roundtrip(tmp_path):
 
 
 def test_cli_check_reports_and_sets_the_exit_status(tmp_path, capsys):
-    from prodai_lessons.cli import main
+    from prodai_lessons.tooling.cli import main
 
     assert main(["build-exercises", "--check", "--solutions", str(SOLUTIONS), "--out", str(EXERCISES)]) == 0
     sol = tmp_path / "solutions"
@@ -805,12 +806,10 @@ def test_a_bad_source_or_a_failing_cell_writes_nothing(tmp_path, monkeypatch):
     assert not out.exists() or list(out.iterdir()) == []
     (sol / "ex1_bad.md").unlink()
 
-    import prodai_lessons._build as _build
-
     def fail(md, **kw):
         raise RuntimeError(f"a cell of {md.name} raised")
 
-    monkeypatch.setattr(_build, "execute_source", fail)
+    monkeypatch.setattr(build, "execute_source", fail)
     with pytest.raises(RuntimeError, match="raised"):
         build.build_exercises(sol, out, execute=True)
     assert list(out.iterdir()) == []  # neither an .md without its .ipynb, nor the temporary copy

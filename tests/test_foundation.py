@@ -13,8 +13,9 @@ import nbformat
 import pytest
 
 import prodai_lessons
-from prodai_lessons import _build, show
-from prodai_lessons.cli import LESSONS, main
+from prodai_lessons import show
+from prodai_lessons.tooling import build_notebooks as _build
+from prodai_lessons.tooling.cli import LESSONS, main
 
 try:
     import tomllib
@@ -192,7 +193,7 @@ def test_find_sources_skips_plain_markdown_and_names_missing_paths(tmp_path):
 
 
 def run_prodai(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "prodai_lessons.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "prodai_lessons.tooling.cli", *args], capture_output=True,
                           text=True, timeout=60)
 
 

@@ -1,4 +1,4 @@
-"""Tests of ``prodai grade`` (prodai_lessons.grading): an adversarial set of submissions built from the real
+"""Tests of ``prodai grade`` (prodai_lessons.tooling.grading): an adversarial set of submissions built from the real
 exercise 3 notebooks, each with its expected grade and reason, plus the gradebook, resume and bad input.
 
 The whole adversarial set is graded once, by the command line, with two jobs and a short timeout
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prodai_lessons.cli import main
+from prodai_lessons.tooling.cli import main
 from prodai_lessons.exercises import ex3
-from prodai_lessons.grading import Limits, Submission, Task, find_submissions, grade_submission
-from prodai_lessons.grading.gradebook import Gradebook, atomic_write_text, feedback_markdown, summarize
-from prodai_lessons.grading.notebook import (
+from prodai_lessons.tooling.grading import Limits, Submission, Task, find_submissions, grade_submission
+from prodai_lessons.tooling.grading.gradebook import Gradebook, atomic_write_text, feedback_markdown, summarize
+from prodai_lessons.tooling.grading.notebook import (
     NotebookError,
     _myst_code_cells,
     assemble,
@@ -32,7 +32,7 @@ from prodai_lessons.grading.notebook import (
     read_code_cells,
     strip_magics,
 )
-from prodai_lessons.grading.runner import LearnerGrade, SubmissionsError, _Corrupt, _Frames
+from prodai_lessons.tooling.grading.runner import LearnerGrade, SubmissionsError, _Corrupt, _Frames
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ex3.EXERCISE
@@ -378,7 +378,7 @@ def test_cancel_kills_the_worker(tmp_path):
     import threading
     import time
 
-    from prodai_lessons.grading.runner import GradingCancelled
+    from prodai_lessons.tooling.grading.runner import GradingCancelled
 
     nb = write_nb(tmp_path / "loop.ipynb", good_with_loop())
     cancel = threading.Event()
@@ -401,7 +401,7 @@ def test_interrupted_run_keeps_finished_grades_and_resumes(tmp_path):
     subs.mkdir()
     write_nb(subs / "a_quick.ipynb", correct_cells())
     write_nb(subs / "z_slow.ipynb", good_with_loop())
-    cmd = [sys.executable, "-c", "import sys; from prodai_lessons.cli import main; sys.exit(main())", "grade",
+    cmd = [sys.executable, "-c", "import sys; from prodai_lessons.tooling.cli import main; sys.exit(main())", "grade",
            "--exercise", "ex3", str(subs), "--out", str(out), "--jobs", "1", "--timeout", "60", "--seed", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     def graded_learners() -> int:
@@ -460,7 +460,7 @@ def test_learner_code_cannot_kill_the_grader(tmp_path):
     nb = write_nb(tmp_path / "killer.ipynb", correct_cells() + [
         "import os, signal\nfor sig in (signal.SIGTERM, signal.SIGKILL):\n    try:\n"
         "        os.kill(os.getppid(), sig)\n    except OSError as exc:\n        print(exc)"])
-    res = subprocess.run([sys.executable, "-c", "import sys; from prodai_lessons.cli import main; sys.exit(main())",
+    res = subprocess.run([sys.executable, "-c", "import sys; from prodai_lessons.tooling.cli import main; sys.exit(main())",
                           "grade", "--exercise", "ex3", str(nb), "--out", str(tmp_path / "g.csv"), "--jobs", "1",
                           "--timeout", str(TIMEOUT), "--seed", "1"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
@@ -602,14 +602,16 @@ def test_malformed_submissions_are_graded_zero_with_the_reason(tmp_path):
 
 
 def test_a_broken_exercise_is_a_grader_error_not_a_grade(tmp_path, capsys, monkeypatch):
-    from prodai_lessons.grading import runner
+    from prodai_lessons.tooling.grading import runner
 
     nb = write_nb(tmp_path / "a.ipynb", correct_cells())
     with pytest.raises(runner.GraderError, match="No module named 'no_such_exercise'"):
         grade_submission(Task(EX, "no_such_exercise", SOURCE, 0, Limits(timeout=TIMEOUT)), Submission("a", str(nb)))
     # through the command line: exit 1, the learner stays out of the gradebook so a rerun retries
+    from prodai_lessons.tooling.grading import cli as grading_cli
+
     real = runner.Task
-    monkeypatch.setattr(runner, "Task", lambda ex, module, *a, **k: real(ex, "no_such_exercise", *a, **k))
+    monkeypatch.setattr(grading_cli, "Task", lambda ex, module, *a, **k: real(ex, "no_such_exercise", *a, **k))
     status, io = _run(["grade", "--exercise", "ex3", str(nb), "--out", str(tmp_path / "g.csv"), "--jobs", "1"],
                       capsys)
     assert status == 1 and "a: " in io.err and "No module named" in io.err
@@ -838,7 +840,7 @@ def test_strip_magics_only_touches_ipython_syntax_at_logical_line_starts():
 
 
 def test_logical_line_starts_agree_with_tokenize_on_real_python():
-    from prodai_lessons.grading.notebook import _logical_line_starts
+    from prodai_lessons.tooling.cells import _logical_line_starts
 
     sources = _stdlib_sources() + _course_sources() + VALID_LOOKALIKES
     assert len(sources) > 50
@@ -886,7 +888,7 @@ def test_undecodable_file_names_and_messages_do_not_stop_the_run(tmp_path, capsy
 
 def test_distinct_learners_get_distinct_feedback_files(tmp_path):
     from prodai_lessons.exercises._core import CheckResult
-    from prodai_lessons.grading.gradebook import safe_filename, write_feedback
+    from prodai_lessons.tooling.grading.gradebook import safe_filename, write_feedback
 
     ids = ["ann smith", "ann_smith", "Ann", "ann", "ANN", "ann/smith", "ann\\smith", "..", ".x", "-x", "",
            "a" * 300, "a" * 301, "ann_smith-0123abcd", "x-deadbeef", "caf\\udce9", "café", "cafe\u0301"]
@@ -936,7 +938,7 @@ def test_a_second_run_on_the_same_gradebook_is_refused(tmp_path, capsys):
     out = tmp_path / "g.csv"
     slow = write_nb(tmp_path / "slow.ipynb", good_with_loop())
     quick = write_nb(tmp_path / "quick.ipynb", stub_cells())
-    cmd = [sys.executable, "-c", "import sys; from prodai_lessons.cli import main; sys.exit(main())", "grade",
+    cmd = [sys.executable, "-c", "import sys; from prodai_lessons.tooling.cli import main; sys.exit(main())", "grade",
            "--exercise", "ex3", str(slow), "--out", str(out), "--jobs", "1", "--timeout", "60", "--seed", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -953,7 +955,7 @@ def test_a_second_run_on_the_same_gradebook_is_refused(tmp_path, capsys):
         proc.communicate(timeout=20)
     assert proc.returncode == 130
     # once the first run is over, the lock is free again
-    from prodai_lessons.grading.gradebook import RunLock
+    from prodai_lessons.tooling.grading.gradebook import RunLock
 
     lock = RunLock(out)
     assert lock.acquire() and lock.active

@@ -1,8 +1,7 @@
 """The ``prodai`` command line.
 
 Each course section that has something to run from a terminal adds a subcommand here, in a
-``_add_<name>`` function registered in ``_SUBCOMMANDS``; the handler imports its module lazily so
-``prodai --help`` stays fast. Handlers return the process exit status.
+``_add_<name>`` function registered in ``_SUBCOMMANDS``. Handlers return the process exit status.
 """
 
 from __future__ import annotations
@@ -12,6 +11,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from prodai_lessons import __version__
+from prodai_lessons.dashboard import write_report
+from prodai_lessons.tooling import build_exercises
+from prodai_lessons.tooling.grading import cli as grading_cli
 
 #: Lessons in course order: (notebook stem, module that carries its code, title).
 LESSONS: tuple[tuple[str, str, str], ...] = (
@@ -40,23 +42,17 @@ def _add_lessons(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_build_exercises(args: argparse.Namespace) -> int:
-    from prodai_lessons.exercises import build
-
-    return build.run(args)
+    return build_exercises.run(args)
 
 
 def _add_build_exercises(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build-exercises",
                        help="write exercises/ (stubs, executed) from the solution notebooks in solutions/")
-    from prodai_lessons.exercises.build import add_arguments
-
-    add_arguments(p)
+    build_exercises.add_arguments(p)
     p.set_defaults(handler=_cmd_build_exercises)
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from prodai_lessons.grading import cli as grading_cli
-
     return grading_cli.run(args)
 
 
@@ -65,9 +61,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
                        description="Grade exercise submissions: each runs in its own sandboxed process with a "
                                    "timeout per check; the checks' judges run in the grader. Writes a CSV + "
                                    "JSON gradebook and one markdown feedback file per learner.")
-    from prodai_lessons.grading.cli import add_arguments
-
-    add_arguments(p)
+    grading_cli.add_arguments(p)
     p.set_defaults(handler=_cmd_grade)
 
 
@@ -83,8 +77,6 @@ def _non_negative_int(text: str) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from prodai_lessons.dashboard import write_report
-
     try:
         path = write_report(args.out, seed=args.seed)
     except (OSError, ValueError, TypeError) as exc:

@@ -1,5 +1,5 @@
-"""``prodai grade``: the command line over :mod:`~prodai_lessons.grading.runner` and
-:mod:`~prodai_lessons.grading.gradebook` (argument checks, the thread pool, the progress bar, the summary).
+"""``prodai grade``: the command line over :mod:`~prodai_lessons.tooling.grading.runner` and
+:mod:`~prodai_lessons.tooling.grading.gradebook` (argument checks, the thread pool, the progress bar, the summary).
 
 Exit status: 0 when every learner was graded (whatever their grades), 1 when the grader itself failed for
 some learners (they are left out of the gradebook, so a rerun retries them), 2 for bad arguments or inputs
@@ -20,9 +20,28 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict
 from pathlib import Path
 
-from prodai_lessons.grading.runner import Limits  # (the package __init__ imports it anyway)
+from prodai_lessons.tooling.build_exercises import SolutionMarkupError
+from prodai_lessons.tooling.grading.gradebook import (
+    Gradebook,
+    GradebookError,
+    RunLock,
+    feedback_path,
+    source_sha256,
+    summarize,
+    write_feedback,
+)
+from prodai_lessons.tooling.grading.notebook import NotebookError, load_exercise_source
+from prodai_lessons.tooling.grading.runner import (
+    GradingCancelled,
+    Limits,
+    SubmissionsError,
+    Task,
+    find_submissions,
+    grade_submission,
+)
 
 __all__ = ["add_arguments", "run", "available_exercises"]
 
@@ -110,10 +129,6 @@ def _error(msg: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """``prodai grade``: check the inputs, lock the gradebook, grade (see the module docstring)."""
-    from prodai_lessons.exercises.build import SolutionMarkupError
-    from prodai_lessons.grading.gradebook import RunLock
-    from prodai_lessons.grading.notebook import NotebookError, load_exercise_source
-    from prodai_lessons.grading.runner import SubmissionsError, find_submissions
 
     names = available_exercises()
     if args.exercise not in names:
@@ -121,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     module = f"prodai_lessons.exercises.{args.exercise}"
     exercise = importlib.import_module(module).EXERCISE
 
-    package_root = Path(__file__).resolve().parents[2]
+    package_root = Path(__file__).resolve().parents[3]
     root = Path(args.course) if args.course else (
         package_root if (package_root / exercise.solution_path).with_suffix(".md").exists()
         or (package_root / exercise.solution_path).exists() else Path.cwd())
@@ -157,17 +172,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_locked(args, exercise, module, source, subs, out, feedback_dir) -> int:  # noqa: C901 - steps in order
     """The rest of :func:`run`, while this run holds the gradebook's lock."""
-    from dataclasses import asdict
 
-    from prodai_lessons.grading.gradebook import (
-        Gradebook,
-        GradebookError,
-        feedback_path,
-        source_sha256,
-        summarize,
-        write_feedback,
-    )
-    from prodai_lessons.grading.runner import GradingCancelled, Task, grade_submission
 
     limits = Limits(timeout=args.timeout, memory_mb=args.memory)
     settings = {"limits": asdict(limits), "source_sha256": source_sha256(source.cells, source.answer)}

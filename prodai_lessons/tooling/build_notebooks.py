@@ -6,7 +6,7 @@ both files always hold the same cells. ``html`` does the same and exports each e
 to HTML with nbconvert, plus an ``index.html``. These tools come with the ``course`` extra; they are
 imported here lazily so the package itself needs numpy and matplotlib only.
 
-Run as ``python -m prodai_lessons._build notebooks DIR...`` or ``... html DIR... --out DIR``.
+Run as ``python -m prodai_lessons.tooling.build_notebooks notebooks DIR...`` or ``... html DIR... --out DIR``.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def build_html(paths: Sequence[str | Path], out_dir: str | Path, *, log=print) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prodai_lessons._build")
+    parser = argparse.ArgumentParser(prog="python -m prodai_lessons.tooling.build_notebooks")
     parser.add_argument("step", choices=["notebooks", "html"])
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--out", default="_build/html")

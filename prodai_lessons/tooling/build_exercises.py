@@ -33,10 +33,14 @@ lines; the learner version drops the region, markers included.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from prodai_lessons.tooling.build_notebooks import execute_source, find_sources
+from prodai_lessons.tooling.cells import strip_magics
 
 __all__ = ["strip_solutions", "exercise_sources", "build_exercises", "stale_exercises", "SolutionMarkupError"]
 
@@ -173,10 +177,6 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
 
 def _check_stubs(cell: list[str], stubs: list[tuple[int, _Pos]]) -> None:
     """Each stub of a learner cell must sit in a function body, and the cell must parse (see module doc)."""
-    import ast
-
-    from prodai_lessons.grading.notebook import strip_magics
-
     first = stubs[0][1]
     cell = list(cell)
     k = 0
@@ -216,8 +216,6 @@ def _check_stubs(cell: list[str], stubs: list[tuple[int, _Pos]]) -> None:
 
 def exercise_sources(solutions_dir: str | Path = "solutions") -> list[Path]:
     """The solution notebooks (``*.md`` with a jupytext header) in ``solutions_dir``, sorted."""
-    from prodai_lessons._build import find_sources
-
     d = Path(solutions_dir)
     if not d.is_dir():
         raise FileNotFoundError(f"solutions_dir: {d} is not a directory")
@@ -243,8 +241,6 @@ def build_exercises(solutions_dir: str | Path = "solutions", exercises_dir: str 
     then has nothing to compare). Returns the written paths.
     """
     import jupytext
-
-    from prodai_lessons._build import execute_source
 
     targets = _targets(solutions_dir, exercises_dir)
     Path(exercises_dir).mkdir(parents=True, exist_ok=True)
@@ -306,7 +302,7 @@ def stale_exercises(solutions_dir: str | Path = "solutions",
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``prodai build-exercises`` (also ``python -m prodai_lessons.exercises.build``)."""
+    """``prodai build-exercises`` (also ``python -m prodai_lessons.tooling.build_exercises``)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="prodai build-exercises")

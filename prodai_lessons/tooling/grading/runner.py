@@ -6,11 +6,11 @@ not need rich outputs, widgets or the IPython display machinery. A plain ``pytho
 ~0.1 s where a kernel takes ~1-2 s plus ZeroMQ plumbing, it takes resource limits and a Landlock ruleset at
 start (a kernel runs its own event loop and threads that such limits would break), and when it has to be
 killed there is nothing to restart but the process. The cost is IPython syntax: magics and shell escapes
-are neutralised (:func:`~prodai_lessons.grading.notebook.strip_magics`) and ``display`` is a plain stand-in.
+are neutralised (:func:`~prodai_lessons.tooling.grading.notebook.strip_magics`) and ``display`` is a plain stand-in.
 
 **What runs where.**
 
-- The *worker* (:mod:`prodai_lessons.grading._worker`, its own process group, a fresh temporary working
+- The *worker* (:mod:`prodai_lessons.tooling.grading._worker`, its own process group, a fresh temporary working
   directory, a scrubbed environment, ``/dev/null`` for stdin/stdout/stderr, resource limits, no
   capabilities, Landlock where available) executes the cells and each check's ``collect``, and sends the
   plain data back on a pipe, framed with a per-run random nonce. Every process the learner starts ends
@@ -59,7 +59,7 @@ from typing import Any, ClassVar
 
 from prodai_lessons._validation import check_int, check_real
 from prodai_lessons.exercises._core import CheckResult, Exercise, decode_plain, describe_exception, encode_plain
-from prodai_lessons.grading.notebook import (
+from prodai_lessons.tooling.grading.notebook import (
     ExerciseSource,
     NotebookError,
     ProgramCell,
@@ -72,7 +72,7 @@ __all__ = ["Limits", "Task", "Submission", "LearnerGrade", "GradingCancelled", "
 
 MAX_FRAME = 16 * 1024 * 1024
 _STATUSES = frozenset({"not_attempted", "error", "memory", "invalid", "timeout"})
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
 
 def clean_text(text: str) -> str:
@@ -249,7 +249,7 @@ class LearnerGrade:
 # ------------------------------------------------------------------------------------------ the worker
 
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
-         "from prodai_lessons.grading._worker import main; main()")
+         "from prodai_lessons.tooling.grading._worker import main; main()")
 
 
 def worker_command() -> list[str]:

@@ -1,4 +1,4 @@
-"""The grading worker: one plain Python subprocess per submission (see :mod:`prodai_lessons.grading.runner`).
+"""The grading worker: one plain Python subprocess per submission (see :mod:`prodai_lessons.tooling.grading.runner`).
 
 Run by the grader as ``python -I -B -c "...main()"``; it never runs on its own. It reads its job (cells,
 check names, limits, a per-run nonce and the numbers of the results and reply pipes) from stdin, then:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from prodai_lessons.exercises._core import CheckResult, Exercise
-from prodai_lessons.grading.runner import LearnerGrade, clean_text
+from prodai_lessons.tooling.grading.runner import LearnerGrade, clean_text
 
 __all__ = ["GradebookError", "Gradebook", "Summary", "RunLock", "atomic_write_text", "feedback_markdown",
            "write_feedback", "feedback_path", "summarize", "safe_filename", "clean_text"]
