@@ -4,7 +4,7 @@ Prints
 
 1. short texts per second through the full input pipeline (prompt injection, length, invisible text,
    rate limit) on three workloads drawn from the shipped corpus: every text, benign texts only, and a
-   95 % benign / 5 % attack mix; the reference measured in the same run is the original lesson's
+   95 % benign / 5 % attack mix; the reference measured in the same run is the common naive
    approach (substring injection check + length check, nothing else). Goal: >= 20,000 texts/s.
 2. for every 1 MB adversarial input (long runs of near-matches for each pattern family, floods of
    valid PII, scripts outside the precomputed fold table), the CPU time of each guard alone and of
@@ -47,14 +47,14 @@ GOAL_TEXTS = 20_000
 MB = 1_000_000
 GOAL_MB_SECONDS = 0.5
 REPEAT = 3
-ORIGINAL_WORDS = ["ignore previous", "ignore all", "you are now", "new instructions", "system:", "[system]",
+NAIVE_WORDS = ["ignore previous", "ignore all", "you are now", "new instructions", "system:", "[system]",
                   "forget everything", "disregard"]
 
 
 def naive_check_input(text: str) -> bool:
-    """The original lesson's input guards, re-typed for timing: substrings, then a length limit."""
+    """The common naive input guards, for timing: substrings of the lower-cased text, then a length limit."""
     low = text.lower()
-    for w in ORIGINAL_WORDS:
+    for w in NAIVE_WORDS:
         if w in low:
             return False
     return len(text) <= 2000
@@ -166,7 +166,7 @@ def scaling_inputs() -> dict[str, tuple[object, Callable[[int], str]]]:
 
 def main() -> None:
     print(f"1. Input pipeline (injection + length + invisible text + rate limit), {N_TEXTS:,} short texts")
-    print(f"   {'workload':<14} {'texts/s (wall)':>15} {'texts/s (CPU)':>14} {'original (CPU)':>15} {'original faster':>16}")
+    print(f"   {'workload':<14} {'texts/s (wall)':>15} {'texts/s (CPU)':>14} {'naive (CPU)':>15} {'naive faster':>16}")
     for name, texts in workloads().items():
         pipe = input_pipeline()
         wall, cpu = timed(pipe.check_input, texts)
@@ -174,7 +174,7 @@ def main() -> None:
         rate, rate_naive = N_TEXTS / cpu, N_TEXTS / cpu_naive
         print(f"   {name:<14} {N_TEXTS / wall:>15,.0f} {rate:>14,.0f} {rate_naive:>15,.0f} {rate_naive / rate:>15.0f}x"
               f"   goal >= {GOAL_TEXTS:,}: {'met' if rate >= GOAL_TEXTS else 'NOT met'} (CPU)")
-    print("   (the original does far less work: no normalization, no scoring, no invisible-text or rate check)")
+    print("   (the naive check does far less work: no normalization, no scoring, no invisible-text or rate check)")
 
     print(f"\n2. 1 MB adversarial inputs: CPU seconds per guard alone, and for the whole pipeline "
           f"(input + output stage); best of {REPEAT} runs")
