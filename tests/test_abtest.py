@@ -74,7 +74,7 @@ _ASSIGN_SCRIPT = textwrap.dedent("""
     import json, sys
     from prodai_lessons.abtest import assign_variant
     split = {"a": 0.2, "b": 0.3, "c": 0.5}
-    if sys.argv[1] == "builtin_hash":   # the original lesson's method, for the must-fail case
+    if sys.argv[1] == "builtin_hash":   # the common mistake, Python's salted hash(): must fail
         out = [["a", "b", "c"][hash(f"exp_{u}") % 3] for u in range(300)]
     else:
         out = [assign_variant(e, u, split) for e in ("exp-1", "exp-2") for u in range(300)]
@@ -249,7 +249,7 @@ def test_aa_false_positive_rate_at_n10_is_nominal():
     p = welch_p_values(a, b)
     fpr = float(np.mean(p < 0.05))
     assert 0.04 <= fpr <= 0.06, fpr
-    # Must-fail: the original lesson's p-value (normal instead of Student t) on the same data.
+    # Must-fail: the common mistake, a p-value from the normal instead of the Student t, on the same data.
     t, _, _, _ = ab.welch_from_moments(a.mean(1), a.var(1, ddof=1), 10, b.mean(1), b.var(1, ddof=1), 10)
     p_normal = 2 * np.asarray(normal_sf(np.abs(t)))
     fpr_normal = float(np.mean(p_normal < 0.05))
