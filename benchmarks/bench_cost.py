@@ -1,8 +1,8 @@
 """Benchmark of prodai_lessons.cost: requests/s through CostTracker, single and batched.
 
 Prints requests per second for ``log_request`` (one call per request), ``log_batch`` (arrays) and, as the
-reference measured in the same run, the original lesson's approach (a dict appended per request, float
-costs, report by looping over the list). Goal: ``log_batch`` >= 500,000 requests/s. Run:
+reference measured in the same run, the common first design of a cost tracker (a dict appended per
+request, float costs, report by looping over the list). Goal: ``log_batch`` >= 500,000 requests/s. Run:
 
     .venv/bin/python benchmarks/bench_cost.py
 """
@@ -22,7 +22,7 @@ GOAL = 500_000
 
 
 class NaiveTracker:
-    """The original lesson's design, re-typed for timing: a list of dicts, float sums, a Python-loop report."""
+    """The common first design, for timing: a list of dicts, float sums, a Python-loop report."""
 
     def __init__(self, pricing):
         self.pricing = {m: (p.input_per_mtok / 1e6, p.output_per_mtok / 1e6) for m, p in pricing.models.items()}
@@ -91,7 +91,7 @@ def main() -> None:
     print(f"CostTracker.log_request : {rate_single:>12,.0f} requests/s  ({1e6 / rate_single:.2f} us/request, "
           f"{N_SINGLE:,} requests, report included)")
     print(f"naive dict tracker      : {rate_naive:>12,.0f} requests/s  ({1e6 / rate_naive:.2f} us/request, "
-          "the original's design: no validation, no budget, float sums)")
+          "a list of dicts: no validation, no budget, float sums)")
     print(f"CostTracker.log_batch   : {rate_batch:>12,.0f} requests/s  ({N_BATCH:,} requests in one batch, "
           "report included)")
     print(f"batch / naive           : {rate_batch / rate_naive:>12.1f}x")

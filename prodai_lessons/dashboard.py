@@ -1,18 +1,24 @@
 """The 24-hour observability dashboard, drawn from what the course's components recorded.
 
 Nothing on the dashboard is generated for the picture. A day of traffic goes through the real pieces,
-and the panels read what they kept:
+and the panels read what they kept. Read the two ideas first:
+
+- :func:`line_panel`: one panel. A metric as the monitoring pipeline reported it, scrape by scrape, its
+  alert rule's own threshold, and the windows in which alerts fired, shaded.
+- :func:`merge_episodes`: incident windows from the **alert history**. Firing episodes of all rules merge
+  when they overlap or are less than ``merge_gap`` apart (one incident trips several rules a few minutes
+  apart). A window covers an hour when alerts fired for at least half of it (:func:`hours_covered`): an
+  incident from 14:00 to 17:00 covers "hours 14-16" (14, 15 and 16), never "14-17", the label a Python
+  slice ``14:17`` invites although it holds hours 14, 15 and 16.
+
+Then the plumbing:
 
 - :class:`MetricsRecorder` scrapes :meth:`MonitoringPipeline.metrics` on a grid (every 5 minutes by
   default), as Prometheus scrapes a target: traffic, latency p95, error rate and mean confidence panels
   are those scrapes; the threshold lines are the pipeline's own alert rules.
 - The cost panel is :meth:`CostTracker.binned_costs` (exact hourly sums).
 - The guardrail panel counts the triggers the :class:`GuardrailPipeline` reported, per hour and guard.
-- Incident windows are taken from the **alert history** (:func:`alert_windows`): firing episodes of all
-  rules, merged when they overlap or are less than ``merge_gap`` apart. A window is labelled with its clock
-  times and with the hours it covers, an hour counting when alerts fired for at least half of it: an
-  incident from 14:00 to 17:00 covers "hours 14-16" (14, 15 and 16), never "14-17" (the original lesson's
-  label for its slice ``14:17``, which holds hours 14, 15 and 16).
+- :func:`alert_windows` pairs each rule's firing and resolved notifications into episodes and merges them.
 
 :func:`plot_dashboard` draws the six panels, :func:`write_report` writes a standalone HTML page (PNG embedded
 as base64, summary and alert tables) that opens without Jupyter, also as ``prodai dashboard --out report.html``.
@@ -25,18 +31,33 @@ import base64
 import html
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
+from prodai_lessons._dashboard_engine import clock_text, day_texts, html_page, incident_line
 from prodai_lessons._validation import as_1d_array, as_category_array, check_int, check_real
-from prodai_lessons.cost import CostTracker
-from prodai_lessons.monitoring import Alert, AlertRule, BurnRateRule, MetricsSnapshot, MonitoringPipeline
+from prodai_lessons.cost import CostTracker, load_pricing
+from prodai_lessons.guardrails import (
+    GuardrailPipeline,
+    InvisibleTextGuard,
+    LengthGuard,
+    PIIGuard,
+    PromptInjectionGuard,
+    ToxicityGuard,
+)
+from prodai_lessons.incidents import IncidentManager
+from prodai_lessons.monitoring import SLO, Alert, AlertRule, BurnRateRule, MetricsSnapshot, MonitoringPipeline
+from prodai_lessons.simulate import simulate_day
 
 __all__ = [
+    "line_panel",
+    "merge_episodes",
+    "hours_covered",
     "MetricsRecorder",
     "AlertWindow",
     "alert_windows",
@@ -55,12 +76,84 @@ __all__ = [
 HOUR = 3600.0
 
 
+# ------------------------------------------------------------------------------------------ the ideas
+def line_panel(ax: Any, times_s: Any, values: Any, windows: Sequence[AlertWindow] = (), *,
+               threshold: float | None = None, label: str = "alert threshold", color: str = "#2e86c1",
+               unit_s: float = HOUR) -> Any:
+    """Draw one dashboard panel: a recorded metric over the day, its alert threshold, the alert windows.
+
+    ``times_s``, ``values``: one metric's scrapes (``recorder.times``, ``recorder.series(name)``);
+    ``threshold``: the alert rule's own threshold (dashed, with ``label``); ``windows``: the
+    :func:`alert_windows` of the pipeline's history, shaded, so the picture and the pager agree.
+    Assumes ``times_s`` and ``values`` of one length; x is in hours (``unit_s`` seconds).
+
+    >>> fig, ax = plt.subplots()
+    >>> _ = line_panel(ax, [300.0, 600.0, 900.0], [340.0, 720.0, 350.0], threshold=500.0)
+    >>> len(ax.lines)  # the metric and its threshold
+    2
+    >>> plt.close(fig)
+    """
+    ax.plot(np.asarray(times_s) / unit_s, values, color=color, lw=1.5)  # x in hours of the day
+    if threshold is not None:
+        ax.axhline(threshold, color="#c0392b", ls="--", lw=1, label=label)
+    _shade(ax, windows, unit_s)  # each window a light red band
+    return ax
+
+
+def merge_episodes(episodes: Sequence[tuple[float, float, str, str]], gap: float
+                   ) -> list[tuple[float, float, list[str], str]]:
+    """Merge firing episodes ``(start, end, rule, severity)``, sorted by start, into incident windows.
+
+    An episode joins the last window when it starts at most ``gap`` seconds after that window ends. A
+    window keeps its rules in order of firing and the worst severity (``"P0" < "P1"``, so ``min``).
+
+    >>> merge_episodes([(0, 60, "latency", "P2"), (90, 200, "errors", "P1"), (900, 960, "latency", "P3")],
+    ...                gap=60)
+    [(0, 200, ['latency', 'errors'], 'P1'), (900, 960, ['latency'], 'P3')]
+    """
+    merged: list[tuple[float, float, list[str], str]] = []
+    for start, end, rule, severity in episodes:
+        if merged and start <= merged[-1][1] + gap:  # overlaps or nearly touches the last window
+            first, last, rules, worst = merged[-1]
+            merged[-1] = (first, max(last, end), rules + [rule] * (rule not in rules), min(worst, severity))
+        else:
+            merged.append((start, end, [rule], severity))
+    return merged
+
+
+def hours_covered(start_s: float, end_s: float, min_share: float = 0.5, width: float = HOUR) -> tuple[int, ...]:
+    """The hours ``h`` (bins ``[h * width, (h + 1) * width)``) that ``[start_s, end_s)`` covers for at least
+    ``min_share`` of their length. Assumes ``start_s <= end_s``.
+
+    >>> hours_covered(14 * HOUR, 17 * HOUR), hours_covered(14 * HOUR + 600, 15 * HOUR + 1200)
+    ((14, 15, 16), (14,))
+    """
+    first, last = int(start_s // width), int(math.ceil(end_s / width))
+    return tuple(h for h in range(first, max(last, first + 1))
+                 if min(end_s, (h + 1) * width) - max(start_s, h * width) >= min_share * width)
+
+
+def _shade(ax: Any, windows: Sequence[AlertWindow], unit_s: float, label: str | None = None) -> None:
+    """Shade each window on ``ax`` (x in units of ``unit_s``); ``label`` names the first one in the legend."""
+    for k, w in enumerate(windows):
+        ax.axvspan(w.start_s / unit_s, w.end_s / unit_s, color="#e74c3c", alpha=0.13, lw=0,
+                   label=label if k == 0 else None)
+
+
 # ------------------------------------------------------------------------------------------ scraping
 class MetricsRecorder:
     """Keep :class:`MetricsSnapshot` s of a pipeline over time: the time series a dashboard plots.
 
     Call :meth:`scrape` at regular times (e.g. after feeding each 5-minute slice of traffic). ``at``
     (default: the snapshot's own time) must not go backwards.
+
+    >>> pipeline = MonitoringPipeline(day_rules(), window="5m")
+    >>> recorder = MetricsRecorder()
+    >>> pipeline.log_batch([300.0, 320.0, 900.0], [False, False, True], [0.9, 0.8, 0.7], [0.001] * 3,
+    ...                    timestamp=[10.0, 20.0, 30.0])
+    >>> _ = recorder.scrape(pipeline, at=300.0)
+    >>> recorder.times, recorder.series("n_requests_total"), recorder.series("latency_p95_ms")
+    (array([300.]), array([3.]), array([842.]))
     """
 
     def __init__(self) -> None:
@@ -110,6 +203,9 @@ def format_hours(hours: Sequence[int]) -> str:
     """``(14, 15, 16)`` -> ``"hours 14-16"``; gaps listed: ``(1, 2, 5)`` -> ``"hours 1-2, 5"``; ``()`` -> ``"no full hour"``.
 
     Ranges are inclusive: every hour named is covered.
+
+    >>> format_hours((14, 15, 16)), format_hours((1, 2, 5)), format_hours(())
+    ('hours 14-16', 'hours 1-2, 5', 'no full hour')
     """
     hs = sorted({int(h) for h in hours})
     if not hs:
@@ -125,11 +221,6 @@ def format_hours(hours: Sequence[int]) -> str:
     return ("hour " if len(hs) == 1 else "hours ") + ", ".join(parts)
 
 
-def _clock(seconds: float) -> str:
-    m = int(round(seconds / 60.0))
-    return f"{m // 60:02d}:{m % 60:02d}"
-
-
 @dataclass(frozen=True)
 class AlertWindow:
     """A stretch of time during which at least one alert was firing, ``[start_s, end_s)``.
@@ -137,6 +228,10 @@ class AlertWindow:
     ``hours`` are the hours covered by at least ``min_share`` (default half) of their length; ``rules`` the
     rules that fired in it, in order of firing; ``severity`` the worst of them; ``open`` when an alert was
     still firing at the end of the data.
+
+    >>> w = AlertWindow(14 * HOUR + 360, 17 * HOUR + 720, (14, 15, 16), ("high p95 latency",), "P2")
+    >>> w.label(), w.duration_s
+    ('14:06-17:12, hours 14-16 (P2)', 11160.0)
     """
 
     start_s: float
@@ -152,8 +247,8 @@ class AlertWindow:
 
     def label(self) -> str:
         """E.g. ``"14:06-17:14, hours 14-16 (P1)"``: clock times and the hours the window really covers."""
-        end = _clock(self.end_s) + ("+" if self.open else "")
-        return f"{_clock(self.start_s)}-{end}, {format_hours(self.hours)} ({self.severity})"
+        end = clock_text(self.end_s) + ("+" if self.open else "")
+        return f"{clock_text(self.start_s)}-{end}, {format_hours(self.hours)} ({self.severity})"
 
 
 def alert_windows(
@@ -169,8 +264,15 @@ def alert_windows(
     Each rule's ``"firing"`` notification is paired with its next ``"resolved"`` (an episode; one still
     firing ends at ``until``, default the last notification's time). Episodes of all rules are merged
     when they overlap or are at most ``merge_gap`` seconds apart (one incident trips several rules, a
-    few minutes apart). Hour ``h`` belongs to a window when the window covers at least ``min_share`` of
-    ``[h * bin_seconds, (h + 1) * bin_seconds)``.
+    few minutes apart; :func:`merge_episodes`). Hour ``h`` belongs to a window when the window covers at
+    least ``min_share`` of ``[h * bin_seconds, (h + 1) * bin_seconds)`` (:func:`hours_covered`).
+
+    >>> def alert(rule, status, at):
+    ...     return Alert(rule, status, at, 0, 0.0, 0.0, "P2", "latency_p95", "latency", f"{rule} {status}")
+    >>> history = [alert("latency", "firing", 14 * HOUR), alert("confidence", "firing", 14 * HOUR + 120),
+    ...            alert("latency", "resolved", 17 * HOUR), alert("confidence", "resolved", 17 * HOUR + 60)]
+    >>> [w.label() for w in alert_windows(history)]
+    ['14:00-17:01, hours 14-16 (P2)']
     """
     gap = check_real("merge_gap", merge_gap, minimum=0.0)
     share = check_real("min_share", min_share, minimum=0.0, maximum=1.0, strict_minimum=True)
@@ -193,30 +295,30 @@ def alert_windows(
     for f in open_.values():
         episodes.append((f.at, max(end_default, f.at), f.rule, f.severity, True))
     episodes.sort(key=lambda e: (e[0], e[2]))
-    merged: list[list] = []
-    for start, end, rule, sev, is_open in episodes:
-        if merged and start <= merged[-1][1] + gap:
-            m = merged[-1]
-            m[1] = max(m[1], end)
-            if rule not in m[2]:
-                m[2].append(rule)
-            m[3] = min(m[3], sev)  # "P0" < "P1" < ...: the worst severity
-            m[4] = m[4] or is_open
-        else:
-            merged.append([start, end, [rule], sev, is_open])
+    open_starts = [e[0] for e in episodes if e[4]]
     out = []
-    for start, end, rules, sev, is_open in merged:
-        first, last_h = int(start // width), int(math.ceil(end / width))
-        hours = tuple(h for h in range(first, max(last_h, first + 1))
-                      if min(end, (h + 1) * width) - max(start, h * width) >= share * width)
-        out.append(AlertWindow(float(start), float(end), hours, tuple(rules), sev, is_open))
+    for start, end, rules, sev in merge_episodes([e[:4] for e in episodes], gap):
+        is_open = any(start <= t <= end for t in open_starts)
+        out.append(AlertWindow(float(start), float(end), hours_covered(start, end, share, width), tuple(rules),
+                               sev, is_open))
     return tuple(out)
 
 
 # ------------------------------------------------------------------------------------------ data
 @dataclass(frozen=True)
 class DaySummary:
-    """The day in figures; every number comes from a component's record (see :func:`collect_dashboard`)."""
+    """The day in figures; every number comes from a component's record (see :func:`collect_dashboard`).
+
+    Requests, error rate and error budget from the pipeline's last scrape; latency p95 over the scrapes;
+    cost from the tracker; guardrail triggers per guard; alerts fired per rule; the incident windows'
+    labels; and free ``incidents``/``notes`` lines. ``rows()`` and ``to_text()`` lay them out.
+
+    >>> summary = simulate_observed_day(seed=0).data.summary
+    >>> summary.n_requests, summary.alerts_fired, summary.incident_windows
+    (30855, 3, ('14:06-17:12, hours 14-16 (P1)',))
+    >>> print(summary.to_text().splitlines()[1])
+    error rate (day)                          4.23%
+    """
 
     n_requests: int
     error_rate: float | None
@@ -286,6 +388,10 @@ class DashboardData:
     the preceding scrape interval), ``latency_p95_ms``, ``error_rate``, ``confidence``. Per bin
     (``n_bins`` of ``bin_seconds``): ``cost`` (USD) and ``guardrail_triggers`` (guard -> counts).
     ``thresholds``: metric -> the alert rule's threshold. ``windows``: from the alert history.
+
+    >>> data = simulate_observed_day(seed=0).data
+    >>> len(data.times), data.cost.shape, round(float(data.cost.sum()), 2), data.thresholds["latency_p95"]
+    (288, (24,), 164.37, 500.0)
     """
 
     title: str
@@ -337,6 +443,11 @@ def collect_dashboard(
     the thresholds and its ``history`` the incident windows; ``tracker``: the cost per bin and the cost
     summary; ``guardrail_times``/``guardrail_names``: one entry per guardrail trigger (time, guard name);
     ``incidents``/``notes``: lines for the summary (e.g. each incident's one-line description).
+
+    >>> day = simulate_observed_day(seed=0, guarded_share=0.0)
+    >>> data = collect_dashboard(day.recorder, day.pipeline, day.tracker, notes=["a quiet night"])
+    >>> [w.label() for w in data.windows], data.summary.notes
+    (['14:06-17:12, hours 14-16 (P1)'], ('a quiet night',))
     """
     if not isinstance(recorder, MetricsRecorder):
         raise TypeError(f"recorder must be a MetricsRecorder; got {type(recorder).__name__}")
@@ -422,9 +533,13 @@ def plot_dashboard(data: DashboardData, *, figsize: tuple[float, float] = (15, 1
     windows from the alert history shaded on each, and labelled on the traffic panel. Returns the Figure.
 
     The x axis is in hours (``bin_seconds`` units); threshold lines are the pipeline's alert rules.
-    """
-    import matplotlib.pyplot as plt
+    ``data``: from :func:`collect_dashboard`; ``figsize``: inches.
 
+    >>> fig = plot_dashboard(simulate_observed_day(seed=0).data)
+    >>> len(fig.axes), [ax.get_title() for ax in fig.axes][:2]
+    (6, ['Traffic', 'Latency p95 (5-minute window)'])
+    >>> plt.close(fig)
+    """
     if not isinstance(data, DashboardData):
         raise TypeError(f"data must be DashboardData (see collect_dashboard); got {type(data).__name__}")
     unit = data.bin_seconds
@@ -433,14 +548,9 @@ def plot_dashboard(data: DashboardData, *, figsize: tuple[float, float] = (15, 1
     fig, axes = plt.subplots(3, 2, figsize=figsize, sharex=True)
     (ax_t, ax_l), (ax_e, ax_q), (ax_c, ax_g) = axes
 
-    def shade(ax, label=False):
-        for k, w in enumerate(data.windows):
-            ax.axvspan(w.start_s / unit, w.end_s / unit, color="#e74c3c", alpha=0.13, lw=0,
-                       label="incident window (alerts)" if (label and k == 0) else None)
-
     ax_t.plot(x, data.requests_per_hour, color="#2e86c1", lw=1.5)
     ax_t.fill_between(x, data.requests_per_hour, color="#2e86c1", alpha=0.2)
-    shade(ax_t, label=True)
+    _shade(ax_t, data.windows, unit, label="incident window (alerts)")
     top = np.nanmax(data.requests_per_hour) if np.isfinite(data.requests_per_hour).any() else 1.0
     for w in data.windows:
         ax_t.text((w.start_s + w.end_s) / 2 / unit, top * 1.02, w.label(), ha="center", va="bottom", fontsize=9,
@@ -449,32 +559,25 @@ def plot_dashboard(data: DashboardData, *, figsize: tuple[float, float] = (15, 1
     ax_t.set_ylabel("requests / hour")
     ax_t.set_title("Traffic")
 
-    ax_l.plot(x, data.latency_p95_ms, color="#f39c12", lw=1.5)
-    if "latency_p95" in data.thresholds:
-        ax_l.axhline(data.thresholds["latency_p95"], color="#c0392b", ls="--", lw=1,
-                     label=f"alert threshold {data.thresholds['latency_p95']:g} ms")
-    shade(ax_l)
+    th = data.thresholds
+    line_panel(ax_l, data.times, data.latency_p95_ms, data.windows, threshold=th.get("latency_p95"),
+               label=f"alert threshold {th.get('latency_p95', 0):g} ms", color="#f39c12", unit_s=unit)
     ax_l.set_ylabel("latency p95 (ms)")
     ax_l.set_title("Latency p95 (5-minute window)")
 
-    ax_e.plot(x, 100 * data.error_rate, color="#c0392b", lw=1.5)
-    if "error_rate" in data.thresholds:
-        ax_e.axhline(100 * data.thresholds["error_rate"], color="#c0392b", ls="--", lw=1,
-                     label=f"burn-rate alert at {data.thresholds['error_rate']:.0%}")
-    shade(ax_e)
+    line_panel(ax_e, data.times, 100 * data.error_rate, data.windows,
+               threshold=None if "error_rate" not in th else 100 * th["error_rate"],
+               label=f"burn-rate alert at {th.get('error_rate', 0):.0%}", color="#c0392b", unit_s=unit)
     ax_e.set_ylabel("error rate (%)")
     ax_e.set_title("Error rate (5-minute window)")
 
-    ax_q.plot(x, data.confidence, color="#27ae60", lw=1.5)
-    if "mean_confidence" in data.thresholds:
-        ax_q.axhline(data.thresholds["mean_confidence"], color="#c0392b", ls="--", lw=1,
-                     label=f"alert below {data.thresholds['mean_confidence']:g}")
-    shade(ax_q)
+    line_panel(ax_q, data.times, data.confidence, data.windows, threshold=th.get("mean_confidence"),
+               label=f"alert below {th.get('mean_confidence', 0):g}", color="#27ae60", unit_s=unit)
     ax_q.set_ylabel("mean model confidence")
     ax_q.set_title("Quality (5-minute window)")
 
     ax_c.bar(edges + 0.5, data.cost, width=0.85, color="#8e44ad", alpha=0.8)
-    shade(ax_c)
+    _shade(ax_c, data.windows, unit)
     ax_c.set_ylabel("USD per hour")
     ax_c.set_title(f"Cost per hour (day: ${data.summary.total_cost:,.2f})")
 
@@ -483,7 +586,7 @@ def plot_dashboard(data: DashboardData, *, figsize: tuple[float, float] = (15, 1
         ax_g.bar(edges + 0.5, counts, width=0.85, bottom=bottom, color=_GUARD_COLORS[k % len(_GUARD_COLORS)],
                  label=name)
         bottom = bottom + counts
-    shade(ax_g)
+    _shade(ax_g, data.windows, unit)
     ax_g.set_ylabel("triggers per hour")
     ax_g.set_title(f"Guardrail triggers (day: {data.summary.guardrail_triggers:,})")
 
@@ -503,9 +606,14 @@ def plot_dashboard(data: DashboardData, *, figsize: tuple[float, float] = (15, 1
 
 # ------------------------------------------------------------------------------------------ report
 def report_html(data: DashboardData, *, dpi: int = 72) -> str:
-    """A standalone HTML page: the dashboard as an embedded PNG (base64), the summary and the alert tables."""
-    import matplotlib.pyplot as plt
+    """A standalone HTML page: the dashboard as an embedded PNG (base64), the summary and the alert tables.
 
+    ``data``: from :func:`collect_dashboard`; ``dpi``: resolution of the embedded figure.
+
+    >>> page = report_html(simulate_observed_day(seed=0).data)
+    >>> page.startswith("<!doctype html>"), "data:image/png;base64," in page
+    (True, True)
+    """
     fig = plot_dashboard(data)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
@@ -513,38 +621,13 @@ def report_html(data: DashboardData, *, dpi: int = 72) -> str:
     png = base64.b64encode(buf.getvalue()).decode("ascii")
     summary = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in data.summary.rows())
     alerts = "".join(
-        f"<tr><td>{_clock(a.at)}</td><td>{html.escape(a.status)}</td><td>{html.escape(a.severity)}</td>"
+        f"<tr><td>{clock_text(a.at)}</td><td>{html.escape(a.status)}</td><td>{html.escape(a.severity)}</td>"
         f"<td>{html.escape(a.rule)}</td><td>{html.escape(a.message)}</td></tr>" for a in data.alerts)
     windows = "".join(
-        f"<tr><td>{_clock(w.start_s)}</td><td>{_clock(w.end_s)}{'+' if w.open else ''}</td>"
+        f"<tr><td>{clock_text(w.start_s)}</td><td>{clock_text(w.end_s)}{'+' if w.open else ''}</td>"
         f"<td>{html.escape(format_hours(w.hours))}</td><td>{html.escape(w.severity)}</td>"
         f"<td>{html.escape(', '.join(w.rules))}</td></tr>" for w in data.windows)
-    title = html.escape(data.title)
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; vertical-align: top; }}
-th {{ background: #f4f4f4; }}
-img {{ max-width: 100%; }}
-</style></head>
-<body>
-<h1>{title}</h1>
-<img alt="dashboard: traffic, latency p95, error rate, quality, cost, guardrail triggers"
-     src="data:image/png;base64,{png}">
-<h2>Summary</h2>
-<table>{summary}</table>
-<h2>Incident windows (from the alert history)</h2>
-<table><tr><th>start</th><th>end</th><th>hours covered</th><th>severity</th><th>rules</th></tr>{windows or
-'<tr><td colspan="5">none</td></tr>'}</table>
-<h2>Alert notifications</h2>
-<table><tr><th>time</th><th>status</th><th>severity</th><th>rule</th><th>message</th></tr>{alerts or
-'<tr><td colspan="5">none</td></tr>'}</table>
-<p><small>Generated by prodai_lessons.dashboard. Hours are hours of the simulated day; an hour is covered by a
-window when alerts fired for at least half of it.</small></p>
-</body></html>
-"""
+    return html_page(data.title, png, summary, windows, alerts)
 
 
 def write_report(path: str | Path, data: DashboardData | None = None, *, seed: int = 0) -> Path:
@@ -552,6 +635,12 @@ def write_report(path: str | Path, data: DashboardData | None = None, *, seed: i
 
     ``data`` defaults to :func:`simulate_observed_day` with ``seed`` (what ``prodai dashboard`` shows).
     The parent folder must exist.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     out = write_report(Path(folder) / "report.html", seed=0)
+    ...     out.name, out.read_text(encoding="utf-8").count("<h2>")
+    ('report.html', 3)
     """
     p = Path(path)
     if p.suffix.lower() not in (".html", ".htm"):
@@ -579,9 +668,10 @@ def day_rules(slo_target: float = 0.97) -> tuple[AlertRule | BurnRateRule, ...]:
     On :func:`prodai_lessons.simulate.simulate_day` traffic (normal p95 about 340 ms, 2 % errors, mean
     confidence 0.83; a spike: p95 about 730 ms, 8 % errors, 0.73), they fire within minutes of a spike's
     start and stay silent on normal days (see ``tests/test_dashboard.py``).
-    """
-    from prodai_lessons.monitoring import SLO
 
+    >>> [(rule.name, rule.severity) for rule in day_rules()]
+    [('error budget burn', 'P1'), ('high p95 latency', 'P2'), ('low confidence', 'P2')]
+    """
     slo = SLO(slo_target)
     return (
         BurnRateRule("error budget burn", slo, burn_rate=2.0, long_window=300, short_window=60, for_="2m",
@@ -599,6 +689,10 @@ class ObservedDay:
 
     ``guardrail_times`` / ``guardrail_names``: one entry per guard that did not pass (the pipeline's own log
     is bounded, so the day's triggers are recorded as they happen).
+
+    >>> day = simulate_observed_day(seed=0)
+    >>> day.incidents, day.guardrail_times.shape
+    (IncidentManager(incidents=1, open=0), (167,))
     """
 
     traffic: Any
@@ -610,34 +704,6 @@ class ObservedDay:
     guardrail_times: np.ndarray = field(repr=False)
     guardrail_names: np.ndarray = field(repr=False)
     data: DashboardData = field(repr=False)
-
-
-#: Corpus categories that play each part in the simulated day's texts.
-_BENIGN_INPUTS = ("benign_plain", "benign_risky", "toxic_lookalike", "toxic_benign_context", "toxic_benign_plain")
-_ATTACKS = ("injection_plain", "injection_obfuscated", "injection_multilingual", "injection_paraphrased_heldout")
-_TOXIC = ("toxic_insult", "toxic_threat", "toxic_obfuscated")
-_PII = ("pii_email", "pii_phone_nanp", "pii_phone_e164", "pii_credit_card", "pii_ssn", "pii_iban", "pii_multi")
-_PII_FREE = ("pii_lookalike", "pii_invalid")
-
-
-def _day_texts(rng: np.random.Generator, in_incident: np.ndarray, *, attack_rate: float, attack_rate_incident: float,
-               toxic_rate: float, pii_rate: float) -> tuple[list[str], list[str]]:
-    """One user text and one model answer per request, drawn from the labelled guardrails corpus."""
-    from prodai_lessons.guardrails import load_corpus
-
-    pools = {}
-    for key, cats in (("benign", _BENIGN_INPUTS), ("attack", _ATTACKS), ("toxic", _TOXIC), ("pii", _PII),
-                      ("clean", _PII_FREE + ("benign_plain",))):
-        pools[key] = [r["text"] for r in load_corpus(categories=cats)]
-    n = len(in_incident)
-    u = rng.random(n)
-    p_attack = np.where(in_incident, attack_rate_incident, attack_rate)
-    kind = np.where(u < p_attack, "attack", np.where(u < p_attack + toxic_rate, "toxic", "benign"))
-    inputs = [pools[k][j] for k, j in zip(kind.tolist(), rng.integers(0, 1 << 30, n).tolist())
-              for j in [j % len(pools[k])]]
-    out_kind = np.where(rng.random(n) < pii_rate, "pii", "clean")
-    outputs = [pools[k][j % len(pools[k])] for k, j in zip(out_kind.tolist(), rng.integers(0, 1 << 30, n).tolist())]
-    return inputs, outputs
 
 
 def simulate_observed_day(
@@ -666,13 +732,11 @@ def simulate_observed_day(
        its alerts have been clear for ``quiet_period`` seconds (the spike stops on its own; no mitigation is
        claimed). The impact start is set from the simulation's ground truth, for MTTD.
     4. :func:`collect_dashboard` gathers what they recorded.
-    """
-    from prodai_lessons.cost import load_pricing
-    from prodai_lessons.guardrails import (GuardrailPipeline, InvisibleTextGuard, LengthGuard, PIIGuard,
-                                           PromptInjectionGuard, ToxicityGuard)
-    from prodai_lessons.incidents import IncidentManager
-    from prodai_lessons.simulate import simulate_day
 
+    >>> day = simulate_observed_day(seed=0, guarded_share=0.0)
+    >>> len(day.traffic.requests), [w.label() for w in day.data.windows]
+    (30855, ['14:06-17:12, hours 14-16 (P1)'])
+    """
     seed = check_int("seed", seed)
     every = check_real("scrape_every", scrape_every, minimum=0.0, strict_minimum=True)
     share = check_real("guarded_share", guarded_share, minimum=0.0, maximum=1.0)
@@ -688,7 +752,7 @@ def simulate_observed_day(
     r = traffic.requests
     rng = np.random.default_rng([seed, 8])
     guarded = rng.random(len(r)) < share
-    inputs, outputs = ([], []) if share == 0 else _day_texts(
+    inputs, outputs = ([], []) if share == 0 else day_texts(
         rng, traffic.incident_mask(), attack_rate=0.01, attack_rate_incident=0.12, toxic_rate=0.005, pii_rate=0.01)
 
     # 2. the components
@@ -747,21 +811,9 @@ def simulate_observed_day(
             manager.set_impact_start(inc.id, truth[-1].start_s)
 
     # 4. the dashboard
-    lines = tuple(_incident_line(i) for i in manager.incidents)
+    lines = tuple(incident_line(i) for i in manager.incidents)
     data = collect_dashboard(recorder, pipeline, tracker, guardrail_times=np.array(g_times),
                              guardrail_names=np.array(g_names, dtype=object), incidents=lines,
                              title=f"24-hour production dashboard (simulated day, seed {seed})")
     return ObservedDay(traffic, pipeline, tracker, recorder, guards, manager, np.array(g_times),
                        np.array(g_names, dtype=object), data)
-
-
-def _incident_line(inc: Any) -> str:
-    """One line per incident for the summary: id, severity, rules, lifecycle times, time to detect/resolve."""
-    def mins(d):
-        return "-" if d is None else f"{d / 60:.0f} min"
-
-    times = ", ".join(f"{label} {_clock(t)}" for label, t in (("opened", inc.opened_at),
-                                                               ("acknowledged", inc.acknowledged_at),
-                                                               ("resolved", inc.resolved_at)) if t is not None)
-    return (f"#{inc.id} {inc.severity} {inc.status}: {', '.join(inc.rules)}; {times}; "
-            f"time to detect {mins(inc.time_to_detect)}, to resolve {mins(inc.time_to_resolve)}")

@@ -14,6 +14,10 @@ Three ways to serve the same model are simulated on the same seeded Poisson traf
     Requests are collected and processed every ``batch_interval_s`` by a job that fans out over as
     many workers as it needs, on discounted compute. Cheap, but a request waits for the next job.
 
+The two ideas come first, each a short function the simulation runs: :func:`fifo_queue` (the queue of
+the always-on API) and :func:`serverless_cold_starts` (which requests find no warm instance). The
+pattern table, the configuration, the simulation and the figures follow.
+
 The prices and timings in :class:`DeploymentConfig` are illustrative round numbers, not quotes;
 what the lesson shows is the *shape* of the trade-off (who wins at which traffic), which holds
 for any realistic prices.
@@ -25,8 +29,11 @@ import heapq
 import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from prodai_lessons._validation import as_1d_array, check_choice, check_int, check_real
 
@@ -48,9 +55,75 @@ __all__ = [
 SIMULATED = ("api", "serverless", "batch")
 
 
+def fifo_queue(arrivals: np.ndarray, service: np.ndarray, servers: int) -> np.ndarray:
+    """Waiting time of each request in a first-come first-served queue with ``servers`` servers.
+
+    A request takes the server that frees up first and waits ``max(0, free_at - arrival)``. With one
+    server this is Lindley's recursion, ``W[i] = max(0, W[i-1] + S[i-1] - (A[i] - A[i-1]))``.
+
+    >>> fifo_queue([0.0, 1.0, 1.5], [2.0, 2.0, 2.0], servers=1)
+    array([0. , 1. , 2.5])
+    """
+    arrivals, service = _requests(arrivals, service)
+    servers = check_int("servers", servers, minimum=1)
+    free_at = [0.0] * servers  # a heap of the times the servers are next free
+    wait = np.empty_like(arrivals)
+    for i, (t, s) in enumerate(zip(arrivals.tolist(), service.tolist())):
+        start = max(t, free_at[0])  # now, or when the earliest server frees up
+        wait[i] = start - t
+        heapq.heapreplace(free_at, start + s)
+    return wait
+
+
+def serverless_cold_starts(arrivals: np.ndarray, service: np.ndarray, cold_start_s: float,
+                           keep_warm_s: float) -> np.ndarray:
+    """Which requests pay a cold start (True), with one instance per concurrent request.
+
+    A request reuses the most recently freed instance that has been idle at most ``keep_warm_s``;
+    if there is none, it starts a new one and waits ``cold_start_s`` (loading the model) first.
+
+    >>> serverless_cold_starts([0.0, 0.5, 30.0, 200.0], [1.0] * 4, cold_start_s=2.0, keep_warm_s=60.0)
+    array([ True,  True, False,  True])
+    """
+    arrivals, service = _requests(arrivals, service)
+    cold_start_s, keep_warm_s = _seconds(cold_start_s=cold_start_s, keep_warm_s=keep_warm_s)
+    free_at: list[float] = []  # when each live instance is (or will be) free
+    cold = np.zeros(arrivals.shape, dtype=bool)
+    for i, (t, s) in enumerate(zip(arrivals.tolist(), service.tolist())):
+        free_at = [f for f in free_at if t - f <= keep_warm_s]  # idle too long: reclaimed
+        idle = [f for f in free_at if f <= t]
+        if idle:
+            free_at.remove(max(idle))  # the most recently freed instance serves it
+            free_at.append(t + s)
+        else:
+            cold[i] = True
+            free_at.append(t + cold_start_s + s)
+    return cold
+
+
+def _requests(arrivals: Any, service: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``arrivals`` and ``service`` as float arrays of one shape, non-negative, arrivals sorted."""
+    arrivals = as_1d_array("arrivals", arrivals, nonnegative=True)
+    service = as_1d_array("service", service, nonnegative=True)
+    if arrivals.shape != service.shape:
+        raise ValueError(f"service must have the same shape as arrivals {arrivals.shape}; got {service.shape}")
+    if np.any(np.diff(arrivals) < 0):
+        raise ValueError("arrivals must be sorted in increasing order")
+    return arrivals, service
+
+
+def _seconds(**durations: Any) -> tuple[float, ...]:
+    """Each keyword argument checked as a non-negative number of seconds, in order."""
+    return tuple(check_real(name, value, minimum=0.0) for name, value in durations.items())
+
+
 @dataclass(frozen=True)
 class DeploymentPattern:
-    """One way of putting a model in front of its users."""
+    """One way of putting a model in front of its users: how it runs, what it suits, what it costs.
+
+    >>> PATTERNS[0].name, PATTERNS[0].trade_off
+    ('API service', 'pays for idle capacity; must scale for peaks')
+    """
 
     name: str
     how: str
@@ -74,7 +147,13 @@ PATTERNS: tuple[DeploymentPattern, ...] = (
 
 @dataclass(frozen=True)
 class PatternTable:
-    """The deployment-pattern table; renders as HTML in Jupyter and as aligned text elsewhere."""
+    """The deployment-pattern table; renders as HTML in Jupyter and as aligned text elsewhere.
+
+    ``patterns``: the rows, each a :class:`DeploymentPattern`.
+
+    >>> print(str(PatternTable(PATTERNS[:1])).splitlines()[0])
+    Pattern      How it runs                                      Best for                         Trade-off
+    """
 
     patterns: tuple[DeploymentPattern, ...]
 
@@ -102,7 +181,11 @@ class PatternTable:
 
 
 def pattern_table() -> PatternTable:
-    """The five deployment patterns (API, batch, edge, serverless, streaming) as a table."""
+    """The five deployment patterns (API, batch, edge, serverless, streaming) as a table.
+
+    >>> [p.name for p in pattern_table().patterns]
+    ['API service', 'Batch', 'Edge', 'Serverless', 'Streaming']
+    """
     return PatternTable(PATTERNS)
 
 
@@ -114,6 +197,10 @@ class DeploymentConfig:
     a right tail as real model latencies have). ``instance_usd_per_hour`` prices one always-on
     instance; serverless bills ``serverless_usd_per_second`` of busy time plus a per-request fee;
     batch runs on compute ``batch_discount`` cheaper than the always-on price.
+
+    >>> cfg = DeploymentConfig(replicas=3)
+    >>> cfg.replicas, cfg.cold_start_s
+    (3, 2.5)
     """
 
     service_median_s: float = 0.12
@@ -139,7 +226,12 @@ class DeploymentConfig:
 
 @dataclass(frozen=True)
 class DeploymentStats:
-    """What one pattern delivered on one traffic level."""
+    """What one pattern delivered on one traffic level: latency percentiles (seconds) and cost per 1,000 requests.
+
+    >>> s = simulate_deployment("api", 1.0, n_requests=200, seed=0)
+    >>> s.pattern, s.n_requests, round(s.p50_s, 3), round(s.cost_per_1k_usd, 3)
+    ('api', 200, 0.12, 0.666)
+    """
 
     pattern: str
     rate_per_s: float
@@ -148,67 +240,6 @@ class DeploymentStats:
     p95_s: float
     cost_per_1k_usd: float
     cold_start_share: float  # share of requests that paid a cold start (serverless only, else 0)
-
-
-def fifo_queue(arrivals: np.ndarray, service: np.ndarray, servers: int) -> np.ndarray:
-    """Waiting time of each request in a first-come first-served queue with ``servers`` servers.
-
-    Each request goes to the server that frees up first; it waits ``max(0, free_at - arrival)``.
-    A heap of the servers' free times makes this O(n log c). With exponential inter-arrival and
-    service times this is the M/M/c queue, whose mean wait is given by the Erlang C formula (the
-    tests compare against it).
-    """
-    arrivals = as_1d_array("arrivals", arrivals, nonnegative=True)
-    service = as_1d_array("service", service, nonnegative=True)
-    servers = check_int("servers", servers, minimum=1)
-    if arrivals.shape != service.shape:
-        raise ValueError(f"service must have the same shape as arrivals {arrivals.shape}; got {service.shape}")
-    if np.any(np.diff(arrivals) < 0):
-        raise ValueError("arrivals must be sorted in increasing order")
-    free_at = [0.0] * servers
-    wait = np.empty_like(arrivals)
-    arr, svc = arrivals.tolist(), service.tolist()
-    for i in range(len(arr)):
-        start = max(arr[i], free_at[0])
-        wait[i] = start - arr[i]
-        heapq.heapreplace(free_at, start + svc[i])
-    return wait
-
-
-def serverless_cold_starts(arrivals: np.ndarray, service: np.ndarray, cold_start_s: float,
-                           keep_warm_s: float) -> np.ndarray:
-    """Which requests pay a cold start when instances scale out per request and idle out after ``keep_warm_s``.
-
-    A request reuses the most recently freed warm instance (idle for at most ``keep_warm_s``);
-    if none is free it starts a new one and pays ``cold_start_s`` before its own service time.
-    Returns a boolean array (True = cold start). When traffic is so sparse that instances never
-    overlap, a request is cold exactly when the gap since the previous request finished exceeds
-    ``keep_warm_s``: for Poisson arrivals at rate ``r`` that is about ``exp(-r * keep_warm_s)``.
-    """
-    arrivals = as_1d_array("arrivals", arrivals, nonnegative=True)
-    service = as_1d_array("service", service, nonnegative=True)
-    cold_start_s = check_real("cold_start_s", cold_start_s, minimum=0.0)
-    keep_warm_s = check_real("keep_warm_s", keep_warm_s, minimum=0.0)
-    if arrivals.shape != service.shape:
-        raise ValueError(f"service must have the same shape as arrivals {arrivals.shape}; got {service.shape}")
-    if np.any(np.diff(arrivals) < 0):
-        raise ValueError("arrivals must be sorted in increasing order")
-    busy: list[float] = []  # heap of finish times of instances still serving
-    idle: list[float] = []  # stack of times at which idle instances became free (most recent last)
-    cold = np.zeros(arrivals.shape, dtype=bool)
-    for i, (t, s) in enumerate(zip(arrivals.tolist(), service.tolist())):
-        while busy and busy[0] <= t:
-            idle.append(heapq.heappop(busy))
-        idle.sort()
-        while idle and t - idle[0] > keep_warm_s:  # reclaimed instances
-            idle.pop(0)
-        if idle:
-            idle.pop()  # the most recently freed instance
-            heapq.heappush(busy, t + s)
-        else:
-            cold[i] = True
-            heapq.heappush(busy, t + cold_start_s + s)
-    return cold
 
 
 def _traffic(rate_per_s: float, n_requests: int, seed: int, config: DeploymentConfig):
@@ -234,6 +265,13 @@ def simulate_deployment(pattern: str, rate_per_s: float, *, n_requests: int = 20
     instance price for the busy seconds of its batches. The same ``seed`` gives the same traffic
     to every pattern, so differences come from the pattern alone; ``batch`` extends it to cover at
     least four batch intervals (``n_requests`` in the result says how many were served).
+
+    Parameters: ``pattern`` (``"api"``, ``"serverless"`` or ``"batch"``), ``rate_per_s`` (mean arrivals
+    per second), ``n_requests``, ``seed`` and ``config`` (default :class:`DeploymentConfig`).
+
+    >>> s = simulate_deployment("serverless", 0.1, n_requests=100, seed=0)
+    >>> s.cold_start_share, round(s.p95_s, 2)
+    (0.03, 0.22)
     """
     pattern = check_choice("pattern", pattern, SIMULATED)
     rate_per_s = check_real("rate_per_s", rate_per_s, minimum=0.0, strict_minimum=True)
@@ -275,6 +313,9 @@ def compare_patterns(rates_per_s: Sequence[float], *, patterns: Sequence[str] = 
 
     All patterns at the ``i``-th rate see the same traffic (seed ``seed + i``; ``batch`` serves a longer
     stretch of it). ``patterns`` is a list or tuple of pattern names, in the order of the results.
+
+    >>> [(s.pattern, s.n_requests) for s in compare_patterns([0.1], n_requests=100)]
+    [('api', 100), ('serverless', 100), ('batch', 360)]
     """
     rates = as_1d_array("rates_per_s", rates_per_s)
     if np.any(rates <= 0):
@@ -294,9 +335,15 @@ def compare_patterns(rates_per_s: Sequence[float], *, patterns: Sequence[str] = 
 
 
 def plot_tradeoffs(stats: Sequence[DeploymentStats]):
-    """Two panels, p95 latency and cost per 1k requests against traffic, one line per pattern (log axes)."""
-    import matplotlib.pyplot as plt
+    """Two panels, p95 latency and cost per 1k requests against traffic, one line per pattern (log axes).
 
+    ``stats``: the results of :func:`compare_patterns`. Returns the figure.
+
+    >>> fig = plot_tradeoffs(compare_patterns([0.1, 1.0], n_requests=100))
+    >>> [len(ax.lines) for ax in fig.axes]
+    [3, 3]
+    >>> plt.close(fig)
+    """
     if not stats:
         raise ValueError("stats must be a non-empty sequence of DeploymentStats")
     fig, (ax_lat, ax_cost) = plt.subplots(1, 2, figsize=(11, 4))
@@ -319,11 +366,16 @@ def plot_tradeoffs(stats: Sequence[DeploymentStats]):
 
 
 def draw_architecture(ax=None):
-    """Draw a production AI architecture: users, gateway with guardrails, model service, cache,
-    vector store and monitoring, with the request path and the telemetry path. Returns the figure."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    """Draw a production AI system: users, gateway with guardrails, model service, cache, vector store, monitoring.
 
+    The request path and the telemetry path are arrows; ``ax`` is an axes to draw on (default: a new
+    figure). Returns the figure.
+
+    >>> fig = draw_architecture()
+    >>> len(fig.axes)
+    1
+    >>> plt.close(fig)
+    """
     if ax is None:
         fig, ax = plt.subplots(figsize=(11, 5.5))
     else:

@@ -1,40 +1,49 @@
 """Incident response: severities, a playbook, the incident lifecycle, MTTD/MTTR and post-mortems.
 
-:class:`IncidentManager` turns the ``"firing"`` notifications of a
+Read the three ideas first, each a short function:
+
+- :func:`mitigations_for`: the playbook's mitigations for a set of alert categories, always in the same
+  order: categories in :data:`CATEGORY_ORDER` (safety, errors, quality, latency, traffic, cost: the order
+  of harm to users), each category's steps in the listed order, duplicates removed keeping the first;
+- :func:`lifecycle_step`: the lifecycle ``open -> acknowledged -> mitigated -> resolved`` as a table of
+  allowed steps (*mitigated* may be skipped, for an incident that recovered on its own);
+- :func:`response_times`: time to detect (``opened_at - impact start``), to mitigate and to resolve, all
+  from the start of the impact. MTTD and MTTR average them over incidents; MTTR is read here as mean time
+  to *resolve* (teams read the R as repair, recover, restore or resolve; say which). When users got
+  service back is the time to *mitigate*, which is what DORA's "time to restore service" measures.
+
+Then :class:`IncidentManager` turns the ``"firing"`` notifications of a
 :class:`~prodai_lessons.monitoring.MonitoringPipeline` into incidents:
 
 - **deduplicated**: a rule that is already part of an unresolved incident never opens another; with
   ``group=True`` (default, like Alertmanager grouping all alerts of one service) any firing alert joins
   the most recent unresolved incident instead of opening a parallel one;
 - **severity = the worst rule** (P0 worst); it is raised when a worse rule joins, never lowered;
-- **mitigations** from :data:`PLAYBOOK` in a fixed order: categories in :data:`CATEGORY_ORDER`
-  (safety, errors, quality, latency, traffic, cost: the order of harm to users), each category's steps
-  in the listed order, duplicates removed keeping the first. The same alerts always give the same
-  list (the original lesson printed ``list(set(...))``, a different order in every process);
-- **lifecycle** ``open -> acknowledged -> mitigated -> resolved`` with a timestamp for each step (a
-  step may not be skipped except *mitigated*, for an incident that recovered on its own, and may not go
-  back in time);
-- **MTTD** (mean time to detect: ``opened_at - impact_started_at``) and **MTTR**, read here as mean
-  time to *resolve*: ``resolved_at - impact_started_at`` (teams read the R as repair, recover, restore or
-  resolve; say which). When users got service back is the time to *mitigate*, ``mitigated_at -
-  impact_started_at``, which is what DORA's "time to restore service" measures. The detection time
-  stands in for the impact start when it is unknown;
+- **lifecycle** steps with a timestamp each, never back in time; the detection time stands in for the
+  impact start when it is unknown;
 - a **post-mortem draft** in Markdown: summary, impact, timeline, triggered rules, mitigations, root
   cause and action items (blameless format, after the Google SRE book, ch. 15).
 
-Records are frozen dataclasses; the manager replaces an incident's record at each step.
+Records are frozen dataclasses; the manager replaces an incident's record at each step. Input checks and
+the post-mortem text live in ``prodai_lessons/_incident_engine.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
+from prodai_lessons._incident_engine import (
+    add_entries,
+    check_alert,
+    clean_playbook,
+    firing_rules,
+    known_categories,
+    last_step_time,
+    postmortem_markdown,
+)
 from prodai_lessons._validation import check_choice, check_int, check_real, check_str
 from prodai_lessons.monitoring import SEVERITIES, Alert
 
@@ -47,6 +56,8 @@ __all__ = [
     "RESPONSE_STEPS",
     "mitigations_for",
     "STATUSES",
+    "lifecycle_step",
+    "response_times",
     "TimelineEntry",
     "Incident",
     "IncidentManager",
@@ -56,7 +67,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SeverityLevel:
-    """One row of the severity table; ``response_time_s`` is the time to start responding (0 = now)."""
+    """One row of the severity table; ``response_time_s`` is the time to start responding (0 = now).
+
+    ``name`` (``"P0"`` worst to ``"P3"``), ``description``, ``response_time`` (the same time, in words) and an
+    ``example`` of an incident at that level.
+
+    >>> SEVERITY_LEVELS[1].name, SEVERITY_LEVELS[1].response_time_s, SEVERITY_LEVELS[1].response_time
+    ('P1', 3600.0, '< 1 hour')
+    """
 
     name: str
     description: str
@@ -65,7 +83,7 @@ class SeverityLevel:
     example: str
 
 
-#: The severity table (from the original lesson's outline), worst first.
+#: The severity table, worst first.
 SEVERITY_LEVELS: tuple[SeverityLevel, ...] = (
     SeverityLevel("P0", "System down or data loss", 0.0, "immediate",
                   "the model returns errors for every user"),
@@ -80,7 +98,11 @@ assert tuple(s.name for s in SEVERITY_LEVELS) == SEVERITIES
 
 
 def severity_level(name: str) -> SeverityLevel:
-    """The :class:`SeverityLevel` called ``name`` (``"P0"`` .. ``"P3"``)."""
+    """The :class:`SeverityLevel` called ``name`` (``"P0"`` .. ``"P3"``).
+
+    >>> severity_level("P2").response_time
+    '< 4 hours'
+    """
     check_choice("severity", name, SEVERITIES)
     return SEVERITY_LEVELS[SEVERITIES.index(name)]
 
@@ -108,31 +130,69 @@ PLAYBOOK: Mapping[str, tuple[str, ...]] = {
     "cost": ("Route easy requests to a cheaper model", "Rate-limit the heaviest clients"),
 }
 
-
-def mitigations_for(categories: Iterable[str], playbook: Mapping[str, Sequence[str]] = PLAYBOOK) -> tuple[str, ...]:
-    """Mitigations for the given alert categories, in :data:`CATEGORY_ORDER` then playbook order,
-    without duplicates. Unknown categories raise ``ValueError``; categories missing from
-    :data:`CATEGORY_ORDER` but present in ``playbook`` come last, sorted by name."""
-    cats = set()
-    for c in categories:
-        check_str("category", c)
-        if c not in playbook:
-            raise ValueError(f"category must be one of {', '.join(sorted(playbook))}; got {c!r}")
-        cats.add(c)
-    order = [c for c in CATEGORY_ORDER if c in cats] + sorted(cats - set(CATEGORY_ORDER))
-    steps: dict[str, None] = {}
-    for c in order:
-        for step in playbook[c]:
-            steps.setdefault(step, None)
-    return tuple(steps)
-
-
 #: Lifecycle states, in order.
 STATUSES: tuple[str, ...] = ("open", "acknowledged", "mitigated", "resolved")
 
 
+# ------------------------------------------------------------------------------------------------ the ideas
+def mitigations_for(categories: Iterable[str], playbook: Mapping[str, Sequence[str]] = PLAYBOOK) -> tuple[str, ...]:
+    """The mitigations for a set of alert categories, in the same order every time.
+
+    Categories in :data:`CATEGORY_ORDER` (others last, by name), each category's steps in playbook
+    order, a step shared by two categories once. A ``dict`` keeps insertion order; a ``set`` would not.
+
+    >>> mitigations_for(["latency", "errors"])[:2]
+    ('Fail over to the fallback model', 'Check upstream dependencies (provider status, quotas)')
+    """
+    cats = known_categories(categories, playbook)  # ValueError for a category the playbook lacks
+    order = [c for c in CATEGORY_ORDER if c in cats] + sorted(cats - set(CATEGORY_ORDER))
+    return tuple(dict.fromkeys(step for c in order for step in playbook[c]))
+
+
+def lifecycle_step(status: str, to: str) -> str:
+    """The status after moving an incident from ``status`` to ``to``; ``ValueError`` if not allowed.
+
+    open -> acknowledged -> mitigated -> resolved. *Mitigated* may be skipped (the incident recovered
+    on its own) or repeated (a second mitigation); nothing goes back, a resolved incident stays closed.
+    Assumes ``status`` is one of :data:`STATUSES`.
+
+    >>> lifecycle_step("acknowledged", "resolved")
+    'resolved'
+    """
+    allowed = {"open": ("acknowledged",),
+               "acknowledged": ("mitigated", "resolved"),
+               "mitigated": ("mitigated", "resolved"),
+               "resolved": ()}
+    if to not in allowed[status]:
+        before = " or ".join(s for s, steps in allowed.items() if to in steps)
+        raise ValueError(f"an incident that is {status} must be {before} to become {to}")
+    return to
+
+
+def response_times(impact_start: float | None, opened: float, mitigated: float | None,
+                   resolved: float | None) -> tuple[float | None, float | None, float | None]:
+    """Time to detect, to mitigate and to resolve one incident, each counted from the impact start.
+
+    detect = opened - impact_start: users hurt before anyone is paged. mitigate: users have service
+    back. resolve: the incident is closed (the R of MTTR here). MTTD and MTTR are the means of detect
+    and resolve over incidents. Without an impact start, count from ``opened``; None: not reached.
+
+    >>> response_times(impact_start=100.0, opened=400.0, mitigated=580.0, resolved=1500.0)
+    (300.0, 480.0, 1400.0)
+    """
+    start = opened if impact_start is None else impact_start
+    detect = None if impact_start is None else opened - impact_start
+    mitigate = None if mitigated is None else mitigated - start
+    resolve = None if resolved is None else resolved - start
+    return detect, mitigate, resolve
+
+
 def format_clock(t: float | None, style: str = "seconds") -> str:
-    """``"t=123.4 s"`` (style ``"seconds"``) or ``"14:05:09"`` (style ``"clock"``, seconds within a day)."""
+    """``"t=123.4 s"`` (style ``"seconds"``) or ``"14:05:09"`` (style ``"clock"``, seconds within a day).
+
+    >>> format_clock(3600 * 14 + 309.5, "clock"), format_clock(123.4), format_clock(None)
+    ('14:05:09', 't=123.4 s', '-')
+    """
     if t is None:
         return "-"
     if style == "clock":
@@ -141,24 +201,14 @@ def format_clock(t: float | None, style: str = "seconds") -> str:
     return f"t={t:.1f} s"
 
 
-def _add(timeline: tuple[TimelineEntry, ...], *entries: TimelineEntry) -> tuple[TimelineEntry, ...]:
-    """Timeline with ``entries`` added, kept in time order (stable: same-time entries keep their order)."""
-    return tuple(sorted(timeline + entries, key=lambda e: e.at))
-
-
-def _duration(d: float | None) -> str:
-    if d is None:
-        return "-"
-    if d >= 3600:
-        return f"{d / 3600:.1f} h"
-    if d >= 120:
-        return f"{d / 60:.1f} min"
-    return f"{d:.1f} s"
-
-
+# ------------------------------------------------------------------------------------------------ records
 @dataclass(frozen=True)
 class TimelineEntry:
-    """Something that happened: ``at`` (pipeline clock), ``event`` (short tag) and a ``detail`` text."""
+    """Something that happened: ``at`` (pipeline clock), ``event`` (short tag) and a ``detail`` text.
+
+    >>> TimelineEntry(120.0, "acknowledged", "by on-call")
+    TimelineEntry(at=120.0, event='acknowledged', detail='by on-call')
+    """
 
     at: float
     event: str
@@ -167,7 +217,19 @@ class TimelineEntry:
 
 @dataclass(frozen=True)
 class Incident:
-    """One incident record (replaced, never mutated, at each lifecycle step)."""
+    """One incident record (replaced, never mutated, at each lifecycle step).
+
+    The :class:`IncidentManager` builds it: ``rules``/``categories``/``alerts`` that joined it, ``severity``
+    (the worst rule's), ``status`` (one of :data:`STATUSES`), a timestamp per lifecycle step (None until
+    reached), the playbook's ``mitigations`` and those applied, the ``timeline``, and what the post-mortem
+    needs (``root_cause``, ``action_items``, ``acknowledged_by``).
+
+    >>> manager = IncidentManager()
+    >>> inc = manager.on_alert(Alert("high p95 latency", "firing", 400.0, 400, 820.0, 600.0, "P2",
+    ...                              "latency_p95", "latency", "p95 above 600 ms"))
+    >>> inc.id, inc.severity, inc.status, inc.mitigations[0]
+    (1, 'P2', 'open', 'Scale out serving replicas')
+    """
 
     id: int
     title: str
@@ -194,9 +256,13 @@ class Incident:
         return severity_level(self.severity)
 
     @property
+    def _times(self) -> tuple[float | None, float | None, float | None]:
+        return response_times(self.impact_started_at, self.opened_at, self.mitigated_at, self.resolved_at)
+
+    @property
     def time_to_detect(self) -> float | None:
         """``opened_at - impact_started_at`` (None when the impact start is unknown)."""
-        return None if self.impact_started_at is None else self.opened_at - self.impact_started_at
+        return self._times[0]
 
     @property
     def time_to_acknowledge(self) -> float | None:
@@ -204,16 +270,13 @@ class Incident:
 
     @property
     def time_to_mitigate(self) -> float | None:
-        return None if self.mitigated_at is None else self.mitigated_at - self._start
+        """``mitigated_at`` minus the impact start (or ``opened_at`` when unknown)."""
+        return self._times[1]
 
     @property
     def time_to_resolve(self) -> float | None:
         """``resolved_at`` minus the impact start (or ``opened_at`` when unknown)."""
-        return None if self.resolved_at is None else self.resolved_at - self._start
-
-    @property
-    def _start(self) -> float:
-        return self.opened_at if self.impact_started_at is None else self.impact_started_at
+        return self._times[2]
 
     @property
     def response_deadline(self) -> float:
@@ -236,88 +299,39 @@ class Incident:
         parts nobody filled in yet are marked TODO.
         """
         check_choice("time_style", time_style, ("seconds", "clock"))
-        fc = lambda t: format_clock(t, time_style)  # noqa: E731
-        lvl = self.level
-        lines = [
-            f"# Post-mortem: incident #{self.id}, {self.title}",
-            "",
-            "*Draft generated from the incident record. Blameless: describe systems and decisions, not people.*",
-            "",
-            "## Summary",
-            "",
-            "| | |",
-            "|---|---|",
-            f"| Severity | {self.severity} ({lvl.description.lower()}; respond {lvl.response_time}) |",
-            f"| Status | {self.status} |",
-            f"| Impact started | {fc(self.impact_started_at)} |",
-            f"| Detected (incident opened) | {fc(self.opened_at)} |",
-            f"| Acknowledged | {fc(self.acknowledged_at)}"
-            + (f" by {self.acknowledged_by}" if self.acknowledged_by else "") + " |",
-            f"| Mitigated | {fc(self.mitigated_at)} |",
-            f"| Resolved | {fc(self.resolved_at)} |",
-            f"| Time to detect | {_duration(self.time_to_detect)} |",
-            f"| Time to resolve | {_duration(self.time_to_resolve)} |",
-            "",
-            "## Impact",
-            "",
-        ]
-        if impact:
-            for k, v in impact.items():
-                lines.append(f"- **{k}**: {v}")
-        lines.append(f"- Alert categories: {', '.join(self.categories)}")
-        if not impact:
-            lines.append("- TODO: users and requests affected, SLO budget spent")
-        lines += ["", "## Timeline", "", "| time | event | detail |", "|---|---|---|"]
-        for e in self.timeline:
-            lines.append(f"| {fc(e.at)} | {e.event} | {e.detail} |")
-        lines += ["", "## Triggered rules", "", "| rule | severity | first value | threshold | fired at |",
-                  "|---|---|---|---|---|"]
-        seen = set()
-        for a in self.alerts:
-            if a.status == "firing" and a.rule not in seen:
-                seen.add(a.rule)
-                lines.append(f"| {a.rule} | {a.severity} | {a.value:.4g} | {a.threshold:g} | {fc(a.at)} |")
-        lines += ["", "## Mitigations", ""]
-        applied = {m for _, m in self.applied_mitigations}
-        for t, m in self.applied_mitigations:
-            lines.append(f"- [x] {m} (applied {fc(t)})")
-        for m in self.mitigations:
-            if m not in applied:
-                lines.append(f"- [ ] {m} (suggested by the playbook, not applied)")
-        lines += ["", "## Root cause", "", self.root_cause or "TODO: why did it happen? Ask why until the answer "
-                  "is a process or a system, not a person.", "", "## Action items", ""]
-        if self.action_items:
-            lines += [f"- [ ] {a}" for a in self.action_items]
-        else:
-            lines.append("- [ ] TODO: one owner and one due date per item")
-        return "\n".join(lines) + "\n"
+        return postmortem_markdown(self, lambda t: format_clock(t, time_style), impact)
 
 
+# ------------------------------------------------------------------------------------------------ manager
 class IncidentManager:
-    """Turn firing alerts into incidents and walk them through their lifecycle (see module docstring).
+    """Turn firing alerts into incidents and walk them through their lifecycle (see the module docstring).
 
     ``playbook`` maps alert categories to ordered mitigation steps (default :data:`PLAYBOOK`);
     ``group`` decides whether a firing alert joins the latest unresolved incident (True) or opens its
     own unless its rule is already in one (False).
+
+    >>> def alert(rule, status, at, severity, category):
+    ...     return Alert(rule, status, at, int(at), 1.0, 0.5, severity, "error_rate", category, rule)
+    >>> manager = IncidentManager()
+    >>> _ = manager.process([alert("latency", "firing", 400.0, "P2", "latency"),
+    ...                      alert("errors", "firing", 460.0, "P1", "errors")])  # joins, raises severity
+    >>> manager.set_impact_start(1, 100.0).severity
+    'P1'
+    >>> _ = manager.acknowledge(1, 460.0)
+    >>> _ = manager.mitigate(1, 580.0)  # the playbook's first step: fail over
+    >>> inc = manager.resolve(1, 1500.0, root_cause="a provider outage")
+    >>> inc.time_to_detect, inc.time_to_mitigate, inc.time_to_resolve, manager.mttr()
+    (300.0, 480.0, 1400.0, 1400.0)
     """
 
     def __init__(self, playbook: Mapping[str, Sequence[str]] = PLAYBOOK, *, group: bool = True) -> None:
-        if not isinstance(playbook, Mapping) or not playbook:
-            raise TypeError(f"playbook must be a non-empty mapping of category -> steps; got {playbook!r}")
-        clean: dict[str, tuple[str, ...]] = {}
-        for cat, steps in playbook.items():
-            check_str("playbook category", cat)
-            if isinstance(steps, str) or not isinstance(steps, Sequence):
-                raise TypeError(f"playbook[{cat!r}] must be a sequence of step names; got {steps!r}")
-            clean[cat] = tuple(check_str(f"playbook[{cat!r}] step", s) for s in steps)
-        self.playbook: Mapping[str, tuple[str, ...]] = clean
+        self.playbook: Mapping[str, tuple[str, ...]] = clean_playbook(playbook)
         if not isinstance(group, bool):
             raise TypeError(f"group must be a bool; got {group!r}")
         self.group = group
         self._incidents: list[Incident] = []
         self._last_alert_at = -math.inf
 
-    # ---- views ----------------------------------------------------------------------------------
     @property
     def incidents(self) -> tuple[Incident, ...]:
         """All incidents, in the order they were opened."""
@@ -354,15 +368,12 @@ class IncidentManager:
     def on_alert(self, alert: Alert) -> Incident | None:
         """Handle one notification; returns the incident it opened or changed, or None.
 
-        The fields the manager relies on are checked first (``ValueError``/``TypeError`` naming the
-        field, nothing recorded): ``status`` is ``"firing"`` or ``"resolved"``, ``severity`` one of
-        ``P0``..``P3``, ``rule`` and ``category`` non-empty strings (the category in the playbook),
-        ``message`` a string, ``at`` and ``threshold`` finite numbers, ``value`` a number (NaN only in
-        a ``"resolved"`` notification: a window left without data clears its rule).
+        A firing alert joins the unresolved incident that already holds its rule, else (with ``group``)
+        the latest unresolved incident, else opens a new one. A resolved alert is recorded in the incident
+        holding its rule; when every rule has resolved, ``alerts_cleared_at`` is set. The fields the
+        manager relies on are checked first (``ValueError``/``TypeError`` naming the field, nothing recorded).
         """
-        if not isinstance(alert, Alert):
-            raise TypeError(f"alert must be an Alert notification; got {alert!r}")
-        self._check_alert(alert)
+        check_alert(alert)
         if alert.at < self._last_alert_at:
             raise ValueError(f"alerts must arrive in time order; got at={alert.at} after {self._last_alert_at}")
         if alert.category not in self.playbook:
@@ -372,98 +383,59 @@ class IncidentManager:
         open_ = [i for i in self._incidents if i.status != "resolved"]
         owner = next((i for i in reversed(open_) if alert.rule in i.rules), None)
         if alert.status == "resolved":
-            if owner is None:
-                return None
-            entries = [TimelineEntry(alert.at, "alert resolved", alert.message)]
-            firing = self._firing_rules(owner.alerts + (alert,))
-            cleared = owner.alerts_cleared_at
-            if not firing:
-                cleared = alert.at
-                entries.append(TimelineEntry(alert.at, "all alerts clear", "every triggered rule has resolved"))
-            return self._put(dataclasses.replace(
-                owner, alerts=owner.alerts + (alert,), timeline=_add(owner.timeline, *entries),
-                alerts_cleared_at=cleared))
+            return None if owner is None else self._clear(owner, alert)
         if owner is None and self.group and open_:
             owner = open_[-1]
-        if owner is None:
-            level = severity_level(alert.severity)
-            inc = Incident(
-                id=len(self._incidents) + 1,
-                title=f"{alert.rule} ({alert.category})",
-                severity=alert.severity,
-                status="open",
-                rules=(alert.rule,),
-                categories=(alert.category,),
-                opened_at=alert.at,
-                impact_started_at=None,
-                acknowledged_at=None,
-                mitigated_at=None,
-                resolved_at=None,
-                alerts_cleared_at=None,
-                mitigations=mitigations_for((alert.category,), self.playbook),
-                applied_mitigations=(),
-                alerts=(alert,),
-                timeline=(TimelineEntry(alert.at, "opened",
-                                        f"{alert.message}; {alert.severity} means respond {level.response_time}"),),
-            )
-            self._incidents.append(inc)
-            return inc
-        entries = []
-        rules = owner.rules
-        cats = owner.categories
-        severity = owner.severity
+        return self._open(alert) if owner is None else self._join(owner, alert)
+
+    def _open(self, alert: Alert) -> Incident:
+        level = severity_level(alert.severity)
+        entry = TimelineEntry(alert.at, "opened", f"{alert.message}; {alert.severity} means respond "
+                                                  f"{level.response_time}")
+        inc = Incident(id=len(self._incidents) + 1, title=f"{alert.rule} ({alert.category})",
+                       severity=alert.severity, status="open", rules=(alert.rule,), categories=(alert.category,),
+                       opened_at=alert.at, impact_started_at=None, acknowledged_at=None, mitigated_at=None,
+                       resolved_at=None, alerts_cleared_at=None,
+                       mitigations=mitigations_for((alert.category,), self.playbook), applied_mitigations=(),
+                       alerts=(alert,), timeline=(entry,))
+        self._incidents.append(inc)
+        return inc
+
+    def _join(self, owner: Incident, alert: Alert) -> Incident:
+        rules, cats, severity = owner.rules, owner.categories, owner.severity
         if alert.rule in rules:
-            entries.append(TimelineEntry(alert.at, "alert fired again", alert.message))
+            entries = [TimelineEntry(alert.at, "alert fired again", alert.message)]
         else:
             rules = rules + (alert.rule,)
-            entries.append(TimelineEntry(alert.at, "alert joined", alert.message))
+            entries = [TimelineEntry(alert.at, "alert joined", alert.message)]
         if alert.category not in cats:
             cats = cats + (alert.category,)
-        if SEVERITIES.index(alert.severity) < SEVERITIES.index(severity):
+        if SEVERITIES.index(alert.severity) < SEVERITIES.index(severity):  # worse: raise it, never lower it
             entries.append(TimelineEntry(alert.at, "severity raised", f"{severity} -> {alert.severity}"))
             severity = alert.severity
         return self._put(dataclasses.replace(
             owner, rules=rules, categories=cats, severity=severity, alerts=owner.alerts + (alert,),
-            mitigations=mitigations_for(cats, self.playbook), timeline=_add(owner.timeline, *entries),
+            mitigations=mitigations_for(cats, self.playbook), timeline=add_entries(owner.timeline, *entries),
             alerts_cleared_at=None))
 
-    @staticmethod
-    def _check_alert(alert: Alert) -> None:
-        """Validate the fields of ``alert`` that :meth:`on_alert` and the post-mortem use."""
-        check_choice("alert.status", alert.status, ("firing", "resolved"))
-        check_choice("alert.severity", alert.severity, SEVERITIES)
-        check_str("alert.rule", alert.rule)
-        check_str("alert.category", alert.category)
-        check_str("alert.message", alert.message, allow_empty=True)
-        check_real("alert.at", alert.at)
-        check_real("alert.threshold", alert.threshold)
-        value = alert.value
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise TypeError(f"alert.value must be a real number; got {value!r}")
-        if math.isnan(value) and alert.status == "firing":
-            raise ValueError("alert.value must not be NaN in a firing alert (a rule fires on a measured value)")
-
-    @staticmethod
-    def _firing_rules(alerts: Sequence[Alert]) -> set[str]:
-        firing: set[str] = set()
-        for a in alerts:
-            if a.status == "firing":
-                firing.add(a.rule)
-            else:
-                firing.discard(a.rule)
-        return firing
+    def _clear(self, owner: Incident, alert: Alert) -> Incident:
+        entries = [TimelineEntry(alert.at, "alert resolved", alert.message)]
+        cleared = owner.alerts_cleared_at
+        if not firing_rules(owner.alerts + (alert,)):
+            cleared = alert.at
+            entries.append(TimelineEntry(alert.at, "all alerts clear", "every triggered rule has resolved"))
+        return self._put(dataclasses.replace(owner, alerts=owner.alerts + (alert,), alerts_cleared_at=cleared,
+                                             timeline=add_entries(owner.timeline, *entries)))
 
     # ---- lifecycle ------------------------------------------------------------------------------
-    def _step(self, incident_id: int, at: float, allowed_from: tuple[str, ...], to: str) -> tuple[Incident, float]:
+    def _step(self, incident_id: int, at: float, to: str) -> tuple[Incident, float]:
         inc = self.get(incident_id)
         at = check_real("at", at)
-        if inc.status not in allowed_from:
-            need = " or ".join(allowed_from)
-            raise ValueError(f"incident #{inc.id} is {inc.status}; it must be {need} to become {to}")
-        steps = [inc.opened_at, inc.acknowledged_at, inc.mitigated_at] + [t for t, _ in inc.applied_mitigations]
-        if to == "resolved":  # a resolved incident takes no alerts: it cannot end before one joined it
-            steps += [a.at for a in inc.alerts]
-        last = max(t for t in steps if t is not None)
+        try:
+            lifecycle_step(inc.status, to)
+        except ValueError as exc:
+            raise ValueError(f"incident #{inc.id}: {exc}") from None
+        last = last_step_time(inc, to)
         if at < last:
             raise ValueError(f"at must not be earlier than the incident's last lifecycle step "
                              f"{'or alert ' if to == 'resolved' else ''}({last}); got {at}")
@@ -479,21 +451,21 @@ class IncidentManager:
         kept = tuple(e for e in inc.timeline if e.event != "impact started")
         return self._put(dataclasses.replace(
             inc, impact_started_at=at,
-            timeline=_add(kept, TimelineEntry(at, "impact started", "first affected requests"))))
+            timeline=add_entries(kept, TimelineEntry(at, "impact started", "first affected requests"))))
 
     def acknowledge(self, incident_id: int, at: float, by: str = "on-call") -> Incident:
         """``open -> acknowledged`` at ``at`` by ``by``."""
         check_str("by", by)
-        inc, at = self._step(incident_id, at, ("open",), "acknowledged")
+        inc, at = self._step(incident_id, at, "acknowledged")
         ok = "within" if at - inc.opened_at <= (inc.level.response_time_s or 300.0) else "OUTSIDE"
         entry = TimelineEntry(at, "acknowledged", f"by {by}, {ok} the {inc.severity} response time")
         return self._put(dataclasses.replace(inc, status="acknowledged", acknowledged_at=at, acknowledged_by=by,
-                                             timeline=_add(inc.timeline, entry)))
+                                             timeline=add_entries(inc.timeline, entry)))
 
     def mitigate(self, incident_id: int, at: float, action: str | None = None) -> Incident:
         """``acknowledged -> mitigated`` by applying ``action`` (default: the first suggested step not
         applied yet). Further mitigations on a mitigated incident are recorded too."""
-        inc, at = self._step(incident_id, at, ("acknowledged", "mitigated"), "mitigated")
+        inc, at = self._step(incident_id, at, "mitigated")
         done = {m for _, m in inc.applied_mitigations}
         if action is None:
             remaining = [m for m in inc.mitigations if m not in done]
@@ -504,7 +476,8 @@ class IncidentManager:
         entry = TimelineEntry(at, "mitigation", action)
         return self._put(dataclasses.replace(
             inc, status="mitigated", mitigated_at=inc.mitigated_at if inc.mitigated_at is not None else at,
-            applied_mitigations=inc.applied_mitigations + ((at, action),), timeline=_add(inc.timeline, entry)))
+            applied_mitigations=inc.applied_mitigations + ((at, action),),
+            timeline=add_entries(inc.timeline, entry)))
 
     def resolve(self, incident_id: int, at: float, *, root_cause: str = "",
                 action_items: Sequence[str] = ()) -> Incident:
@@ -514,10 +487,10 @@ class IncidentManager:
         if isinstance(action_items, str) or not isinstance(action_items, Sequence):
             raise TypeError(f"action_items must be a sequence of strings; got {action_items!r}")
         items = tuple(check_str("action_items item", a) for a in action_items)
-        inc, at = self._step(incident_id, at, ("acknowledged", "mitigated"), "resolved")
+        inc, at = self._step(incident_id, at, "resolved")
         entry = TimelineEntry(at, "resolved", root_cause or "service restored")
         return self._put(dataclasses.replace(inc, status="resolved", resolved_at=at, root_cause=root_cause,
-                                             action_items=items, timeline=_add(inc.timeline, entry)))
+                                             action_items=items, timeline=add_entries(inc.timeline, entry)))
 
     # ---- figures --------------------------------------------------------------------------------
     def mttd(self) -> float | None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
+from decimal import Decimal
 from fractions import Fraction
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -17,13 +20,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prodai_lessons.cost import (
+    PICO_PER_USD,
     SECONDS_PER_DAY,
     UNASSIGNED,
+    BudgetTrace,
+    CostReport,
     CostTracker,
+    Pricing,
     ResponseCache,
+    cache_savings,
     estimate_tokens,
     load_pricing,
     normalize_prompt,
+    pico_per_token,
+    request_cost_pico,
 )
 
 PRICING = load_pricing()
@@ -33,8 +43,6 @@ SMALL, MEDIUM, LARGE = (PRICING.model_for_tier(t) for t in ("small", "medium", "
 
 def _exact_prices() -> dict[str, tuple[Fraction, Fraction, Fraction]]:
     """USD per token as exact fractions, parsed from the shipped JSON text (not from the module)."""
-    from importlib import resources
-
     raw = json.loads(resources.files("prodai_lessons").joinpath("data/pricing.json").read_text(),
                      parse_float=Fraction)
     out = {}
@@ -82,6 +90,46 @@ def test_shipped_pricing_has_three_tiers_a_date_and_a_warning():
 def test_pricing_cost_matches_exact_rational(model, i, o, share):
     c = int(i * share)
     assert PRICING.cost(model, i, o, c) == float(exact_cost(model, i, o, c))
+
+
+# ------------------------------------------------------------------------------------------ the cores
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9),
+       st.integers(0, 10**9), st.floats(0, 1))
+def test_request_cost_core_is_tokens_times_price_per_million_exactly(i, o, p_in, p_out, p_cached, share):
+    """Prices drawn as exact decimals with six places ($/MTok); the oracle is rational arithmetic."""
+    c = int(i * share)
+    usd_in, usd_out, usd_cached = (Fraction(p, 10**6) for p in (p_in, p_out, p_cached))  # $/MTok
+    assert [pico_per_token(float(p)) for p in (usd_in, usd_out, usd_cached)] == [p_in, p_out, p_cached]
+    exact = ((i - c) * usd_in + c * usd_cached + o * usd_out) / 10**6  # USD
+    pico = request_cost_pico(i, o, pico_per_token(float(usd_in)), pico_per_token(float(usd_out)),
+                             c, pico_per_token(float(usd_cached)))
+    assert Fraction(pico, PICO_PER_USD) == exact
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.floats(0.0, 1.0))
+def test_cache_savings_core_equals_the_trackers_vectorised_sum(seed, n, hit_rate):
+    """The report sums the hits' would-be costs with an exact vectorised sum; the core sums them one by one."""
+    models, inp, out, cin, cached, retries, _, times = random_traffic(seed, n, hit_rate=hit_rate)
+    tr = CostTracker(PRICING)
+    tr.log_batch(models, inp, out, cached, retries=retries, cached_input_tokens=cin, timestamps=times)
+    would_be = [PRICING.models[m].cost_pico(i, o, c) for m, i, o, c in
+                zip(models, inp.tolist(), out.tolist(), cin.tolist())]
+    assert tr.report().cache_savings == cache_savings(would_be, cached.tolist()) / PICO_PER_USD
+    # the same requests logged one by one give the same savings
+    one = CostTracker(PRICING)
+    for m, i, o, c, h, r, t in zip(models, inp.tolist(), out.tolist(), cin.tolist(), cached.tolist(),
+                                   retries.tolist(), times.tolist()):
+        one.log_request(m, i, o, cached=h, retries=r, cached_input_tokens=c, timestamp=t)
+    assert one.report().cache_savings == tr.report().cache_savings
+
+
+def test_cache_savings_core_differs_from_the_average_shortcut():
+    """The core's example, on data: two cheap hits among expensive paid requests."""
+    costs, hit = [5, 5, 900, 900], [True, True, False, False]
+    shortcut = sum(hit) * sum(c for c, h in zip(costs, hit) if not h) / (len(hit) - sum(hit))
+    assert cache_savings(costs, hit) == 10 and shortcut == 1800
 
 
 # ------------------------------------------------------------------------------------------ exact totals
@@ -161,7 +209,7 @@ def test_savings_are_exact_on_a_skewed_mix_and_the_average_formula_is_wrong():
     assert rep.by_feature["faq"].cache_savings == float(avoided)
     assert rep.cost_without_cache == pytest.approx(rep.total_cost + float(avoided), rel=1e-15)
     assert rep.cache_hit_rate == n_hit / (n_hit + n_paid)
-    # The original lesson's estimate: hits x average paid cost. Orders of magnitude too low here.
+    # The common shortcut, hits x average paid cost, is orders of magnitude too low here.
     mutant = rep.n_cached * (rep.total_cost / (rep.n_requests - rep.n_cached))
     assert float(avoided) / mutant > 100
 
@@ -521,7 +569,7 @@ def test_bad_tracker_arguments(kwargs, msg):
         CostTracker(PRICING, **kwargs)
 
 
-# ------------------------------------------------------------------------------------------ review fixes
+# ------------------------------------------------------------------------------------------ edge cases
 def test_budget_of_a_day_above_int64_picodollars_stays_exact():
     """200k large-model requests of 1M output tokens ($75 each): $15M in one day, more than 2**63 pUSD.
 
@@ -593,10 +641,6 @@ def test_cached_input_price_above_the_input_price_is_rejected(tmp_path, cached):
 
 
 def test_frozen_results_cannot_be_mutated_through_their_fields():
-    from dataclasses import replace
-
-    from prodai_lessons.cost import BudgetTrace, CostReport, Pricing
-
     tr = CostTracker(PRICING, daily_limit=1.0, min_elapsed=0.0)
     tr.log_batch([SMALL, LARGE], [100, 200], [10, 20], features=["chat", "search"], timestamps=[10.0, 20.0])
     rep = tr.report()
@@ -630,7 +674,7 @@ def test_frozen_results_cannot_be_mutated_through_their_fields():
     np.testing.assert_array_equal(tr.budget_trace().spent_today, trace.spent_today)
 
 
-# ------------------------------------------------------------------------------------------ second review
+# ------------------------------------------------------------------------------------------ cache keys, huge counts
 @pytest.mark.parametrize("value, where", [
     (float("nan"), "params['p']"),
     (float("inf"), "params['p']"),
@@ -643,12 +687,10 @@ def test_frozen_results_cannot_be_mutated_through_their_fields():
     (frozenset({float("nan")}), "params['p'] element"),
 ])
 def test_cache_refuses_non_finite_params_instead_of_filling_up_with_unreachable_keys(value, where):
-    from decimal import Decimal
-
     c = ResponseCache(3, None)
     c.put("keep-a", "m", "A")
     c.put("keep-b", "m", "B")
-    for _ in range(3):  # before the fix each put added an entry that no lookup could ever find
+    for _ in range(3):  # accepted, each put would add an entry that no lookup could ever find
         with pytest.raises(ValueError, match=re.escape(where) + " must be a finite number"):
             c.put("q", "m", "r", {"p": value})
     with pytest.raises(ValueError, match=re.escape(where)):

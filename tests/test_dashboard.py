@@ -8,10 +8,14 @@ import re
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 matplotlib.use("Agg")
 
-from prodai_lessons import cli  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+
+import prodai_lessons.dashboard as dashboard  # noqa: E402
 from prodai_lessons.dashboard import (  # noqa: E402
     AlertWindow,
     DashboardData,
@@ -19,12 +23,16 @@ from prodai_lessons.dashboard import (  # noqa: E402
     alert_windows,
     collect_dashboard,
     format_hours,
+    hours_covered,
+    line_panel,
+    merge_episodes,
     plot_dashboard,
     report_html,
     simulate_observed_day,
     write_report,
 )
 from prodai_lessons.monitoring import Alert  # noqa: E402
+from prodai_lessons.tooling import cli  # noqa: E402
 
 
 def alert(rule: str, status: str, at: float, severity: str = "P2") -> Alert:
@@ -76,9 +84,59 @@ def test_label_names_the_hours_covered_not_the_slice_end():
     w = alert_windows([alert("a", "firing", 14 * 3600.0), alert("a", "resolved", 17 * 3600.0)])[0]
     assert w.hours == (14, 15, 16)
     assert "hours 14-16" in w.label()
-    # the original lesson's label for the slice 14:17 names an hour the incident did not cover
+    # the label a slice 14:17 invites names an hour the incident did not cover
     mutant = f"hours {14}-{17}"
     assert mutant not in w.label()
+
+
+# ------------------------------------------------------------------------------------------ the cores
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0, 30 * 3600), st.floats(0, 10 * 3600), st.sampled_from([0.25, 0.5, 1.0]))
+def test_hours_covered_is_every_hour_with_enough_overlap(start, length, share):
+    end = start + length
+    expected = tuple(h for h in range(0, 45)
+                     if max(0.0, min(end, (h + 1) * 3600.0) - max(start, h * 3600.0)) >= share * 3600.0)
+    assert hours_covered(start, end, share) == expected
+
+
+episodes_strategy = st.lists(
+    st.tuples(st.integers(0, 5000), st.integers(0, 800), st.sampled_from(["a", "b", "c"]),
+              st.sampled_from(["P0", "P1", "P2", "P3"])), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(episodes_strategy, st.integers(0, 600))
+def test_merged_windows_cover_their_episodes_and_stay_apart(raw, gap):
+    episodes = sorted(((float(s), float(s + d), r, sev) for s, d, r, sev in raw), key=lambda e: (e[0], e[2]))
+    windows = merge_episodes(episodes, gap)
+    for (_, end, _, _), (start, _, _, _) in zip(windows, windows[1:]):
+        assert start > end + gap                      # windows more than `gap` apart stay apart
+    for ws, we, rules, worst in windows:
+        inside = [e for e in episodes if ws <= e[0] <= we]
+        assert inside and all(e[1] <= we for e in inside)  # every episode lies in exactly one window
+        assert ws == min(e[0] for e in inside) and we == max(e[1] for e in inside)
+        assert rules == list(dict.fromkeys(e[2] for e in inside))  # rules in order of firing, once each
+        assert worst == min(e[3] for e in inside)
+    assert sum(len([e for e in episodes if w[0] <= e[0] <= w[1]]) for w in windows) == len(episodes)
+
+
+def test_line_panel_draws_the_recorded_scrapes_the_rule_and_the_windows(day):
+    fig, ax = plt.subplots()
+    try:
+        windows = alert_windows(day.pipeline.history)
+        line_panel(ax, day.recorder.times, day.recorder.series("latency_p95_ms"), windows, threshold=500.0)
+        series, threshold = ax.lines
+        np.testing.assert_array_equal(series.get_xdata(), day.recorder.times / 3600)
+        np.testing.assert_array_equal(series.get_ydata(), day.recorder.series("latency_p95_ms"))
+        assert threshold.get_ydata()[0] == 500.0
+        spans = [x for p in ax.patches for x in (p.get_x(), p.get_x() + p.get_width())]
+        assert windows and spans == pytest.approx([x for w in windows for x in (w.start_s / 3600, w.end_s / 3600)])
+        # the dashboard's latency panel is this panel
+        dash = plot_dashboard(day.data)
+        np.testing.assert_array_equal(dash.axes[1].lines[0].get_ydata(), series.get_ydata())
+        plt.close(dash)
+    finally:
+        plt.close(fig)
 
 
 # ------------------------------------------------------------------------------------------ alert_windows
@@ -207,8 +265,6 @@ def test_collect_dashboard_bad_input(day):
 
 # ------------------------------------------------------------------------------------------ figure and report
 def test_plot_has_six_panels_with_shaded_windows(day):
-    import matplotlib.pyplot as plt
-
     fig = plot_dashboard(day.data)
     try:
         assert len(fig.axes) == 6
@@ -241,8 +297,6 @@ def test_write_report_is_standalone_html(tmp_path, day):
 
 
 def test_cli_dashboard_writes_the_report(tmp_path, capsys, monkeypatch, day):
-    import prodai_lessons.dashboard as dashboard
-
     seeds = []
 
     def fake_day(seed=0, **kwargs):  # the simulation is tested above; here only the command's plumbing

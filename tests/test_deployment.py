@@ -2,10 +2,15 @@
 
 import math
 
+import matplotlib
 import numpy as np
 import pytest
 
-from prodai_lessons import deployment as dep
+matplotlib.use("Agg", force=True)
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from prodai_lessons import deployment as dep  # noqa: E402
 
 
 def erlang_c_mean_wait(arrival_rate: float, service_rate: float, servers: int) -> float:
@@ -107,11 +112,6 @@ def test_pattern_table_renders():
 
 
 def test_figures_have_the_expected_axes():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
     fig = dep.draw_architecture()
     assert len(fig.axes) == 1 and len(fig.axes[0].patches) >= 6 + 5
     fig2 = dep.plot_tradeoffs(dep.compare_patterns([0.1, 1.0], n_requests=200))
@@ -152,7 +152,7 @@ def test_bad_input(call, exc, message):
         call()
 
 
-# ------------------------------------------------------------------------------------------ second review
+# ------------------------------------------------------------------------ traffic shared by the patterns
 @pytest.mark.parametrize("seed", [0, 1, 7, 123])
 def test_traffic_prefix_does_not_depend_on_how_many_requests_are_drawn(seed):
     cfg = dep.DeploymentConfig()

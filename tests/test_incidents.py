@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prodai_lessons.incidents import (
     CATEGORY_ORDER,
     PLAYBOOK,
     SEVERITY_LEVELS,
+    STATUSES,
     IncidentManager,
     format_clock,
+    lifecycle_step,
     mitigations_for,
+    response_times,
     severity_level,
 )
 from prodai_lessons.monitoring import Alert, MonitoringPipeline, standard_rules
@@ -56,7 +62,7 @@ _SNIPPET = (
 
 
 def test_order_is_the_same_in_every_process_unlike_a_set():
-    """Run in 4 processes with different hash seeds: ours is identical; the original's list(set(...)) is not
+    """Run in 4 processes with different hash seeds: ours is identical; a list(set(...)) is not
     (the mutant shows the check can tell)."""
     ours, sets = set(), set()
     for seed in ("1", "2", "3", "4"):
@@ -66,6 +72,48 @@ def test_order_is_the_same_in_every_process_unlike_a_set():
         sets.add(out[1])
     assert len(ours) == 1
     assert len(sets) > 1
+
+
+def test_lifecycle_table():
+    allowed = set()
+    for status in STATUSES:
+        for to in STATUSES:
+            try:
+                assert lifecycle_step(status, to) == to
+                allowed.add((status, to))
+            except ValueError as exc:
+                assert f"is {status}" in str(exc) and f"to become {to}" in str(exc)
+    assert allowed == {("open", "acknowledged"), ("acknowledged", "mitigated"), ("acknowledged", "resolved"),
+                       ("mitigated", "mitigated"), ("mitigated", "resolved")}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["acknowledged", "mitigated", "resolved"]), max_size=8))
+def test_manager_follows_the_lifecycle_table(steps):
+    """Any sequence of steps: the manager accepts a step exactly when the lifecycle table allows it."""
+    m = IncidentManager()
+    m.on_alert(alert("latency", "firing", 10))
+    status = "open"
+    for k, to in enumerate(steps):
+        at = 20.0 + k
+        do = {"acknowledged": lambda: m.acknowledge(1, at), "mitigated": lambda: m.mitigate(1, at, action=f"a{k}"),
+              "resolved": lambda: m.resolve(1, at)}[to]
+        try:
+            expected = lifecycle_step(status, to)
+        except ValueError:
+            with pytest.raises(ValueError, match=f"incident #1: an incident that is {status}"):
+                do()
+            continue
+        assert do().status == expected
+        status = expected
+    assert m.get(1).status == status
+
+
+def test_response_times_core():
+    # time to resolve counts from the impact start too, and is not the time to mitigate
+    assert response_times(100.0, 400.0, 580.0, 1500.0) == (300.0, 480.0, 1400.0)
+    assert response_times(None, 400.0, None, 1000.0) == (None, None, 600.0)  # impact start unknown
+    assert response_times(100.0, 400.0, None, None) == (300.0, None, None)   # not mitigated nor resolved yet
 
 
 def test_dedup_grouping_and_worst_severity():
@@ -209,8 +257,6 @@ def _replace(a, **changes):
     ``dataclasses.replace`` reject malformed fields since Alert validates in ``__post_init__`` (tested in
     test_monitoring.py); a mutated object (``object.__setattr__``) is how one could still reach the
     manager, whose own checks are tested here."""
-    import copy
-
     bad = copy.copy(a)
     for field, value in changes.items():
         object.__setattr__(bad, field, value)
@@ -236,8 +282,8 @@ def _replace(a, **changes):
 ])
 @pytest.mark.parametrize("joins", [False, True])
 def test_malformed_alert_fields_are_rejected_and_nothing_is_recorded(changes, exc, msg, joins):
-    """An alert with an unknown status used to open an incident as if firing, and an unknown severity reaching
-    the join path failed with a bare tuple.index error. Both paths (a new incident / joining an open one)."""
+    """A malformed alert is refused before it can open an incident (as if firing) or join one (where an unknown
+    severity would fail in the severity comparison). Both paths: a new incident and joining an open one."""
     m = IncidentManager()
     if joins:
         m.on_alert(alert("existing", "firing", 10, "P2"))
