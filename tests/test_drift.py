@@ -3,8 +3,8 @@
 Oracles: ``scipy.stats.ks_2samp`` (KS statistic and p-value, every method), ``scipy.stats.wasserstein_distance``,
 ``scipy.spatial.distance.jensenshannon(base=2)`` and ``scipy.stats.entropy`` on the same histograms,
 ``scipy.stats.chi2_contingency(correction=False)`` (our chi2 test is the 2 x K test of homogeneity), and PSI
-recomputed by hand (explicit formula, comparisons instead of searchsorted). Mutants (the original lesson's
-one-term Kolmogorov p-value, an ECDF that ignores ties) must fail the same tolerances.
+recomputed by hand (explicit formula, comparisons instead of searchsorted). Mutants (the common one-term
+Kolmogorov p-value, an ECDF that ignores ties) must fail the same tolerances.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def test_ks_location_is_where_the_gap_is():
 
 
 def _one_term_pvalue(d, n, m):
-    """The original lesson's p-value: the first term of the Kolmogorov series (a known-wrong mutant)."""
+    """A common shortcut for the p-value: the first term of the Kolmogorov series (a known-wrong mutant)."""
     en = n * m / (n + m)
     lam = (math.sqrt(en) + 0.12 + 0.11 / math.sqrt(en)) * d
     return min(1.0, max(0.0, 2 * math.exp(-2 * lam**2))) if lam > 0 else 1.0
@@ -443,8 +443,8 @@ _MOVED_AWAY = 2 * (1 - 1e-4) * math.log(1 / 1e-4)  # all of the current sample i
 
 
 def test_psi_sees_a_constant_reference_move_down_as_well_as_up():
-    """Issue 3: with the lowest edge on the reference minimum, the bin (-inf, min] used to hold the whole
-    reference and everything that moved below it, so a move down was PSI 0 while the same move up was 18.4."""
+    """With the lowest edge on the reference minimum, a bin (-inf, min] would hold the whole reference and
+    everything that moved below it: a move down would read PSI 0 while the same move up reads 18.4."""
     down = psi([5.0] * 50, [-1000.0] * 50)
     up = psi([5.0] * 50, [6.0] * 50)
     assert up.value == pytest.approx(_MOVED_AWAY, rel=1e-14)
@@ -786,7 +786,7 @@ def test_other_bad_arguments():
 
 
 # --------------------------------------------------------------------------------------------
-# Review fixes: equal-width bins when the range is too narrow (or too wide) for float edges;
+# Equal-width bins when the range is too narrow (or too wide) for float edges;
 # normed Wasserstein where np.std overflows
 # --------------------------------------------------------------------------------------------
 
@@ -808,7 +808,7 @@ def _exact_bins_on_ulp_grid(base, ks_x, ks_y, n_bins):
 
 def test_js_and_kl_of_two_constants_a_few_float_steps_apart():
     a, b = [0.1 + 0.2] * 50, [0.3] * 50  # 0.30000000000000004 and 0.3: one float step apart
-    with pytest.raises(ValueError, match="Too many bins"):  # what the old np.histogram binning did
+    with pytest.raises(ValueError, match="Too many bins"):  # what np.histogram binning does
         np.histogram(a + b, bins=30, range=(0.3, 0.1 + 0.2))
     assert jensen_shannon(a, b) == pytest.approx(1.0, abs=1e-12)  # documented: different constants give 1
     assert jensen_shannon(b, a, n_bins=2) == pytest.approx(1.0, abs=1e-12)
@@ -868,7 +868,7 @@ def test_js_on_a_range_wider_than_the_largest_float():
 
 @pytest.mark.parametrize("power", [-600, -560, 520, 530, 1000])
 def test_wasserstein_normed_is_unit_free_where_np_std_overflows_or_underflows(power):
-    """x 2**power: for 2**530 (1e160) np.std overflows to inf (old result 0.0, "no drift"); for 2**-600 the
+    """x 2**power: for 2**530 (1e160) np.std overflows to inf (a plain W1 / np.std reads 0.0, "no drift"); for 2**-600 the
     squared deviations underflow. The normed distance does not depend on the unit."""
     import warnings
 

@@ -1,6 +1,6 @@
 """prodai_lessons.stats against scipy (the oracle), on many random inputs.
 
-Tolerances (from issue 3): survival functions of the normal, t and chi-square within 1e-10
+Tolerances: survival functions of the normal, t and chi-square within 1e-10
 *relative* across df 1..1e6 and into the 1e-300 tail; Kolmogorov distributions within 1e-10
 absolute; two-sample KS p-values within 1e-8 absolute of ``scipy.stats.ks_2samp``. Each family
 also has a case that must fail: a known-wrong implementation checked to violate the tolerance.
@@ -19,6 +19,9 @@ import scipy.stats as ss
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from prodai_lessons import _stats_kolmogorov as K
+from prodai_lessons import _stats_special as SP
+from prodai_lessons import _stats_student as ST
 from prodai_lessons import stats as S
 
 REL = 1e-10
@@ -151,7 +154,7 @@ def test_t_huge_df_is_accurate_and_tends_to_normal():
 def test_normal_quantiles_keep_relative_precision_next_to_the_median():
     """q = 1/2 -+ delta with delta down to 1e-16: relative 1e-14 against scipy's ndtri (a rational function of
     q - 1/2 there) and on the central probability erf(z/sqrt 2)/2 = |q - 1/2| (scipy.special.erf, exact
-    differences). Newton on log sf alone kept only ~1e-16 absolute: 1.2e-8 relative at the reviewer's q."""
+    differences). Newton on log sf alone kept only ~1e-16 absolute: 1.2e-8 relative at q = 1/2 - 1e-10."""
     rng = np.random.default_rng(71)
     delta = log_uniform(rng, 1e-16, 0.25, 400)
     for q in (0.5 - delta, 0.5 + delta):
@@ -188,10 +191,10 @@ def test_t_quantiles_keep_relative_precision_next_to_the_median(df):
 
 
 def test_t_quantile_without_the_central_polish_would_fail():
-    """Must fail: the tail solver alone (Newton on log sf) at the reviewer's q = 1/2 - 1e-10, df = 31."""
+    """Must fail: the tail solver alone (Newton on log sf) at q = 1/2 - 1e-10, df = 31."""
     q, df = 0.5 - 1e-10, 31.0
     half = 0.5 - q
-    assert abs(central_t_probability(S._t_upper_quantile_tail(q, df), df) - half) > 1e-8 * half
+    assert abs(central_t_probability(ST._t_upper_quantile_tail(q, df), df) - half) > 1e-8 * half
     assert abs(central_t_probability(S.t_isf(q, df), df) - half) <= 1e-14 * half
 
 
@@ -202,7 +205,7 @@ def test_naive_t_tail_and_naive_prefactor_would_fail():
     # log Gamma((df+1)/2) - log Gamma(df/2) by subtracting two lgammas of size 6e6 loses ~9 digits
     df = 1e6 + 0.37
     naive = math.lgamma((df + 1) / 2) - math.lgamma(df / 2)
-    exact = S._lgamma_ratio_half(df / 2)
+    exact = SP._lgamma_ratio_half(df / 2)
     ref = math.log(ss.t.pdf(0.0, df)) + 0.5 * math.log(df * math.pi)  # = log Gamma ratio
     assert abs(exact - ref) < 1e-12
     assert abs(naive - ref) > 1e-12 * 100
@@ -320,17 +323,17 @@ def test_lgamma1p_keeps_relative_precision_at_small_a():
     is exact to 1e-22 relative at a = 1e-12, where math.lgamma(1 + a) has lost ~4 digits."""
     for a in (1e-12, -3e-13, 2e-9):
         two_terms = -0.57721566490153286 * a + math.pi ** 2 / 12.0 * a * a
-        assert abs(S._lgamma1p(a) - two_terms) <= 1e-15 * abs(two_terms)
+        assert abs(SP._lgamma1p(a) - two_terms) <= 1e-15 * abs(two_terms)
     assert abs(math.lgamma(1.0 + 1e-12) - (-0.57721566490153286e-12)) > 1e-6 * 0.577e-12
     for a in (0.01, 0.2, -0.3, 0.4999):
-        assert abs(S._lgamma1p(a) - math.lgamma(1.0 + a)) <= 1e-15
+        assert abs(SP._lgamma1p(a) - math.lgamma(1.0 + a)) <= 1e-15
 
 
 def test_chi2_naive_prefactor_would_fail():
     """Must fail: exp(a log x - x - lgamma(a+1)) at a = 5e5 is off by far more than 1e-10."""
     a, x = 5e5 + 0.25, 5e5 + 3000.0
     naive = math.exp(a * math.log(x) - x - math.lgamma(a + 1.0))
-    loader = S._dpois(a, x)
+    loader = SP._dpois(a, x)
     with localcontext() as ctx:
         ctx.prec = 50
         A, X = Decimal(a), Decimal(x)
@@ -348,7 +351,7 @@ def test_kolmogorov_sf_matches_scipy():
 
 
 def test_one_term_kolmogorov_series_would_fail():
-    """The original lesson's bug: p = min(1, 2 exp(-2 x^2)) is 1.0 below x ~ 0.59 and off by up to 0.135."""
+    """Must fail: the common one-term shortcut p = min(1, 2 exp(-2 x^2)) is 1.0 below x ~ 0.59 and off by up to 0.135."""
     x = np.linspace(0.3, 1.2, 200)
     wrong = np.minimum(1.0, 2 * np.exp(-2 * x ** 2))
     err = np.max(np.abs(wrong - sp.kolmogorov(x)))
@@ -499,12 +502,12 @@ def test_ks_2samp_exact_blocks_and_segments_against_exact_fractions(monkeypatch,
     """Shrinking the float range the counts may use (e^30 instead of e^700) forces many column blocks and,
     for wide bands, many row segments per column even at small sizes: every carry and rescaling path then
     runs, and the result must still be the exact rational p-value (relative 1e-11)."""
-    monkeypatch.setattr(S, "_KS2_CAP", 30.0)
-    monkeypatch.setattr(S, "_KS2_BUDGET", 60.0)
-    monkeypatch.setattr(S, "_KS2_MIN_BLOCK", min_block)
+    monkeypatch.setattr(K, "_KS2_CAP", 30.0)
+    monkeypatch.setattr(K, "_KS2_BUDGET", 60.0)
+    monkeypatch.setattr(K, "_KS2_MIN_BLOCK", min_block)
     segmented = []
-    plan = S._ks2_plan_segments
-    monkeypatch.setattr(S, "_ks2_plan_segments", lambda *args: segmented.append(plan(*args)) or segmented[-1])
+    plan = K._ks2_plan_segments
+    monkeypatch.setattr(K, "_ks2_plan_segments", lambda *args: segmented.append(plan(*args)) or segmented[-1])
     rng = np.random.default_rng(41)
     for n, m in [(120, 80), (61, 200), (150, 149), (7, 90), (100, 60)]:
         g = math.gcd(n, m)
@@ -590,9 +593,9 @@ def lenth_sum(t, df, nc, jmax):
 
 def test_nct_sf_far_upper_tail_keeps_relative_precision():
     """sf from ~1e-13 down to 1e-250 (df 1e3..1e6, nc 0.5..40): relative 1e-10 against Lenth's full sum
-    (measured <= 3e-11, which is the betainc oracle's own error: at the reviewer's two points ours agrees with
+    (measured <= 3e-11, which is the betainc oracle's own error: at the two points below ours agrees with
     scipy.stats.nct.sf to 1e-13). scipy's nct.sf itself is off at some of these points (a factor 2 at
-    t = 39.93, df = 475355, nc = 7.81), so it is the oracle only at the reviewer's points."""
+    t = 39.93, df = 475355, nc = 7.81), so it is the oracle only at those two points."""
     for t, df, nc in [(30.0, 1e6, 5.0), (53.0, 1e6, 40.0)]:
         ref = ss.nct.sf(t, df, nc)
         assert abs(S.nct_sf(t, df, nc) - ref) <= 1e-12 * ref
@@ -648,8 +651,8 @@ def nct_sf_by_quadrature(t, df, nc):
     (6010.0, 1e8, 6000.0), (22361.0, 2e9 - 2, 22360.68),
 ])
 def test_nct_sf_with_huge_nc_matches_quadrature(t, df, nc):
-    """nc = 6000 and 22361 (a two-sample test with 1e8 / 1e9 units per arm): the old full Poisson sum needed
-    7 s and 2.2 GB at nc = 6000. Relative 1e-11 against an independent quadrature over V (measured <= 1.8e-12;
+    """nc = 6000 and 22361 (a two-sample test with 1e8 / 1e9 units per arm): a sum over the full Poisson range
+    needs 7 s and 2.2 GB at nc = 6000. Relative 1e-11 against an independent quadrature over V (measured <= 1.8e-12;
     at t = 6010, sf = 1.7e-20, the input rounding alone moves sf by ~1e-12). scipy's nct.sf is off by up to
     3.6e-4 here."""
     ref, mass = nct_sf_by_quadrature(t, df, nc)
@@ -658,7 +661,7 @@ def test_nct_sf_with_huge_nc_matches_quadrature(t, df, nc):
 
 
 def test_power_with_a_billion_units_per_arm():
-    """abtest.power at 1e9 units per arm (nc up to 22361) used to run out of memory; now equal to statsmodels."""
+    """abtest.power at 1e9 units per arm (nc up to 22361): bounded memory, equal to statsmodels."""
     from statsmodels.stats.power import TTestIndPower
 
     from prodai_lessons.abtest import power
