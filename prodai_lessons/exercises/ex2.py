@@ -4,7 +4,9 @@
 The learner's contract (the stubs in ``exercises/ex2_model_routing.ipynb`` carry the same text):
 
 ``difficulty_score(text) -> float`` in [0, 1]
-    from what the text shows: length, reasoning and code markers, number of questions.
+    from what the text shows: whether it asks for reasoning, whether it holds or asks for code, how many
+    questions it asks (graded: each further question, up to four, raises the score). Length misleads: a
+    pasted passage makes a query long without making it hard.
 ``choose_tier(score, low, high) -> "small" | "medium" | "large"``
     ``score < low`` -> small, ``low <= score < high`` -> medium, ``score >= high`` -> large.
 ``routing_cost(queries, tiers, pricing) -> dict``
@@ -16,12 +18,18 @@ The learner's contract (the stubs in ``exercises/ex2_model_routing.ipynb`` carry
 ``sweep(queries, scores, lows, highs, pricing) -> list[dict]``
     one point ``{"low", "high", "cost", "quality"}`` per pair with ``low <= high``.
 ``pick_setting(points, baseline_quality, target=0.95) -> dict | None``
-    the cheapest point whose quality is ``>= target * baseline_quality`` (None if there is none).
+    the cheapest point whose quality is ``>= target * baseline_quality``: one of the dicts it was given,
+    not a copy (None if there is none).
 
-Queries have a hidden difficulty in [0, 1] that drives both what their text looks like (noisily) and how
-likely each tier is to answer well: ``P(good | d) = 0.05 + 0.93 * sigmoid((c_tier - d) / 0.06)`` with
-``c = 0.35, 0.65, 0.95`` for the small, medium and large tier. ``query.quality`` holds these probabilities,
-as an offline evaluation that graded every tier's answer would; the difficulty itself stays hidden.
+Queries have a hidden difficulty ``d ~ Beta(1, 1.5)`` that drives both what their text shows (noisily) and
+how likely each tier is to answer well: ``P(good | d) = 0.05 + 0.93 * sigmoid((c_tier - d) / 0.06)`` with
+``c = 0.35, 0.65, 0.95`` for the small, medium and large tier. A query asks for reasoning with probability
+``clip(2 (d - 0.25), 0, 1)``, for code with probability ``clip(2 (d - 0.35), 0, 1)``, asks ``Poisson(3 d)``
+further questions and gives ``Poisson(0.4 + d)`` sentences of context; independently of ``d``, 40% of the
+queries carry a pasted passage (an email, notes, a ticket) of 25 to about 110 words, and half of the
+queries that ask for reasoning or code are a single line. So length says little (see ``MIN_SPEARMAN``).
+``query.quality`` holds the tiers' probabilities, as an offline evaluation that graded every tier's answer
+would; the difficulty itself stays hidden.
 """
 
 from __future__ import annotations
@@ -55,10 +63,16 @@ TIERS = ("small", "medium", "large")
 QUALITY_CENTERS = {"small": 0.35, "medium": 0.65, "large": 0.95}
 QUALITY_SLOPE = 0.06
 #: The end-to-end check asks the learner's router to save at least this share of what a router that knew the
-#: hidden difficulty saves (measured on 200 seeds: the reference scorer reaches 0.65 to 1.0 of it, median 0.86).
-MIN_SHARE_OF_ORACLE = 0.5
-#: The scorer's Spearman rank correlation with the hidden difficulty must reach this.
-MIN_SPEARMAN = 0.5
+#: hidden difficulty saves (same grid, same target). Measured on seeds 0-199 (``python
+#: tests/test_ex2_checks.py`` measures it again): the reference scorer reaches 0.70 to 1.00 of the oracle
+#: (median 0.91), a scorer that reads only the word count 0.20 to 0.64 (99th percentile 0.42, median 0.31),
+#: uniform random scores 0.15 to 0.53. The bar sits 0.10 below the reference's worst seed, above every random
+#: seed and above all length-only seeds but one.
+MIN_SHARE_OF_ORACLE = 0.6
+#: The scorer's Spearman rank correlation with the hidden difficulty (300 queries) must reach this. Measured
+#: on seeds 0-199 (as above): the reference scorer 0.76 to 0.86 (median 0.82), the word count alone 0.01 to
+#: 0.36 (median 0.19), random scores -0.15 to 0.13. The bar sits about 0.2 from both ends.
+MIN_SPEARMAN = 0.55
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,9 @@ def _p_good(tier: str, d: float) -> float:
     return 0.05 + 0.93 / (1.0 + math.exp((d - QUALITY_CENTERS[tier]) / QUALITY_SLOPE))
 
 
+# The pieces queries are made of. Each piece carries one signal only: reasoning requests hold no "?" and no
+# code, code requests no reasoning words and no "?", questions neither; context and pasted passages none
+# of them (``tests/test_ex2_checks.py`` checks this against a broad list of markers).
 _TOPICS = ("the invoice export", "our refund policy", "the onboarding flow", "the Kubernetes cluster",
            "the quarterly report", "the search index", "the login page", "the billing service",
            "the shipping estimate", "the customer survey", "the pricing page", "the data warehouse")
@@ -92,36 +109,85 @@ _REASONING = ("Explain step by step why {t} breaks under load.",
               "Compare two designs for {t} and justify which one is better.",
               "Analyze the root cause of the failures in {t}.",
               "Prove that the proposed change to {t} cannot lose data.",
-              "Reason through the trade-offs of caching {t}, including edge cases.")
+              "Reason through the trade-offs of caching {t}, including edge cases.",
+              "Derive the worst-case latency of {t}.",
+              "Explain why {t} slows down when traffic doubles.")
 _CODE = ("Fix the bug in this function:\n```python\ndef total(items):\n    return sum(i.price for i in items if i.qty)\n```",
          "Write a SQL query that joins {t} with the orders table and groups by month.",
          "Refactor this code used by {t}:\n```js\nfunction f(a) {{ return a.map(x => x * 2) }}\n```",
-         "Why does the regex `^[a-z]+@\\w+\\.com$` reject valid addresses in {t}?")
-_EXTRA = ("Also, how does this affect the budget?", "What changes if the load doubles?",
-          "Which team should own {t}?", "How would we test it?")
+         "Write a regex that matches the order IDs in {t}.",
+         "Write a Python function that removes duplicate rows from {t}.")
+_EXTRA = ("Also, what does this do to the budget?", "What changes if the load doubles?",
+          "Which team should own {t}?", "Who signs off on it?", "When can we start?",
+          "Is there a fallback for {t}?")
+_PASTE_INTRO = ("Here is the email I got:", "Below are the meeting notes:", "This is the message from the vendor:",
+                "Pasted from the ticket:", "Here is the announcement:")
+_PASTE = ("The shipment left the warehouse on Monday morning.", "Anna will cover the support rota next week.",
+          "The invoice total was 4,200 euros including tax.", "Please send the signed form back by Friday.",
+          "The office is closed on the public holiday.", "Our contact at the supplier changed in March.",
+          "The new badge readers are installed on the second floor.",
+          "Lunch for the offsite is booked for twelve people.", "The attached report covers the first two quarters.",
+          "Thanks again for the quick turnaround on this.", "Best regards, the operations team.",
+          "The parking garage will be repainted over the weekend.",
+          "Room 4B is booked for the training on Thursday afternoon.",
+          "The old laptops go back to the supplier in May.", "Everyone on the list received the updated handbook.",
+          "The next newsletter goes out on the first of the month.")
+_PASTE_TASK = ("Summarize it in one line.", "List the names it mentions.", "Translate it into Spanish.",
+               "Who wrote it?", "Turn it into three bullet points.", "What is the deadline in it?")
+
+
+def _clip01(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def _fmt(r: np.random.Generator, pool: Sequence[str], t: str, size: int | None = None) -> Any:
+    if size is None:
+        return str(r.choice(pool)).format(t=t)
+    return [str(p).format(t=t) for p in r.choice(pool, size=size, replace=False)]
+
+
+def _paste(r: np.random.Generator, min_words: int = 25, min_chars: int = 0) -> str:
+    """A pasted passage: an intro and 3 to 11 sentences in quotes, at least ``min_words`` words and
+    ``min_chars`` characters long (sentences are added until it is)."""
+    order = [str(s) for s in r.permutation(_PASTE)]
+    n = int(r.integers(3, 12))
+    while True:
+        text = f"{r.choice(_PASTE_INTRO)} \"{' '.join(order[:n])}\""
+        if (len(text.split()) >= min_words and len(text) >= min_chars) or n == len(order):
+            return text
+        n += 1
 
 
 def _compose(r: np.random.Generator, d: float) -> str:
+    """The text of a query of difficulty ``d`` (the model in the module docstring)."""
     t = str(r.choice(_TOPICS))
-    n_context = min(int(r.poisson(0.3 + 4.0 * d)), len(_CONTEXT))
-    parts = [str(c).format(t=t) for c in r.choice(_CONTEXT, size=n_context, replace=False)]
-    reasoning = r.random() < min(1.0, max(0.0, 1.2 * d - 0.2))
-    code = r.random() < min(1.0, max(0.0, 0.9 * d - 0.15))
+    reasoning = bool(r.random() < _clip01(2.0 * (d - 0.25)))
+    code = bool(r.random() < _clip01(2.0 * (d - 0.35)))
+    one_line = (reasoning or code) and bool(r.random() < 0.5)
+    pasted = bool(r.random() < 0.4)
+    n_context = min(int(r.poisson(0.4 + d)), len(_CONTEXT))
+    n_extra = min(int(r.poisson(3.0 * d)), len(_EXTRA))
+    if one_line:
+        parts = []
+    else:
+        parts = _fmt(r, _CONTEXT, t, n_context)
+        if pasted:
+            parts.append(_paste(r))
     if reasoning:
-        parts.append(str(r.choice(_REASONING)).format(t=t))
+        parts.append(_fmt(r, _REASONING, t))
     if code:
-        parts.append(str(r.choice(_CODE)).format(t=t))
+        parts.append(_fmt(r, _CODE, t))
     if not (reasoning or code):
-        parts.append(str(r.choice(_EASY)).format(t=t))
-    n_extra = min(int(r.poisson(2.5 * d)), len(_EXTRA))
-    parts += [str(e).format(t=t) for e in r.choice(_EXTRA, size=n_extra, replace=False)]
+        parts.append(_fmt(r, _PASTE_TASK if pasted else _EASY, t))
+    if not one_line:
+        parts += _fmt(r, _EXTRA, t, n_extra)
     return " ".join(parts)
 
 
 def _queries(r: np.random.Generator, n: int) -> tuple[list[Query], np.ndarray]:
     from prodai_lessons.cost import estimate_tokens
 
-    d = r.beta(1.0, 2.0, size=n)
+    d = r.beta(1.0, 1.5, size=n)
     out = []
     for di in d:
         text = _compose(r, float(di))
@@ -173,13 +239,17 @@ def _rebuild(inputs: dict) -> tuple[list[Query], Any]:
 
 
 def _reference_cost(queries: Sequence[Query], tiers: Sequence[str], pricing) -> dict:
+    """What ``routing_cost`` returns, priced by two CostTrackers (logged in one batch each: the same exact
+    integer totals as one ``log_request`` per query)."""
     from prodai_lessons.cost import CostTracker
 
+    tiers = list(tiers)
+    inp = np.array([q.input_tokens for q in queries], dtype=np.int64)
+    out = np.array([q.output_tokens for q in queries], dtype=np.int64)
     routed, base = CostTracker(pricing), CostTracker(pricing)
-    large = pricing.model_for_tier("large")
-    for q, tier in zip(queries, tiers):
-        routed.log_request(pricing.model_for_tier(tier), q.input_tokens, q.output_tokens, timestamp=0.0)
-        base.log_request(large, q.input_tokens, q.output_tokens, timestamp=0.0)
+    if tiers:
+        routed.log_batch([pricing.model_for_tier(t) for t in tiers], inp, out, timestamps=np.zeros(len(tiers)))
+        base.log_batch(pricing.model_for_tier("large"), inp, out, timestamps=np.zeros(len(tiers)))
     cost, baseline = routed.report().total_cost, base.report().total_cost
     return {"cost": cost, "baseline_cost": baseline, "savings": baseline - cost,
             "savings_share": (baseline - cost) / baseline,
@@ -207,61 +277,80 @@ def _scorer(ns: Mapping[str, Any]):
     return call
 
 
-@lru_cache(maxsize=16)
-def _monotone_cases(seed: int) -> list[tuple[str, str, str, bool]]:
-    """(what was added, easier text, harder text, shown harder first): the harder one adds reasoning, code,
-    questions or context. The learner's side gets each pair in a random order, so which text is the
-    harder one is part of the truth it never sees."""
-    r = rng(seed, 2, 1)
+#: One check per signal: 12 pairs of two versions of one query. The harder version adds the signal (a
+#: reasoning request, a code request, more questions); the easier one adds a pasted passage at least as
+#: long, in words and in characters. So a score that follows length ranks every pair the wrong way.
+SIGNALS = ("reasoning", "code", "questions")
+N_PAIRS = 12
+
+
+@lru_cache(maxsize=48)
+def _signal_cases(kind: str, seed: int) -> list[tuple[str, str, int, bool]]:
+    """(easier text, harder text, questions the easier one asks, harder shown first) for signal ``kind``.
+    The learner's side gets each pair in a random order, so which text is harder stays with the judge."""
+    r = rng(seed, 2, 1, SIGNALS.index(kind))
     cases = []
-    for k in range(24):
-        d = float(r.uniform(0.0, 0.35))
-        base = _compose(r, d)
+    for k in range(N_PAIRS):
         t = str(r.choice(_TOPICS))
-        kind = ("reasoning", "code", "questions", "context")[k % 4]
+        n_q = 1 + k % 3  # questions the base already asks: 1, 2 or 3 (more than one: a count, not a flag)
+        if kind != "questions":
+            n_q = int(r.integers(1, 3))
+        asked = [_fmt(r, _EASY[:4] + _EASY[5:], t)] + _fmt(r, _EXTRA, t, n_q - 1 + 3)
+        base = " ".join(_fmt(r, _CONTEXT, t, int(r.integers(0, 3))) + asked[:n_q])
         if kind == "reasoning":
-            harder = base + " " + str(r.choice(_REASONING)).format(t=t)
+            added = _fmt(r, _REASONING, t)
         elif kind == "code":
-            harder = base + " " + str(r.choice(_CODE)).format(t=t)
-        elif kind == "questions":
-            harder = base + " " + " ".join(str(e).format(t=t) for e in r.choice(_EXTRA, size=2, replace=False))
+            added = _fmt(r, _CODE, t)
         else:
-            harder = " ".join(str(c).format(t=t) for c in r.choice(_CONTEXT, size=3, replace=False)) + " " + base
-        cases.append((kind, base, harder, bool(r.random() < 0.5)))
+            added = " ".join(asked[n_q:n_q + int(r.integers(1, 5 - n_q))])
+        easier = base + " " + _paste(r, min_words=len(added.split()) + 2, min_chars=len(added) + 10)
+        cases.append((easier, base + " " + added, n_q, bool(r.random() < 0.5)))
     return cases
 
 
-def _monotone_inputs(seed: int) -> dict:
-    return {"pairs": [[b, a] if swapped else [a, b] for _, a, b, swapped in _monotone_cases(seed)]}
+def _signal_inputs(kind: str) -> Callable[[int], dict]:
+    def scenario(seed: int) -> dict:
+        return {"pairs": [[b, a] if first else [a, b] for a, b, _, first in _signal_cases(kind, seed)]}
+    return scenario
 
 
-def _collect_monotone(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
+def _collect_pairs(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     call = _scorer(ns)
     return {"pairs": [[call(a, f"difficulty_score, pair {k} (first text)"),
                        call(b, f"difficulty_score, pair {k} (second text)")]
                       for k, (a, b) in enumerate(inputs["pairs"], start=1)]}
 
 
-def _judge_monotone(data: Any, seed: int, score: Score) -> CheckResult:
-    cases = _monotone_cases(seed)
-    pairs = list_of(field(data, "pairs", list), list, "pairs", length=len(cases))
-    lower, ties = [], 0
-    for (kind, _, _, swapped), p in zip(cases, pairs):
-        a, b = list_of(p, (int, float), "pair", length=2)
-        if swapped:
-            a, b = b, a
-        if b < a - 1e-12:
-            lower.append(kind)
-        elif abs(b - a) <= 1e-12:
-            ties += 1
-    if lower:
-        kinds = sorted(set(lower))
-        return score(0.0, f"adding {', '.join(kinds)} made {len(lower)} of {len(cases)} queries score "
-                                     "lower: a harder version of a query must not score lower")
-    if ties > len(cases) // 4:
-        return score(0.5, f"{ties} of {len(cases)} harder versions scored the same as the easier one "
-                                     "(more reasoning, code, questions or context should raise the score)")
-    return score(1.0, "")
+_ADDED = {"reasoning": "a request for reasoning", "code": "a request for code",
+          "questions": "more questions"}
+
+
+def _judge_signal(kind: str) -> Callable[[Any, int, Score], CheckResult]:
+    def judge(data: Any, seed: int, score: Score) -> CheckResult:
+        cases = _signal_cases(kind, seed)
+        pairs = list_of(field(data, "pairs", list), list, "pairs", length=len(cases))
+        lower, same, several = 0, 0, 0
+        for (_, _, n_q, first), p in zip(cases, pairs):
+            a, b = list_of(p, (int, float), "pair", length=2)
+            harder, easier = (a, b) if first else (b, a)
+            if harder <= easier + 1e-12:
+                lower += harder < easier - 1e-12
+                same += abs(harder - easier) <= 1e-12
+                several += n_q > 1
+        wrong = lower + same
+        if not wrong:
+            return score(1.0, "")
+        what = (f"in {wrong} of {len(cases)} pairs the version with {_ADDED[kind]} did not score higher than "
+                f"the same query with a pasted passage at least as long instead")
+        if lower:
+            why = f" ({lower} scored lower: the score follows length more than {kind})"
+        elif kind == "questions" and several == wrong:
+            why = (" (each time the query already asked several questions: count the questions, one more "
+                   "question should raise the score)")
+        else:
+            why = f" (they scored the same: {kind} should raise the score)"
+        return score(0.5 * (len(cases) - wrong) / len(cases), what + why)
+    return judge
 
 
 @lru_cache(maxsize=16)
@@ -312,7 +401,7 @@ def _judge_informative(data: Any, seed: int, score: Score) -> CheckResult:
         return score(1.0, f"rank correlation with the hidden difficulty {rho:.2f}")
     return score(max(0.0, rho) / MIN_SPEARMAN * 0.5,
                  f"your scores barely follow the hidden difficulty (rank correlation {rho:.2f}; needs "
-                 f">= {MIN_SPEARMAN}): use more of what the text shows")
+                 f">= {MIN_SPEARMAN}): use more of what the text shows, and less of its length")
 
 
 # ------------------------------------------------------------------------------------------- router
@@ -396,15 +485,30 @@ def _collect_cost(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     return _plain_result(got, _COST_KEYS, "routing_cost()")
 
 
+_MONEY_KEYS = ("cost", "baseline_cost", "savings", "savings_share")
+
+
 def _judge_cost(data: Any, seed: int, score: Score) -> CheckResult:
     qs, tiers, pricing = _cost_scenario(seed)
     ref = _reference_cost(qs, tiers, pricing)
     wrong = [k for k in _COST_KEYS if not isinstance(data.get(k), (int, float)) or not _close(data[k], ref[k])]
     if not wrong:
         return score(1.0, "")
-    return score((len(_COST_KEYS) - len(wrong)) / len(_COST_KEYS) * 0.5,
-                 f"{', '.join(wrong)} not equal to what CostTracker computes for the same requests "
-                 "(each query under its tier's model; the baseline under the large model)")
+    problems = []
+    share = data.get("savings_share")
+    if "savings_share" in wrong and isinstance(share, (int, float)) and _close(share, 100 * ref["savings_share"]):
+        problems.append("savings_share is a percent: give it as a fraction (0.4 for 40%)")
+        wrong.remove("savings_share")
+    money = [k for k in wrong if k in _MONEY_KEYS]
+    if money:
+        problems.append(f"{', '.join(money)} not equal to what CostTracker computes for the same requests "
+                        "(each query under its tier's model; the baseline under the large model)")
+    if "quality" in wrong:
+        problems.append("quality is not the mean over the queries of q.quality[tier] with each query's own tier")
+    if "baseline_quality" in wrong:
+        problems.append('baseline_quality is not the mean over the queries of q.quality["large"]')
+    n_wrong = len(wrong) + any(p.startswith("savings_share is a percent") for p in problems)
+    return score((len(_COST_KEYS) - n_wrong) / len(_COST_KEYS) * 0.5, "; ".join(problems))
 
 
 # ---------------------------------------------------------------------------------------- sweep/pick
@@ -521,16 +625,24 @@ def _collect_pick(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     fn = entry(ns, "pick_setting", kind="function")
     out = []
     for k, sc in enumerate(inputs["cases"], start=1):
+        points = [dict(p) for p in sc["points"]]
         with in_scenario(f"pick_setting, case {k}"):
-            got = fn([dict(p) for p in sc["points"]], sc["baseline_quality"], target=sc["target"])
-        out.append(None if got is None else _point(got, "pick_setting()"))
+            got = fn(points, sc["baseline_quality"], target=sc["target"])
+        if got is None:
+            out.append(None)
+            continue
+        # which of the dicts it was given came back (None: a new dict); identity is checked here, where the
+        # objects are, and travels as plain data
+        picked = _point(got, "pick_setting()")
+        picked["given"] = next((i for i, p in enumerate(points) if got is p), None)
+        out.append(picked)
     return {"picked": out}
 
 
 def _judge_pick(data: Any, seed: int, score: Score) -> CheckResult:
     scenarios = _pick_scenarios(seed)
     picked = list_of(field(data, "picked", list), dict, "picked", length=len(scenarios), allow_none=True)
-    problems = []
+    problems, copies = [], 0
     for k, (sc, got) in enumerate(zip(scenarios, picked), start=1):
         goal = sc["target"] * sc["baseline_quality"]
         feasible = [p for p in sc["points"] if p["quality"] >= goal]
@@ -549,8 +661,17 @@ def _judge_pick(data: Any, seed: int, score: Score) -> CheckResult:
             problems.append(f"case {k}: picked a point below target x baseline quality")
         elif match[0] is not best and match[0]["cost"] > best["cost"]:
             problems.append(f"case {k}: a cheaper point also reaches the target")
-    if not problems:
+        else:
+            given = got.get("given")
+            if given is None:
+                copies += 1
+            elif isinstance(given, bool) or not isinstance(given, int) or not 0 <= given < len(sc["points"]):
+                raise BadData("'given' is not an index of the points")
+    if not problems and not copies:
         return score(1.0, "")
+    if copies:  # the right point, but a new dict: one problem, whatever the number of cases
+        problems.append(f"in {copies} case(s) it returned a new dict with the right values: return the point "
+                        "itself, one of the dicts in `points`")
     return score((len(scenarios) - len(problems)) / len(scenarios) * 0.5,
                  "; ".join(problems[:2]) + (f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""))
 
@@ -562,7 +683,7 @@ GRID = tuple(k / 8 for k in range(9))
 
 @lru_cache(maxsize=16)
 def _e2e_queries(seed: int) -> tuple[list[Query], np.ndarray]:
-    return _queries(rng(seed, 2, 7), 150)
+    return _queries(rng(seed, 2, 7), 300)
 
 
 _GRID_PAIRS = tuple((lo, hi) for lo in GRID for hi in GRID if lo <= hi)
@@ -652,25 +773,30 @@ EXERCISE = Exercise(
     solution_path="solutions/ex2_model_routing.ipynb",
     entry_points=("difficulty_score", "choose_tier", "routing_cost", "sweep", "pick_setting"),
     checks=(
-        scored_check("scorer_monotone", 3, "a harder version of a query never scores lower, and usually higher",
-              _monotone_inputs, _collect_monotone, _judge_monotone),
+        scored_check("scorer_reasoning", 2, "a query asking for reasoning scores higher than a longer easy one",
+                     _signal_inputs("reasoning"), _collect_pairs, _judge_signal("reasoning")),
+        scored_check("scorer_code", 2, "a query asking for code scores higher than a longer easy one",
+                     _signal_inputs("code"), _collect_pairs, _judge_signal("code")),
+        scored_check("scorer_questions", 2, "each further question raises the score more than pasted text does",
+                     _signal_inputs("questions"), _collect_pairs, _judge_signal("questions")),
         scored_check("scorer_informative", 2, "scores rank queries like their hidden difficulty",
-              _texts(_informative_queries), _collect_informative, _judge_informative),
+                     _texts(_informative_queries), _collect_informative, _judge_informative),
         scored_check("routes_respect_thresholds", 2, "choose_tier follows low and high, boundaries included",
-              _tier_inputs, _collect_tiers, _judge_tiers),
-        scored_check("cost_exact", 3, "routing_cost equals CostTracker's totals, savings and quality",
-              _cost_inputs, _collect_cost, _judge_cost),
+                     _tier_inputs, _collect_tiers, _judge_tiers),
+        scored_check("cost_exact", 2, "routing_cost equals CostTracker's totals, savings and quality",
+                     _cost_inputs, _collect_cost, _judge_cost),
         scored_check("sweep_curve", 2, "sweep returns every (low, high) pair with its cost and quality",
-              _sweep_inputs, _collect_sweep, _judge_sweep),
-        scored_check("pick_meets_target", 3, "pick_setting returns the cheapest point that meets the target",
-              _pick_inputs, _collect_pick, _judge_pick),
-        scored_check("end_to_end", 3, "your scorer and router save money at 95% of the large model's quality",
-              _texts(_e2e_queries), _collect_e2e, _judge_e2e),
+                     _sweep_inputs, _collect_sweep, _judge_sweep),
+        scored_check("pick_meets_target", 2, "pick_setting returns the cheapest point that meets the target",
+                     _pick_inputs, _collect_pick, _judge_pick),
+        scored_check("end_to_end", 2, "your scorer and router save money at 95% of the large model's quality",
+                     _texts(_e2e_queries), _collect_e2e, _judge_e2e),
     ),
     hints=(
-        "difficulty_score: add up a few signals, each scaled to [0, 1]: words / 150 (capped at 1), whether "
-        "reasoning words appear ('why', 'explain', 'compare', 'prove', 'step by step'), whether code appears "
-        "('```', 'def ', 'SQL', 'regex', 'function'), and the number of '?' (capped). Weight them, clip to [0, 1].",
+        "difficulty_score: add up a few signals, each scaled to [0, 1]: whether reasoning words appear "
+        "('why', 'explain', 'compare', 'prove', 'step by step', ...), whether code appears ('```', 'def ', "
+        "'SQL', 'regex', 'function'), and the number of '?' (divided by 4, capped at 1). Weight them, clip to "
+        "[0, 1]. Leave the length out, or give it a small weight: pasted text is long and easy.",
         "routing_cost: model = pricing.model_for_tier(tier); CostTracker(pricing).log_request(model, "
         "q.input_tokens, q.output_tokens) for each query, then tracker.report().total_cost. A second tracker "
         "logs every query under pricing.model_for_tier('large'). quality is the mean of q.quality[tier].",

@@ -11,26 +11,32 @@ The learner's contract (the stubs in ``exercises/ex3_automated_rollback.ipynb`` 
 ``QualityMonitor(threshold, window=100, min_samples=50, failure_limit=2)``
     ``observe(score)``; ``evaluate() -> "inconclusive" | "passed" | "failed"``: inconclusive while the window
     holds fewer than ``min_samples`` scores, else passed when the mean of the last ``window`` scores is
-    ``>= threshold``; a failed evaluation adds one to a run of consecutive failures, a passed one ends the
-    run, an inconclusive one leaves it; ``unhealthy`` (property) is ``True`` once the run is longer than
-    ``failure_limit`` (Argo Rollouts' ``failureLimit`` uses the same "more than" rule, over all
-    measurements; counting consecutive ones lets a recovered version start over); ``reset()``.
+    ``>= threshold`` (a mean exactly at the threshold passes); a failed evaluation adds one to a run of
+    consecutive failures, a passed one ends the run, an inconclusive one leaves it; ``unhealthy``
+    (property) is ``True`` once the run is longer than ``failure_limit`` (Argo Rollouts' ``failureLimit``
+    uses the same "more than" rule, over all measurements; counting consecutive ones lets a recovered
+    version start over); ``reset()`` forgets the window and the run.
 ``RollbackController(registry, monitor, cooldown=10, dry_run=False)``
     ``deploy(version, t)``: promote, reset the monitor, audit entry ``action="deploy"``;
-    ``step(t)``: one evaluation of the monitor; when unhealthy and the last rollback is at least ``cooldown``
-    steps ago, roll back to the best healthy earlier version (registered before the champion, not marked
-    unhealthy, highest ``eval_score``), marking the champion unhealthy and resetting the monitor. With
-    ``dry_run=True`` it only records what it would do (``action="dry-run"``), cooldown included.
-    ``audit_log`` (a list attribute or property, not a method): dicts with keys ``t`` (the int step),
-    ``action`` ("deploy", "rollback" or "dry-run"), ``from_version`` (the champion before; None if none),
-    ``to_version`` and a non-empty ``reason``, in time order; ``deploy`` logs one entry too.
+    ``step(t)``: exactly one evaluation of the monitor, at every step; when unhealthy and the last rollback
+    (a deploy does not count) is at least ``cooldown`` steps ago, roll back to the best healthy earlier
+    version (registered before the champion, not marked unhealthy, highest ``eval_score``), marking the
+    champion unhealthy and resetting the monitor; with no such version, do nothing and log nothing. With
+    ``dry_run=True`` it only records what it would do (``action="dry-run"``), cooldown included, and
+    leaves the registry and the monitor alone.
+    ``audit_log`` (a list attribute or property, not a method): dicts with exactly the keys ``t`` (the int
+    step), ``action`` ("deploy", "rollback" or "dry-run"), ``from_version`` (the champion before; None if
+    none), ``to_version`` and a non-empty ``reason``, in time order; ``deploy`` logs one entry too.
 
 Every scenario is generated from the seed: version names, eval scores, thresholds, windows, failure limits,
 when the degradation starts, the noise, the cooldown. The judges recompute it and never call learner code.
+The simulations get their traffic from :class:`_Serving`, in the grader, one step at a time. On the learner's
+side the monitor is a subclass of the learner's own class that records its ``evaluate()`` and ``reset()``
+calls, so a judge can tell "not evaluated" or "not reset" apart from "judged wrong".
 """
-
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +46,7 @@ import numpy as np
 
 from prodai_lessons.exercises._core import CheckResult, Exercise, InvalidSubmission, in_scenario, local_ask
 from prodai_lessons.exercises._helpers import (
+    BadData,
     Score,
     entry,
     field,
@@ -128,7 +135,10 @@ def _collect_registry(ns: Mapping[str, Any], sc: dict, ask=None) -> dict:
     with in_scenario("registry: health flags"):
         for v in sc["flagged"]:
             reg.mark_unhealthy(v, "quality below threshold in production")
-        healthy = [want_bool(reg.is_healthy(v), "ModelRegistry.is_healthy()") for v in sc["names"]]
+        answers = [reg.is_healthy(v) for v in sc["names"]]
+        # this check owns the type: 0/1 are judged as False/True here, and the type is reported
+        healthy = [_truth(a, "ModelRegistry.is_healthy()") for a in answers]
+        not_bool = next((type(a).__name__ for a in answers if not isinstance(a, (bool, np.bool_))), None)
     errors = {}
     for what, call in (("duplicate", lambda: reg.register(sc["names"][0], 0.5)),
                        ("unknown", lambda: reg.promote(sc["unknown"]))):
@@ -140,7 +150,7 @@ def _collect_registry(ns: Mapping[str, Any], sc: dict, ask=None) -> dict:
         except Exception as exc:  # the behaviour under test: which error is raised
             errors[what] = type(exc).__name__
     return {"steps": steps, "versions": versions, "scores": scores, "unset_alias": unset, "healthy": healthy,
-            "duplicate_error": errors["duplicate"], "unknown_error": errors["unknown"]}
+            "healthy_type": not_bool, "duplicate_error": errors["duplicate"], "unknown_error": errors["unknown"]}
 
 
 def _judge_registry(data: Any, seed: int, score: Score) -> CheckResult:
@@ -172,12 +182,15 @@ def _judge_registry(data: Any, seed: int, score: Score) -> CheckResult:
     healthy = list_of(field(data, "healthy", list), bool, "healthy", length=len(sc["names"]))
     if healthy != [v not in sc["flagged"] for v in sc["names"]]:
         problems.append("is_healthy() does not follow mark_unhealthy()")
+    if data.get("healthy_type") is not None:
+        got = str(data["healthy_type"])[:20]
+        problems.append(f"is_healthy() must return a bool (True or False); it returned {got}")
     if data.get("duplicate_error") != "ValueError":
         problems.append("registering a version twice should raise ValueError"
                         + ("" if data.get("duplicate_error") is None else f", not {data['duplicate_error']}"))
     if data.get("unknown_error") not in ("KeyError", "ValueError"):
         problems.append("promoting an unknown version should raise KeyError or ValueError")
-    n_parts = 6
+    n_parts = 7
     if not problems:
         return score(1.0, "")
     return score(max(0, n_parts - len(problems)) / n_parts / 2,
@@ -211,20 +224,40 @@ def _window_scenario(seed: int) -> dict:
         verdicts, variants = _window_reference(p, ops)
         close = any(abs(m - p["threshold"]) < 1e-6 for m in variants["means"])
         if not close and "failed" in verdicts and "passed" in verdicts and "inconclusive" in verdicts \
-                and variants["all_history"] != verdicts and variants["no_min"] != verdicts:
-            return {"params": p, "ops": ops}
+                and variants["all_history"] != verdicts and variants["no_min"] != verdicts \
+                and variants["keep_window"] != verdicts:
+            return {"params": p, "ops": ops, "ties": _tie_cases(r)}
+
+
+def _tie_cases(r: np.random.Generator) -> list[dict]:
+    """Monitors fed one full window of 0.0/1.0 scores whose mean is exactly the threshold ``k / window``.
+
+    The sum of 0.0s and 1.0s is exact in any order and ``k / window`` is one correctly rounded division, so
+    ``sum / len``, ``np.mean`` and ``statistics.mean`` all give the threshold itself: the tie is a tie
+    whichever way the mean is computed, and a mean at the threshold passes."""
+    out = []
+    for _ in range(3):
+        p = _monitor_params(r)
+        k = int(r.integers(int(0.6 * p["window"]), int(0.9 * p["window"])))
+        scores = [1.0] * k + [0.0] * (p["window"] - k)
+        out.append({"params": {**p, "threshold": k / p["window"]},
+                    "scores": [float(x) for x in r.permutation(scores)]})
+    return out
 
 
 def _window_reference(p: dict, ops: list) -> tuple[list[str], dict]:
     """Verdicts of the specified monitor after each batch, and of two wrong variants (to name mistakes)."""
     win: list[float] = []
     hist: list[float] = []
-    out, all_hist, no_min, means = [], [], [], []
+    kept: list[float] = []  # the window of a reset() that forgets the failure count but not the scores
+    out, all_hist, no_min, means, keep_window, after_reset = [], [], [], [], [], []
+    reset = False
     for op in ops:
         if op == "reset":
-            win, hist = [], []
+            win, hist, reset = [], [], True
             continue
         win = (win + op)[-p["window"]:]
+        kept = (kept + op)[-p["window"]:]
         hist = hist + op
         m = float(np.mean(win))
         means.append(m)
@@ -233,7 +266,12 @@ def _window_reference(p: dict, ops: list) -> tuple[list[str], dict]:
         no_min.append(ok)
         all_ok = "passed" if float(np.mean(hist)) >= p["threshold"] else "failed"
         all_hist.append("inconclusive" if len(hist) < p["min_samples"] else all_ok)
-    return out, {"all_history": all_hist, "no_min": no_min, "means": means}
+        kept_ok = "passed" if float(np.mean(kept)) >= p["threshold"] else "failed"
+        keep_window.append("inconclusive" if len(kept) < p["min_samples"] else kept_ok)
+        after_reset.append(reset)
+        reset = False
+    return out, {"all_history": all_hist, "no_min": no_min, "means": means, "keep_window": keep_window,
+                 "after_reset": after_reset}
 
 
 def _new_monitor(cls: type, p: dict) -> Any:
@@ -253,28 +291,46 @@ def _collect_window(ns: Mapping[str, Any], sc: dict, ask=None) -> dict:
             for x in op:
                 mon.observe(x)
             verdicts.append(want_str(mon.evaluate(), "QualityMonitor.evaluate()", _VERDICTS))
-    return {"verdicts": verdicts}
+    ties = []
+    with in_scenario("monitor: a window mean equal to the threshold"):
+        for case in sc["ties"]:
+            mon = _new_monitor(cls, case["params"])
+            for x in case["scores"]:
+                mon.observe(x)
+            ties.append(want_str(mon.evaluate(), "QualityMonitor.evaluate()", _VERDICTS))
+    return {"verdicts": verdicts, "ties": ties}
 
 
 def _judge_window(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _window_scenario(seed)
     ref, variants = _window_reference(sc["params"], sc["ops"])
     got = list_of(field(data, "verdicts", list), str, "verdicts", length=len(ref))
+    ties = list_of(field(data, "ties", list), str, "ties", length=len(sc["ties"]))
     wrong = [i for i, (a, b) in enumerate(zip(got, ref)) if a != b]
-    if not wrong:
+    wrong_ties = sum(v != "passed" for v in ties)
+    if not wrong and not wrong_ties:
         return score(1.0, "")
-    i = wrong[0]
+    problems = []
     p = sc["params"]
-    if got[i] != "inconclusive" and ref[i] == "inconclusive":
-        why = f"evaluate() gave a verdict with fewer than min_samples={p['min_samples']} scores in the window"
-    elif got[i] == "inconclusive":
-        why = "evaluate() stayed inconclusive although the window held at least min_samples scores"
-    elif got == variants["all_history"][:len(got)] or got[i] == variants["all_history"][i]:
-        why = f"evaluate() does not judge the mean of the last window={p['window']} scores only"
-    else:
-        why = f"evaluate() passed/failed the window mean against threshold={p['threshold']:g} the wrong way"
-    frac = 1 - len(wrong) / len(ref)
-    return score(frac * 0.5, f"{why} ({len(wrong)} of {len(ref)} evaluations differ)")
+    if wrong:
+        i = wrong[0]
+        if variants["after_reset"][i] and got[i] == variants["keep_window"][i]:
+            why = ("after reset() the window still held the scores observed before it: reset() forgets the "
+                   "scores as well as the failures")
+        elif got[i] != "inconclusive" and ref[i] == "inconclusive":
+            why = f"evaluate() gave a verdict with fewer than min_samples={p['min_samples']} scores in the window"
+        elif got[i] == "inconclusive":
+            why = "evaluate() stayed inconclusive although the window held at least min_samples scores"
+        elif got == variants["all_history"][:len(got)] or got[i] == variants["all_history"][i]:
+            why = f"evaluate() does not judge the mean of the last window={p['window']} scores only"
+        else:
+            why = f"evaluate() passed/failed the window mean against threshold={p['threshold']:g} the wrong way"
+        problems.append(f"{why} ({len(wrong)} of {len(ref)} evaluations differ)")
+    if wrong_ties:
+        problems.append(f"evaluate() did not pass {wrong_ties} of {len(ties)} full windows whose mean equals "
+                        "the threshold exactly (passed means mean >= threshold)")
+    frac = 1 - (len(wrong) + wrong_ties) / (len(ref) + len(ties))
+    return score(frac * 0.5, "; ".join(problems))
 
 
 @lru_cache(maxsize=32)
@@ -361,7 +417,7 @@ def _judge_limit(data: Any, seed: int, score: Score) -> CheckResult:
 
 # ---------------------------------------------------------------------------------------- controller
 
-SCENARIOS = ("degrade", "target", "incident", "noisy", "dry_run")
+SCENARIOS = ("degrade", "target", "incident", "noisy", "dry_run", "relapse")
 
 
 @dataclass(frozen=True)
@@ -386,11 +442,14 @@ class _Scenario:
     dry_run: bool
     steps: int
     u: np.ndarray  # uniforms (steps + 1, batch): request k at step t is good iff u[t, k] < quality
+    relapse: tuple[str, int] | None = None  # (version, step): that version too drops to `bad` from then on
 
     def quality(self, version: str, t: int) -> float:
         if self.incident and self.incident[0] <= t < self.incident[1]:
             return self.bad
         if version == self.deployed and self.degrade_at is not None and t >= self.degrade_at:
+            return self.bad
+        if self.relapse and version == self.relapse[0] and t >= self.relapse[1]:
             return self.bad
         return self.online[version]
 
@@ -408,9 +467,12 @@ def _make_scenario(kind: str, seed: int) -> _Scenario:
     """The scenario ``kind`` for ``seed``; regenerated (deterministically) until it tells right from wrong.
 
     Each kind is kept only when the specified behaviour (:func:`_reference_run`) and the mistake the check
-    targets differ on it: ``degrade``/``target``: one rollback, in time; ``incident``: one rollback, but
-    two or more without the cooldown; ``noisy``: noise fails some evaluations (at most failure_limit - 1
-    in a row), so rolling back at the first failure is caught; ``dry_run``: at least two dry-run entries.
+    targets differ on it: ``degrade``/``target``: one rollback, in time (``degrade``: before the cooldown
+    has passed since the deploy, so a cooldown that starts at the deploy delays it); ``incident``: one
+    rollback, but two or more without the cooldown; ``noisy``: noise fails some evaluations (at most
+    failure_limit - 1 in a row), so rolling back at the first failure is caught; ``dry_run``: at least two
+    dry-run entries; ``relapse``: one rollback, then the version rolled back to degrades too, out of the
+    cooldown, with no healthy earlier version left to roll back to.
     """
     if kind not in SCENARIOS:
         raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}; got {kind!r}")
@@ -422,6 +484,9 @@ def _make_scenario(kind: str, seed: int) -> _Scenario:
         if kind == "target":
             n = int(r.integers(5, 8))
             dep = int(r.integers(3, n - 1))
+        elif kind == "relapse":
+            n = int(r.integers(5, 7))
+            dep = n - 2
         else:
             n = int(r.integers(4, 7))
             dep = n - 2
@@ -438,24 +503,36 @@ def _make_scenario(kind: str, seed: int) -> _Scenario:
             previous = str(r.choice(ranked[:-2]))
             promoted = [str(v) for v in r.permutation([v for v in earlier if v != previous])] + [previous]
             scores[dep + 1] = round(max(scores) + 0.01, 3)
+        elif kind == "relapse":  # one healthy earlier version, and none before it
+            keep = int(r.integers(1, dep))
+            flagged = [v for k, v in enumerate(earlier) if k != keep]
+            promoted = [str(v) for v in r.permutation(earlier)]
         target = _best_earlier(names, scores, flagged, names[dep])
         online = {v: float(r.uniform(0.90, 0.96)) for v in names}
         if kind == "noisy":
             online[names[dep]] = threshold + float(r.uniform(0.03, 0.05))
         degrade_at = None if kind == "noisy" else int(r.integers(3, 10))
         cooldown = int(r.integers(20, 30)) if kind == "incident" else int(r.integers(8, 14))
-        steps = {"noisy": 60, "incident": 48, "dry_run": (degrade_at or 0) + 3 * cooldown + 4}.get(kind, 40)
+        relapse_at = (degrade_at or 0) + DEADLINE // 2 + cooldown + int(r.integers(1, 5))
+        steps = {"noisy": 60, "incident": 48, "dry_run": (degrade_at or 0) + 3 * cooldown + 4,
+                 "relapse": relapse_at + 16}.get(kind, 40)
         sc = _Scenario(kind=kind, names=tuple(names), scores=tuple(scores), promoted=tuple(promoted),
                        flagged=tuple(flagged), deployed=names[dep], target=target, online=online,
                        degrade_at=degrade_at, bad=float(r.uniform(0.45, 0.62)),
                        incident=(1, (degrade_at or 0) + int(r.integers(8, 12))) if kind == "incident" else None,
                        threshold=threshold, window=window, min_samples=window // 2, failure_limit=failure_limit,
                        batch=window // 4, cooldown=cooldown, dry_run=(kind == "dry_run"), steps=steps,
-                       u=r.random((steps + 1, window // 4)))
+                       u=r.random((steps + 1, window // 4)),
+                       relapse=(target, relapse_at) if kind == "relapse" else None)
         sc.u.setflags(write=False)
-        actions = _reference_run(sc)
-        if kind in ("degrade", "target"):
+        idle: list[int] = []
+        actions = _reference_run(sc, idle=idle)
+        if kind in ("degrade", "target", "relapse"):
             ok = len(actions) == 1 and sc.degrade_at <= actions[0][0] <= sc.degrade_at + DEADLINE // 2
+            if kind == "degrade":
+                ok = ok and actions[0][0] < sc.cooldown
+            if kind == "relapse":
+                ok = ok and any(t >= relapse_at for t in idle)
         elif kind == "incident":
             ok = len(actions) == 1 and len(_reference_run(sc, cooldown=0)) >= 2
         elif kind == "noisy":
@@ -468,8 +545,10 @@ def _make_scenario(kind: str, seed: int) -> _Scenario:
     raise RuntimeError(f"could not generate scenario {kind!r} for seed {seed}")  # pragma: no cover
 
 
-def _reference_run(sc: _Scenario, *, cooldown: int | None = None) -> list[tuple[int, str, str, str]]:
-    """The actions (t, action, from, to) of a controller that follows the contract (judge side only)."""
+def _reference_run(sc: _Scenario, *, cooldown: int | None = None,
+                   idle: list[int] | None = None) -> list[tuple[int, str, str, str]]:
+    """The actions (t, action, from, to) of a controller that follows the contract (judge side only);
+    ``idle`` gets the steps at which it would act but has no healthy earlier version to go to."""
     cooldown = sc.cooldown if cooldown is None else cooldown
     champion, flagged = sc.deployed, set(sc.flagged)
     win: list[float] = []
@@ -482,6 +561,8 @@ def _reference_run(sc: _Scenario, *, cooldown: int | None = None) -> list[tuple[
         if run > sc.failure_limit and (last is None or t - last >= cooldown):
             target = _best_earlier(sc.names, sc.scores, flagged, champion)
             if target is None:
+                if idle is not None:
+                    idle.append(t)
                 continue
             last = t
             if sc.dry_run:
@@ -525,15 +606,64 @@ class SimulationRun:
     healthy: dict
     threshold: float
     cooldown: int
+    #: index t: what the controller did with the monitor during step t (index 0: during the deploy):
+    #: ``{"verdicts": [what each evaluate() returned], "unhealthy": [monitor.unhealthy right after each],
+    #: "resets": number of reset() calls}``
+    monitor_calls: tuple[dict, ...] = ()
+    #: keys the audit entries hold beyond the five specified ones (their repr, sorted)
+    extra_keys: tuple[str, ...] = ()
 
 
-def _plain_audit(log: Any) -> list[dict]:
+def _truth(value: Any, what: str) -> bool:
+    """A learner's yes/no answer as a bool: ``True``/``False`` and also ``1``/``0``, so a check that judges
+    behaviour does not fail on the type (the check that owns the type reports it)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
+        return bool(value)
+    raise InvalidSubmission(f"{what} must be a bool; got {type(value).__name__}")
+
+
+def _seen_as_true(value: Any) -> bool:
+    """How a controller's ``if monitor.unhealthy:`` reads ``value`` (the recording only observes: the type of
+    ``unhealthy`` is judged by monitor_failure_limit, not here)."""
+    try:
+        return bool(value)
+    except Exception:  # noqa: BLE001 - learner value whose truth is undefined (an array): record it as False
+        return False
+
+
+def _recording(cls: type, calls: list[dict]) -> type:
+    """``cls`` with ``evaluate`` and ``reset`` recorded in ``calls[-1]`` (the current step's record). The
+    learner's methods do the work; the record is what the judges read to tell apart "the monitor was not
+    evaluated" or "not reset" from a monitor that judged wrong."""
+
+    def evaluate(self, *args, **kwargs):
+        verdict = cls.evaluate(self, *args, **kwargs)
+        record = calls[-1]
+        record["verdicts"].append(verdict if isinstance(verdict, str) and verdict in _VERDICTS else "other")
+        state = getattr(self, "unhealthy")
+        if inspect.ismethod(state):  # a forgotten @property is monitor_failure_limit's to report, not ours
+            state = state()
+        record["unhealthy"].append(_seen_as_true(state))
+        return verdict
+
+    def reset(self, *args, **kwargs):
+        calls[-1]["resets"] += 1
+        return cls.reset(self, *args, **kwargs)
+
+    return type(cls.__name__, (cls,), {"evaluate": evaluate, "reset": reset, "__qualname__": cls.__qualname__,
+                                       "__module__": cls.__module__})
+
+
+def _plain_audit(log: Any) -> tuple[list[dict], list[str]]:
+    """The entries as plain data (the five keys) and the other keys they hold (their repr, sorted)."""
     if callable(log):
         raise InvalidSubmission("RollbackController.audit_log must be a list (an attribute or @property), "
                                 "not a method")
     if not isinstance(log, (list, tuple)):
         raise InvalidSubmission(f"RollbackController.audit_log must be a list of dicts; got {type(log).__name__}")
-    out = []
+    out, extra = [], set()
     for e in log:
         if not isinstance(e, Mapping):
             raise InvalidSubmission(f"each audit_log entry must be a dict; got {type(e).__name__}")
@@ -548,7 +678,8 @@ def _plain_audit(log: Any) -> list[dict]:
                     "from_version": want_optional_str(e["from_version"], "audit_log entries' 'from_version'"),
                     "to_version": want_optional_str(e["to_version"], "audit_log entries' 'to_version'"),
                     "reason": want_str(e["reason"], "audit_log entries' 'reason'")})
-    return out
+        extra |= {repr(k)[:40] for k in e if k not in _AUDIT_KEYS}
+    return out, sorted(extra)
 
 
 def _setup(sc: _Scenario) -> dict:
@@ -580,8 +711,14 @@ class _Serving:
         return self.sc.scores_at(v, t)
 
 
+def _new_record() -> dict:
+    return {"verdicts": [], "unhealthy": [], "resets": 0}
+
+
 def _run(ns: Mapping[str, Any], sc: dict, ask: Callable[[Any], Any], *, audit: bool) -> SimulationRun:
     reg_cls, mon_cls, ctl_cls = _registry_cls(ns), _monitor_cls(ns), _controller_cls(ns)
+    calls = [_new_record()]  # calls[0]: while the monitor is built (not reported); then deploy, then each step
+    mon_cls = _recording(mon_cls, calls)
     with in_scenario(f"simulation '{sc['kind']}': setting up"):
         reg = reg_cls()
         for v, s in zip(sc["names"], sc["scores"]):
@@ -593,6 +730,7 @@ def _run(ns: Mapping[str, Any], sc: dict, ask: Callable[[Any], Any], *, audit: b
         mon = mon_cls(threshold=sc["threshold"], window=sc["window"], min_samples=sc["min_samples"],
                       failure_limit=sc["failure_limit"])
         ctl = ctl_cls(reg, mon, cooldown=sc["cooldown"], dry_run=sc["dry_run"])
+        calls.append(_new_record())
         ctl.deploy(sc["deployed"], 0)
         champion = [want_str(reg.alias("champion"), "ModelRegistry.alias('champion')")]
     quality = [float("nan")]
@@ -601,14 +739,15 @@ def _run(ns: Mapping[str, Any], sc: dict, ask: Callable[[Any], Any], *, audit: b
             scores = [float(x) for x in ask({"t": t, "version": champion[-1]})]
             for x in scores:
                 mon.observe(x)
+            calls.append(_new_record())
             ctl.step(t)
             champion.append(want_str(reg.alias("champion"), "ModelRegistry.alias('champion')"))
             quality.append(sum(scores) / len(scores))
     with in_scenario(f"simulation '{sc['kind']}': reading the results"):
-        log = _plain_audit(read_attr(ctl, "RollbackController", "audit_log")) if audit else []
-        healthy = {v: want_bool(reg.is_healthy(v), "ModelRegistry.is_healthy()") for v in sc["names"]}
+        log, extra = _plain_audit(read_attr(ctl, "RollbackController", "audit_log")) if audit else ([], [])
+        healthy = {v: _truth(reg.is_healthy(v), "ModelRegistry.is_healthy()") for v in sc["names"]}
     return SimulationRun(sc["kind"], sc["deployed"], tuple(champion), tuple(quality), tuple(log), healthy,
-                         sc["threshold"], sc["cooldown"])
+                         sc["threshold"], sc["cooldown"], tuple(calls[1:]), tuple(extra))
 
 
 def simulate(namespace: Mapping[str, Any], scenario: str = "degrade", seed: int = 0) -> SimulationRun:
@@ -617,7 +756,8 @@ def simulate(namespace: Mapping[str, Any], scenario: str = "degrade", seed: int 
     ``scenario`` is one of ``SCENARIOS``: ``"degrade"`` (the new version degrades after deployment),
     ``"target"`` (the same with traps for choosing the rollback target), ``"incident"`` (a platform
     incident that hits every version for a while), ``"noisy"`` (a healthy version whose quality sits
-    just above the threshold) and ``"dry_run"``. Raises what your code raises.
+    just above the threshold), ``"dry_run"`` and ``"relapse"`` (after the rollback, the version rolled back
+    to degrades too, and no healthy earlier version is left). Raises what your code raises.
     """
     sc = _make_scenario(scenario, seed)
     return _run(namespace, _setup(sc), local_ask(_Serving(sc)), audit=True)
@@ -625,7 +765,9 @@ def simulate(namespace: Mapping[str, Any], scenario: str = "degrade", seed: int 
 
 def _run_data(run: SimulationRun) -> dict:
     return {"champion": list(run.champion), "audit": [dict(e) for e in run.audit],
-            "healthy": dict(run.healthy)}
+            "healthy": dict(run.healthy), "extra_keys": list(run.extra_keys),
+            "monitor": [{"verdicts": list(c["verdicts"]), "unhealthy": list(c["unhealthy"]),
+                         "resets": c["resets"]} for c in run.monitor_calls]}
 
 
 def _champion_changes(champion: list[str]) -> list[tuple[int, str, str]]:
@@ -639,6 +781,17 @@ def _read_run(data: Any, sc: _Scenario) -> tuple[list[str], list[dict], dict]:
     return champion, audit, healthy
 
 
+def _read_calls(data: Any, sc: _Scenario) -> list[dict]:
+    """What the controller did with the monitor, per step (index 0: the deploy); :class:`BadData` if malformed."""
+    calls = list_of(field(data, "monitor", list), dict, "monitor", length=sc.steps + 1)
+    for c in calls:
+        verdicts = list_of(field(c, "verdicts", list), str, "verdicts")
+        list_of(field(c, "unhealthy", list), bool, "unhealthy", length=len(verdicts))
+        if field(c, "resets", int) < 0:
+            raise BadData("a negative number of resets")
+    return calls
+
+
 def _simulation(kind: str, *, audit: bool) -> dict:
     """scenario, collect, environment of a simulation check (keyword arguments of :func:`scored_check`)."""
     def collect(ns: Mapping[str, Any], setup: dict, ask: Callable[[Any], Any]) -> dict:
@@ -650,6 +803,7 @@ def _simulation(kind: str, *, audit: bool) -> dict:
 def _judge_happens(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _make_scenario("degrade", seed)
     champion, _, healthy = _read_run(data, sc)
+    calls = _read_calls(data, sc)
     if champion[0] != sc.deployed:
         return score(0.0, "deploy() did not make the deployed version the champion")
     changes = _champion_changes(champion)
@@ -659,13 +813,32 @@ def _judge_happens(data: Any, seed: int, score: Score) -> CheckResult:
     if t < sc.degrade_at:
         return score(0.0, f"rolled back at step {t}, before the version degraded "
                                      f"(it degrades at step {sc.degrade_at})")
+    problems, lost = [], 0.0
     if t > sc.degrade_at + DEADLINE:
-        return score(0.5, f"rolled back {t - sc.degrade_at} steps after the degradation "
-                                     f"started (allowed: {DEADLINE}; does the cooldown block the first "
-                                     "rollback?)")
+        problems.append(f"rolled back {t - sc.degrade_at} steps after the degradation started (allowed: "
+                        f"{DEADLINE}; does the cooldown block the first rollback?)")
+        lost += 0.5
+    else:
+        # judged against the learner's own monitor, so a monitor mistake is not blamed on the controller
+        first = next((k for k in range(1, t) if any(calls[k]["unhealthy"])), None)
+        if first is not None:
+            problems.append(f"your monitor was unhealthy at step {first}, with no rollback before it, but the "
+                            f"rollback came at step {t}: with no rollback within the cooldown, roll back at "
+                            "the first step the monitor is unhealthy")
+            lost += 0.25
     if healthy.get(sc.deployed) is not False:
-        return score(0.5, "the rolled-back version is not marked unhealthy in the registry")
-    return score(1.0, f"rolled back {t - sc.degrade_at} step(s) after the degradation started")
+        problems.append("the rolled-back version is not marked unhealthy in the registry")
+        lost += 0.25
+    if calls[t]["resets"] == 0:
+        problems.append("the monitor was not reset at the rollback (the version rolled back to would be judged "
+                        "on the failing version's scores and failures)")
+        lost += 0.25
+    if calls[0]["resets"] == 0:
+        problems.append("deploy() did not reset the monitor")
+        lost += 0.25
+    if not problems:
+        return score(1.0, f"rolled back {t - sc.degrade_at} step(s) after the degradation started")
+    return score(1.0 - lost, "; ".join(problems))
 
 
 def _judge_target(data: Any, seed: int, score: Score) -> CheckResult:
@@ -691,6 +864,7 @@ def _judge_target(data: Any, seed: int, score: Score) -> CheckResult:
 def _judge_cooldown(data: Any, seed: int, score: Score) -> CheckResult:
     sc = _make_scenario("incident", seed)
     champion, _, _ = _read_run(data, sc)
+    calls = _read_calls(data, sc)
     times = [t for t, _, _ in _champion_changes(champion)]
     if not times:
         return score(0.0, "no rollback happened in this scenario (see rollback_happens)")
@@ -698,6 +872,17 @@ def _judge_cooldown(data: Any, seed: int, score: Score) -> CheckResult:
     if gaps and min(gaps) < sc.cooldown:
         return score(0.0, f"two rollbacks {min(gaps)} steps apart with cooldown={sc.cooldown}: "
                                      "a platform incident made the controller roll back again")
+    # the failure count must stay current, cooldown or not: one evaluation per step
+    missed = [t for t in range(1, sc.steps + 1) if not calls[t]["verdicts"]]
+    twice = [t for t in range(1, sc.steps + 1) if len(calls[t]["verdicts"]) > 1]
+    if missed:
+        cooling = all(any(0 < t - r < sc.cooldown for r in times) for t in missed)
+        return score(0.5, f"step() did not evaluate the monitor at {len(missed)} of {sc.steps} steps (first: "
+                          f"step {missed[0]}{', within the cooldown' if cooling else ''}): evaluate it at every "
+                          "step, so its count of consecutive failures stays current")
+    if twice:
+        return score(0.5, f"step() evaluated the monitor more than once at {len(twice)} step(s) (first: step "
+                          f"{twice[0]}): one evaluation per step, or failures are counted twice")
     return score(1.0, "")
 
 
@@ -717,8 +902,9 @@ def _judge_noisy(data: Any, seed: int, score: Score) -> CheckResult:
 
 
 def _judge_audit(data: Any, seed: int, score: Score) -> CheckResult:
-    sc = _make_scenario("degrade", seed)
+    sc = _make_scenario("relapse", seed)
     champion, audit, _ = _read_run(data, sc)
+    extra = list_of(field(data, "extra_keys", list), str, "extra_keys")
     changes = _champion_changes(champion)
     problems = []
     deploys = [e for e in audit if e.get("action") == "deploy"]
@@ -734,9 +920,17 @@ def _judge_audit(data: Any, seed: int, score: Score) -> CheckResult:
         problems.append("entries are not in time order")
     if any(not str(e.get("reason", "")).strip() for e in audit):
         problems.append("an entry has an empty reason")
+    if extra:
+        problems.append(f"entries hold key(s) {', '.join(extra[:3])} besides t, action, from_version, to_version "
+                        "and reason (exactly those five)")
+    relapse_at = sc.relapse[1]
+    if any(t >= relapse_at for t, _, _ in changes) or any(e.get("t") >= relapse_at for e in audit):
+        problems.append(f"when the version rolled back to failed too (from step {relapse_at}), with no "
+                        "healthy earlier version left, the controller changed the champion or logged an "
+                        "entry: with no candidate it does nothing and logs nothing")
     if not problems:
         return score(1.0, "")
-    return score(0.25 * (4 - len(problems)) / 2, "; ".join(problems))
+    return score(0.5 * (6 - len(problems)) / 6, "; ".join(problems))
 
 
 def _judge_dry(data: Any, seed: int, score: Score) -> CheckResult:
@@ -746,6 +940,7 @@ def _judge_dry(data: Any, seed: int, score: Score) -> CheckResult:
         return score(0.0, "in dry-run mode the champion changed")
     if healthy.get(sc.deployed) is not True:
         return score(0.0, "in dry-run mode the registry was changed (version marked unhealthy)")
+    calls = _read_calls(data, sc)
     dry = [e for e in audit if e.get("action") == "dry-run"]
     if not dry:
         return score(0.0, "no 'dry-run' entry in the audit log although the version degraded")
@@ -757,6 +952,9 @@ def _judge_dry(data: Any, seed: int, score: Score) -> CheckResult:
     ts = [e["t"] for e in dry]
     if any(b - a < sc.cooldown for a, b in zip(ts, ts[1:])):
         return score(0.5, f"'dry-run' entries closer than cooldown={sc.cooldown} steps")
+    if any(c["resets"] for c in calls[1:]):
+        return score(0.5, "in dry-run mode the monitor was reset (a dry run changes nothing: the monitor "
+                          "keeps reporting)")
     if len(dry) < 2:
         return score(0.5, "only one 'dry-run' entry while the version stayed degraded for several "
                                      "cooldowns (after a dry run the monitor keeps reporting)")
@@ -775,16 +973,19 @@ EXERCISE = Exercise(
               _window_scenario, _collect_window, _judge_window),
         scored_check("monitor_failure_limit", 2, "unhealthy after more than failure_limit consecutive failures",
               _limit_scenario, _collect_limit, _judge_limit),
-        scored_check("rollback_happens", 2, "a version that degrades after deployment is rolled back in time",
+        scored_check("rollback_happens", 2, "a version that degrades after deployment is rolled back as soon "
+                     "as the monitor is unhealthy, marked unhealthy, and the monitor reset",
               judge=_judge_happens, **_simulation("degrade", audit=False)),
         scored_check("rollback_target", 2, "the rollback goes to the best healthy earlier version",
               judge=_judge_target, **_simulation("target", audit=False)),
-        scored_check("cooldown", 2, "no second rollback within the cooldown (a platform incident)",
+        scored_check("cooldown", 2, "no second rollback within the cooldown (a platform incident); the "
+                     "monitor evaluated once per step throughout",
               judge=_judge_cooldown, **_simulation("incident", audit=False)),
         scored_check("no_flapping", 2, "a noisy but healthy version is not rolled back",
               judge=_judge_noisy, **_simulation("noisy", audit=False)),
-        scored_check("audit_log", 2, "deploys and rollbacks are in the audit log with the right fields",
-              judge=_judge_audit, **_simulation("degrade", audit=True)),
+        scored_check("audit_log", 2, "deploys and rollbacks are in the audit log with exactly the specified "
+                     "fields; nothing is done or logged when there is no version to roll back to",
+              judge=_judge_audit, **_simulation("relapse", audit=True)),
         scored_check("dry_run", 2, "dry-run mode logs what it would do and changes nothing",
               judge=_judge_dry, **_simulation("dry_run", audit=True)),
     ),
