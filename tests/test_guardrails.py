@@ -54,6 +54,7 @@ from prodai_lessons.guardrails import (
     rates_by_category,
     redact_spans,
     ssn_valid,
+    wilson_interval,
 )
 
 CORPUS = load_corpus()
@@ -929,6 +930,80 @@ def test_rates_by_category():
                                                    {"text": "c", "label": 1, "category": "k"},
                                                    {"text": "b", "label": 0, "category": "z"}])
     assert [(r.category, r.label, r.n, r.flagged, r.rate) for r in rates] == [("k", 1, 2, 1, 0.5), ("z", 0, 1, 1, 1.0)]
+    assert rates[0].interval() == wilson_interval(1, 2) and rates[1].interval(0.9) == wilson_interval(1, 1, 0.9)
+
+
+# ------------------------------------------------------------------------------------------------
+# Wilson intervals: statsmodels is the oracle
+# ------------------------------------------------------------------------------------------------
+
+def _statsmodels_wilson(k, n, confidence):
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
+    return float(low), float(high)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+       st.sampled_from([0.5, 0.8, 0.9, 0.95, 0.99, 0.999]))
+@example((5, 7), 0.95)
+@example((0, 20), 0.95)
+@example((30, 30), 0.95)
+@example((0, 1), 0.99)
+@example((1, 1), 0.95)
+def test_wilson_interval_matches_statsmodels(kn, confidence):
+    k, n = kn
+    low, high = wilson_interval(k, n, confidence)
+    assert (low, high) == pytest.approx(_statsmodels_wilson(k, n, confidence), rel=1e-9, abs=1e-12)
+    assert 0.0 <= low <= k / n <= high <= 1.0
+    assert (low == 0.0) == (k == 0) and (high == 1.0) == (k == n)  # exact ends, and only there
+
+
+def test_wilson_interval_numbers_and_limits():
+    assert [round(x, 2) for x in wilson_interval(5, 7)] == [0.36, 0.92]
+    assert wilson_interval(0, 0) == (0.0, 1.0)  # no trials: nothing is known
+    wide, narrow = wilson_interval(30, 100, 0.99), wilson_interval(30, 100, 0.9)
+    assert wide[0] < narrow[0] < 0.3 < narrow[1] < wide[1]
+    width = [high - low for low, high in (wilson_interval(300, 1000), wilson_interval(30, 100))]
+    assert width[0] < width[1] / 3  # ten times the data, about a third of the width
+    with pytest.raises(ValueError, match="successes must be <= 7"):
+        wilson_interval(8, 7)
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        wilson_interval(0, -1)
+    with pytest.raises(TypeError, match="successes must be an integer"):
+        wilson_interval(2.0, 7)
+    with pytest.raises(ValueError, match="confidence must be < 1"):
+        wilson_interval(2, 7, 1.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=60))
+def test_evaluation_intervals_use_the_right_counts(pairs):
+    examples = [{"text": f"t{i}", "label": int(y)} for i, (y, _) in enumerate(pairs)]
+    ev = evaluate(Oracle(f"t{i}" for i, (_, p) in enumerate(pairs) if p), examples)
+    (tn, fp), (fn, tp) = ev.confusion
+    assert ev.interval("precision") == wilson_interval(tp, tp + fp)
+    assert ev.interval("recall", 0.9) == wilson_interval(tp, tp + fn, 0.9)
+    assert ev.interval("false_positive_rate") == wilson_interval(fp, fp + tn)
+    for metric in ("precision", "recall", "false_positive_rate"):
+        low, high = ev.interval(metric)
+        if (low, high) != (0.0, 1.0):
+            assert low <= getattr(ev, metric) <= high
+
+
+def test_evaluation_interval_names_the_metric_and_shows_in_html():
+    ev = evaluate(Oracle(["x"]), [("x", 1), ("y", 0), ("z", 1)])
+    with pytest.raises(ValueError, match="metric"):
+        ev.interval("f1")
+    html = ev._repr_html_()
+    assert "recall 0.500 [0.09, 0.91]" in html and "95% Wilson intervals" in html  # recall 1 of 2
+
+
+def test_the_lessons_toxicity_recall_on_the_out_of_sample_batch_is_5_of_7():
+    ev = evaluate(ToxicityGuard(), main_set("toxicity", "v2"))
+    assert ev.confusion[1] == (2, 5)
+    assert [round(x, 2) for x in ev.interval("recall")] == [0.36, 0.92]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -80,8 +80,31 @@ def test_02_wrong_answers():
         with np.errstate(divide="ignore", invalid="ignore"):
             return float(np.sum((c - r) * np.log(c / r)))
 
+    def eps_on_counts(a, b, eps=1e-4):
+        a, b = np.where(np.asarray(a) == 0, eps, a), np.where(np.asarray(b) == 0, eps, b)
+        r, c = a / a.sum(), b / b.sum()
+        return float(np.sum((c - r) * np.log(c / r)))
+
+    def renormalised(a, b, eps=1e-4):
+        r, c = np.asarray(a, float) / sum(a), np.asarray(b, float) / sum(b)
+        r, c = np.where(r == 0, eps, r), np.where(c == 0, eps, c)
+        r, c = r / r.sum(), c / c.sum()
+        return float(np.sum((c - r) * np.log(c / r)))
+
     _lost(_report("02", psi_from_counts=kl), "that is KL")
     _lost(_report("02", psi_from_counts=no_eps), "must be a finite number")
+    _lost(_report("02", psi_from_counts=eps_on_counts), "not a count of 0")
+    _lost(_report("02", psi_from_counts=renormalised), "no renormalising")
+
+
+def test_02_every_seed_has_empty_bins_on_both_sides():
+    from prodai_lessons.exercises.practice import _histograms
+
+    for seed in range(5):
+        cases = _histograms(seed)
+        assert any(x == 0 < y for a, b in cases for x, y in zip(a, b))  # empty in the reference only
+        assert any(y == 0 < x for a, b in cases for x, y in zip(a, b))  # empty in the current sample only
+        assert all(len(a) == len(b) and sum(a) > 0 and sum(b) > 0 for a, b in cases)
 
 
 def test_02_reference_psi_is_the_lessons_psi_from_shares():
@@ -126,7 +149,11 @@ def test_05_wrong_answer_and_the_oracle():
         h = z * math.sqrt(p * (1 - p) / n)
         return p - h, p + h
 
+    def one_tail(k, n, conf=0.95):  # z at conf (1.64 at 95%) instead of at 0.5 + conf / 2
+        return ref.wilson_interval(k, n, 2 * conf - 1)
+
     _lost(_report("05", wilson_interval=wald), "Wald interval")
+    _lost(_report("05", wilson_interval=one_tail), "two-sided")
     for k, n in ((5, 7), (0, 20), (30, 30), (123, 456)):
         lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
         assert ref.wilson_interval(k, n) == pytest.approx((lo, hi), rel=1e-12, abs=1e-15)
@@ -154,19 +181,83 @@ def test_06_wrong_answers():
     _lost(_report("06", BudgetPager=EveryUpdate), "more than one page in an episode")
 
 
+def test_06_reference_pager_pages_as_the_cost_tracker_alerts():
+    """The learner's pager is the tracker's alert rule: run over the tracker's own projection trace, it pages
+    at the requests where the tracker recorded its alerts (the warm-up's NaN included)."""
+    from prodai_lessons.cost import CostTracker, load_pricing
+
+    rng = np.random.default_rng(6)
+    n = 3000
+    t = np.sort(rng.uniform(0, 86_400, n))
+    out = rng.integers(50, 3000, n) * (1 + 3 * ((t > 30_000) & (t < 50_000)))  # a costly afternoon
+    probe = CostTracker(load_pricing(), min_elapsed=3600.0)
+    probe.log_batch("claude-sonnet-4", np.full(n, 1000), out, timestamps=t)
+    projected = probe.budget_trace().projected
+    assert np.isnan(projected[0])
+    for limit in np.nanpercentile(projected, [30, 60, 90]):
+        tracker = CostTracker(load_pricing(), daily_limit=float(limit), min_elapsed=3600.0)
+        tracker.log_batch("claude-sonnet-4", np.full(n, 1000), out, timestamps=t)
+        pager = ref.BudgetPager(float(limit))
+        pages = [float(t[k]) for k, x in enumerate(projected.tolist()) if pager.update(x)]
+        assert pages == [a.timestamp for a in tracker.budget_alerts] and pages
+
+
 def test_07_wrong_answers():
+    def start(i):
+        return i.opened_at if i.impact_started_at is None else i.impact_started_at
+
+    def mean(xs):
+        return sum(xs) / len(xs) if xs else None
+
     def from_detection(incs):
-        d, r = ref.mttd_mttr(incs)
-        res = [i["resolved"] - i["detected"] for i in incs if i["resolved"] is not None]
-        return d, (sum(res) / len(res) if res else None)
+        return ref.mttd_mttr(incs)[0], mean([i.resolved_at - i.opened_at for i in incs if i.resolved_at is not None])
 
     def mitigate(incs):
-        d, _ = ref.mttd_mttr(incs)
-        m = [i["mitigated"] - i["impact_start"] for i in incs if i["mitigated"] is not None]
-        return d, (sum(m) / len(m) if m else None)
+        return ref.mttd_mttr(incs)[0], mean([i.mitigated_at - start(i) for i in incs if i.mitigated_at is not None])
 
-    _lost(_report("07", mttd_mttr=from_detection), "counted from detection")
+    def unknown_start_as_zero(incs):  # counts an unknown impact start as detected at once
+        d = [0.0 if i.impact_started_at is None else i.opened_at - i.impact_started_at for i in incs]
+        return mean(d), ref.mttd_mttr(incs)[1]
+
+    def open_as_zero(incs):  # counts an open incident as resolved in no time
+        return ref.mttd_mttr(incs)[0], mean([0.0 if i.resolved_at is None else i.resolved_at - start(i)
+                                              for i in incs])
+
+    _lost(_report("07", mttd_mttr=from_detection), "counted from the page")
     _lost(_report("07", mttd_mttr=mitigate), "time to mitigate")
+    _lost(_report("07", mttd_mttr=unknown_start_as_zero), "whose impact start is known")
+    _lost(_report("07", mttd_mttr=open_as_zero), "over resolved incidents only")
+
+
+def test_07_reference_is_the_mean_of_the_lessons_response_times_on_real_incident_records():
+    """The check's records carry the timestamps under the names of the lesson's ``Incident``, so the
+    learner's function runs on ``IncidentManager.incidents``; on real records the reference gives the means
+    of the incidents' own ``time_to_detect`` and ``time_to_resolve`` (what the manager's mttd/mttr average)."""
+    from dataclasses import replace
+
+    from prodai_lessons.exercises.practice import IncidentRecord, _incidents
+    from prodai_lessons.incidents import Incident, response_times
+
+    def means(times):
+        d = [x[0] for x in times if x[0] is not None]
+        r = [x[2] for x in times if x[2] is not None]
+        return (math.fsum(d) / len(d) if d else None, math.fsum(r) / len(r) if r else None)
+
+    for seed in range(5):
+        for case in _incidents(seed):
+            recs = [IncidentRecord(**i) for i in case]
+            want = means([response_times(r.impact_started_at, r.opened_at, r.mitigated_at, r.resolved_at)
+                          for r in recs])
+            got = ref.mttd_mttr(recs)
+            assert [g is None for g in got] == [w is None for w in want]
+            assert [g for g in got if g is not None] == pytest.approx([w for w in want if w is not None])
+    base = Incident(id=1, title="", severity="P2", status="open", rules=(), categories=(), opened_at=100.0,
+                    impact_started_at=None, acknowledged_at=None, mitigated_at=None, resolved_at=None,
+                    alerts_cleared_at=None, mitigations=(), applied_mitigations=(), alerts=(), timeline=())
+    incs = (replace(base, impact_started_at=40.0, mitigated_at=300.0, resolved_at=700.0, status="resolved"),
+            replace(base, id=2, opened_at=900.0, resolved_at=1500.0, status="resolved"),
+            replace(base, id=3, opened_at=2000.0, impact_started_at=1950.0))
+    assert ref.mttd_mttr(incs) == means([(i.time_to_detect, None, i.time_to_resolve) for i in incs]) == (55.0, 630.0)
 
 
 def test_08_wrong_answers():

@@ -65,9 +65,16 @@ class BudgetPager:
 
 
 def mttd_mttr(incidents) -> tuple:
-    """(MTTD, MTTR): mean time from impact start to detection, and to resolution (resolved incidents only)."""
-    detect = [i["detected"] - i["impact_start"] for i in incidents]
-    resolve = [i["resolved"] - i["impact_start"] for i in incidents if i["resolved"] is not None]
+    """(MTTD, MTTR) of incident records: the mean time to detect, over incidents whose impact start is known,
+    and the mean time to resolve, over resolved incidents, both counted from the impact start (from the
+    page when it is unknown), as the lesson's ``response_times`` counts them."""
+    detect, resolve = [], []
+    for inc in incidents:
+        start = inc.opened_at if inc.impact_started_at is None else inc.impact_started_at
+        if inc.impact_started_at is not None:
+            detect.append(inc.opened_at - inc.impact_started_at)
+        if inc.resolved_at is not None:  # an open incident has no time to resolve yet
+            resolve.append(inc.resolved_at - start)
     return (sum(detect) / len(detect) if detect else None,
             sum(resolve) / len(resolve) if resolve else None)
 

@@ -127,6 +127,9 @@ def _histograms(seed: int) -> list[list[list[int]]]:
         if k % 2:
             cur_counts[int(r.integers(0, bins))] = 0  # an empty bin in the current sample
         cur_counts[-1] += 1
+        if k % 3 == 0:  # an empty bin in the reference that the current sample fills
+            j = int(r.integers(1, bins))
+            ref_counts[j], cur_counts[j] = 0, max(int(cur_counts[j]), 5)
         cases.append([ref_counts.tolist(), cur_counts.tolist()])
     return cases
 
@@ -136,12 +139,31 @@ def _psi_expected(seed: int) -> list[float]:
 
 
 def _psi_mistakes(seed: int) -> dict[str, list[float]]:
+    def shares(a, b):
+        return np.asarray(a, float) / sum(a), np.asarray(b, float) / sum(b)
+
     def kl(a, b):
-        r, c = np.asarray(a, float) / sum(a), np.asarray(b, float) / sum(b)
+        r, c = shares(a, b)
         r, c = np.where(r == 0, 1e-4, r), np.where(c == 0, 1e-4, c)
         return float(np.sum(c * np.log(c / r)))
+
+    def eps_on_counts(a, b):
+        r, c = shares(np.where(np.asarray(a) == 0, 1e-4, a), np.where(np.asarray(b) == 0, 1e-4, b))
+        return float(np.sum((c - r) * np.log(c / r)))
+
+    def renormalised(a, b):
+        r, c = shares(a, b)
+        r, c = np.where(r == 0, 1e-4, r), np.where(c == 0, 1e-4, c)
+        r, c = r / r.sum(), c / c.sum()
+        return float(np.sum((c - r) * np.log(c / r)))
+
+    cases = _histograms(seed)
     return {"PSI weighs each bin by (c - r), the difference of the shares, not by c alone (that is KL)":
-            [kl(a, b) for a, b in _histograms(seed)]}
+            [kl(a, b) for a, b in cases],
+            "eps replaces a share of exactly 0, after dividing by the total, not a count of 0":
+            [eps_on_counts(a, b) for a, b in cases],
+            "keep the other shares as they are after putting eps in an empty bin (no renormalising)":
+            [renormalised(a, b) for a, b in cases]}
 
 
 # ------------------------------------------------------------------------------------- 03 monitoring
@@ -213,28 +235,47 @@ def _wilson_expected(seed: int) -> list[float]:
 
 def _wilson_mistakes(seed: int) -> dict[str, list[float]]:
     from statistics import NormalDist
-    out = []
+    wald, one_tail = [], []
     for s, n, c in _wilson_cases(seed):
         z, p = NormalDist().inv_cdf(0.5 + c / 2), s / n
         half = z * math.sqrt(p * (1 - p) / n)
-        out += [p - half, p + half]
-    return {"that is the Wald interval p +- z sqrt(p(1-p)/n): it collapses to a point at 0/n and n/n": out}
+        wald += [p - half, p + half]
+        z1 = NormalDist().inv_cdf(c)  # the whole 1 - confidence put in one tail
+        centre = (p + z1 * z1 / (2 * n)) / (1 + z1 * z1 / n)
+        half1 = z1 / (1 + z1 * z1 / n) * math.sqrt(p * (1 - p) / n + z1 * z1 / (4 * n * n))
+        one_tail += [centre - half1, centre + half1]
+    return {"that is the Wald interval p +- z sqrt(p(1-p)/n): it collapses to a point at 0/n and n/n": wald,
+            "the interval is two-sided: z leaves (1 - confidence) / 2 in each tail (1.96 at 95%, not 1.64)":
+            one_tail}
 
 
 # ------------------------------------------------------------------------------------------- 06 cost
 
+#: Shapes of a day's projection, as waypoints in multiples of the budget (each segment ``(ratio, length)``):
+#: the noisy start settling near the budget, as the lesson's run-rate projection does; two episodes with a
+#: fall below the clearing level between them; a dip that stays above it; a projection that never crosses.
+_SHAPES = (
+    ((1.15, 0), (0.99, 30), (0.99, 70), (0.95, 40)),
+    ((0.70, 0), (1.00, 40), (1.00, 50), (0.78, 30), (1.01, 40), (1.01, 40), (0.85, 20)),
+    ((1.10, 0), (1.10, 20), (0.95, 25), (0.95, 25), (1.06, 25), (1.06, 25), (0.70, 40)),
+    ((0.60, 0), (0.86, 60), (0.86, 40), (0.70, 60)),
+)
+
+
 def _projections(seed: int) -> list[dict]:
-    """Projected spend sequences that cross the budget, hover at it, leave and come back."""
+    """Projected spend sequences, one per shape in random order, with noise that makes a projection near the
+    budget cross it again and again. Two start with a warm-up of NaN (no projection yet), as
+    ``CostTracker.budget_trace().projected`` does."""
     r = rng(seed, 106)
     out = []
-    for _ in range(4):
+    for k, shape in enumerate(r.permutation(len(_SHAPES)).tolist()):
         budget = round(float(r.uniform(200, 800)), 2)
-        level, seq = budget * float(r.uniform(0.6, 0.8)), []
-        for _ in range(int(r.integers(150, 250))):
-            level += budget * float(r.normal(0, 0.02)) + budget * 0.004 * float(r.choice([-1, 1]))
-            level = min(max(level, budget * 0.5), budget * 1.3)
-            seq.append(round(level, 2))
-        out.append({"budget": budget, "projected": seq})
+        ratios = [_SHAPES[shape][0][0]]
+        for ratio, length in _SHAPES[shape][1:]:
+            ratios += np.linspace(ratios[-1], ratio, length + 1)[1:].tolist()
+        noisy = np.array(ratios) + r.normal(0, 0.012, len(ratios))
+        warm_up = [math.nan] * (int(r.integers(5, 20)) if k % 2 else 0)
+        out.append({"budget": budget, "projected": warm_up + [round(budget * x, 2) for x in noisy.tolist()]})
     return out
 
 
@@ -251,9 +292,9 @@ def _collect_pager(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
 def _pages(cases: list[dict], clear_ratio: float | None) -> list[list[int]]:
     out = []
     for case in cases:
-        if clear_ratio is None:  # no hysteresis: a page at every upward crossing
-            x = case["projected"]
-            out.append([k for k in range(len(x)) if x[k] > case["budget"] and (k == 0 or x[k - 1] <= case["budget"])])
+        if clear_ratio is None:  # no hysteresis: a page at every upward crossing (the warm-up is not above)
+            above = [x > case["budget"] for x in case["projected"]]
+            out.append([k for k in range(len(above)) if above[k] and (k == 0 or not above[k - 1])])
         else:
             pager = ref.BudgetPager(case["budget"], clear_ratio)
             out.append([k for k, v in enumerate(case["projected"]) if pager.update(v)])
@@ -277,17 +318,33 @@ def _judge_pager(data: Any, seed: int, score: Score) -> CheckResult:
 
 # ---------------------------------------------------------------------------------- 07 incident response
 
+@dataclass(frozen=True)
+class IncidentRecord:
+    """The timestamps of one incident, named as on :class:`prodai_lessons.incidents.Incident`, so a
+    function written for these records runs on ``IncidentManager.incidents`` too."""
+
+    id: int
+    impact_started_at: float | None
+    opened_at: float
+    mitigated_at: float | None
+    resolved_at: float | None
+
+
 def _incidents(seed: int) -> list[list[dict]]:
+    """Five timelines. Some impact starts are unknown (nobody could tell when users were first hit); timeline
+    4 has only such an incident (no MTTD), timeline 5 nothing resolved yet (no MTTR)."""
     r = rng(seed, 107)
     out = []
-    for _ in range(5):
+    for case in range(5):
         incs = []
-        for _ in range(int(r.integers(2, 7))):
+        for j in range(1 if case == 3 else int(r.integers(2, 7))):
             start = float(r.integers(0, 10_000))
-            detected = start + float(r.integers(1, 60))
-            mitigated = detected + float(r.integers(5, 90)) if r.random() < 0.8 else None
-            resolved = (mitigated or detected) + float(r.integers(10, 300)) if r.random() < 0.75 else None
-            incs.append({"impact_start": start, "detected": detected, "mitigated": mitigated, "resolved": resolved})
+            opened = start + float(r.integers(1, 60))
+            mitigated = opened + float(r.integers(5, 90)) if r.random() < 0.8 else None
+            resolved = (mitigated or opened) + float(r.integers(10, 300)) if r.random() < 0.75 else None
+            known = not (case == 3 or (case == 0 and j == 0) or r.random() < 0.15)
+            incs.append({"id": j + 1, "impact_started_at": start if known else None, "opened_at": opened,
+                         "mitigated_at": mitigated, "resolved_at": None if case == 4 else resolved})
         out.append(incs)
     return out
 
@@ -297,17 +354,33 @@ def _collect_mttx(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     out = []
     for k, incs in enumerate(inputs["cases"], start=1):
         with in_scenario(f"mttd_mttr, timeline {k}"):
-            got = fn([dict(i) for i in incs])
+            got = fn([IncidentRecord(**i) for i in incs])
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise InvalidSubmission(f"mttd_mttr() must return (mttd, mttr); got {type(got).__name__}")
         out.append([None if g is None else want_float(g, "mttd_mttr()") for g in got])
     return {"got": out}
 
 
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def _mttr_mistakes(cases: list[list[dict]]) -> dict[str, list[float | None]]:
+    """The MTTR each wrong reading gives, per timeline."""
+    def start(i):
+        return i["opened_at"] if i["impact_started_at"] is None else i["impact_started_at"]
+    return {
+        "MTTR counted from the page (opened_at): count from the impact start, as users felt it":
+            [_mean([i["resolved_at"] - i["opened_at"] for i in c if i["resolved_at"] is not None]) for c in cases],
+        "that is the time to mitigate (service back for users); MTTR here is the time to resolve":
+            [_mean([i["mitigated_at"] - start(i) for i in c if i["mitigated_at"] is not None]) for c in cases],
+    }
+
+
 def _judge_mttx(data: Any, seed: int, score: Score) -> CheckResult:
     cases = _incidents(seed)
     got = list_of(field(data, "got", list), list, "got", length=len(cases))
-    want = [ref.mttd_mttr(c) for c in cases]
+    want = [ref.mttd_mttr([IncidentRecord(**i) for i in c]) for c in cases]
 
     def same(a, b):
         return (a is None and b is None) or (a is not None and b is not None and _close(a, b))
@@ -315,21 +388,19 @@ def _judge_mttx(data: Any, seed: int, score: Score) -> CheckResult:
     mttd_ok = all(same(g[0], w[0]) for g, w in zip(got, want))
     mttr_ok = all(same(g[1], w[1]) for g, w in zip(got, want))
     if mttd_ok and mttr_ok:
-        return score(1.0, "")
+        return score(1.0, f"{len(cases)} timelines")
     problems = []
     if not mttd_ok:
-        problems.append("MTTD: time from the impact start to detection, averaged over incidents")
+        problems.append("MTTD: opened_at minus the impact start, averaged over the incidents whose impact "
+                        "start is known (None if there is none)")
     if not mttr_ok:
-        from_detection = [[sum(i["resolved"] - i["detected"] for i in c if i["resolved"] is not None)
-                           / max(1, sum(i["resolved"] is not None for i in c))] for c in cases]
-        mitig = [[sum((i["mitigated"] - i["impact_start"]) for i in c if i["mitigated"] is not None)
-                  / max(1, sum(i["mitigated"] is not None for i in c))] for c in cases]
-        if all(g[1] is not None and _close(g[1], f[0]) for g, f in zip(got, from_detection)):
-            problems.append("MTTR counted from detection: count from the impact start, as users felt it")
-        elif all(g[1] is not None and _close(g[1], m[0]) for g, m in zip(got, mitig)):
-            problems.append("that is the time to mitigate; MTTR here is the time to resolve")
+        for why, values in _mttr_mistakes(cases).items():
+            if all(same(g[1], v) for g, v in zip(got, values)):
+                problems.append(why)
+                break
         else:
-            problems.append("MTTR: time from the impact start to resolution, over resolved incidents only")
+            problems.append("MTTR: resolution minus the impact start (opened_at when it is unknown), over "
+                            "resolved incidents only (None if there is none)")
     return score(0.5 if (mttd_ok or mttr_ok) else 0.0, "; ".join(problems))
 
 
@@ -439,22 +510,31 @@ TASKS: dict[str, Task] = {
                      _cases(_size_cases), _call_each("closed_form_n"),
                      _numbers("closed_form_n")(lambda s: [ref.closed_form_n(*c) for c in _size_cases(s)],
                                                _size_mistakes)),),
-        ("statistics.NormalDist().inv_cdf(q) gives the normal quantile z_q (or prodai_lessons.stats.normal_ppf).",)),
+        ("The lift delta must sit z_{1-alpha/2} + z_power standard errors from zero, and the standard error of a "
+         "difference of two means of n users each is sigma x sqrt(2 / n): solve "
+         "delta = (z_{1-alpha/2} + z_power) x sigma x sqrt(2 / n) for n, and do not round.",
+         "statistics.NormalDist().inv_cdf(q) gives the normal quantile z_q (or prodai_lessons.stats.normal_ppf).")),
     "05": _task("05", "An interval for a guard's recall", ref.wilson_interval, (
         scored_check("wilson", 2, "the Wilson score interval, also at 0/n and n/n", _cases(_wilson_cases),
                      _collect_wilson, _numbers("wilson_interval", 1e-9)(_wilson_expected, _wilson_mistakes)),),
-        ("With z the two-sided normal quantile and p = k/n: centre (p + z^2/(2n)) / (1 + z^2/n), half-width "
-         "z / (1 + z^2/n) x sqrt(p(1-p)/n + z^2/(4n^2)).",)),
+        ("Keep every rate p from which the observed k/n is at most z of p's own standard errors away: "
+         "|k/n - p| <= z x sqrt(p(1-p)/n), with z = NormalDist().inv_cdf(0.5 + confidence / 2). Square both "
+         "sides: a quadratic in p, whose two roots are the ends of the interval.",
+         "With z the two-sided normal quantile and p = k/n: centre (p + z^2/(2n)) / (1 + z^2/n), half-width "
+         "z / (1 + z^2/n) x sqrt(p(1-p)/n + z^2/(4n^2)).")),
     "06": _task("06", "A budget alert that pages once per episode", ref.BudgetPager, (
         scored_check("hysteresis", 2, "one page per episode above the budget, re-armed below clear_ratio x budget",
                      lambda seed: {"cases": _projections(seed)}, _collect_pager, _judge_pager),),
         ("Keep one flag: active. Page (return True) when not active and the projection is over the budget, "
          "then set active; clear it only when the projection falls below clear_ratio x budget.",)),
-    "07": _task("07", "MTTD and MTTR from a timeline", ref.mttd_mttr, (
+    "07": _task("07", "MTTD and MTTR from incident records", ref.mttd_mttr, (
         scored_check("mttd_mttr", 2, "mean time to detect and to resolve, from the impact start",
                      _cases(_incidents), _collect_mttx, _judge_mttx),),
-        ("Both are measured from the impact start. Unresolved incidents have no time to resolve yet: leave "
-         "them out of MTTR (and return None when no incident is resolved).",)),
+        ("response_times(inc.impact_started_at, inc.opened_at, inc.mitigated_at, inc.resolved_at) gives one "
+         "incident's (detect, mitigate, resolve). Average the detect times that are not None, and the "
+         "resolve times that are not None; return None for a mean over no incident.",
+         "An unresolved incident has no time to resolve yet, and an incident with an unknown impact start "
+         "no time to detect: leave them out of that mean, do not count them as 0.")),
     "08": _task("08", "One dashboard panel", ref.hourly_panel, (
         scored_check("panel", 2, "requests, error rate and p95 latency for each hour with traffic",
                      _traffic, _collect_panel, _judge_panel),),

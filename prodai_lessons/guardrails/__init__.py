@@ -17,7 +17,8 @@ Every guard has a ``name`` and a ``check(text) -> GuardResult``. The modules fol
 - ``toxicity``: ``ToxicityGuard``; ``formats``: ``FormatGuard``;
 - ``pipeline``: ``GuardrailPipeline``, a per-guard action (block / redact / flag), counts, a bounded log;
 - ``evaluation``: ``evaluate`` and ``rates_by_category`` on the shipped labelled corpus
-  (``load_corpus``), and the naive ``SubstringGuard`` every rule must beat.
+  (``load_corpus``), each figure with its ``wilson_interval``, and the naive ``SubstringGuard``
+  every rule must beat.
 
 The private modules (``_fold``, ``_rules``, ``_invisible``, ``_pii_scan``) hold the fast paths:
 anchor-word gates, numpy scans for long texts, scans that never let one candidate hide another.
@@ -41,6 +42,7 @@ from prodai_lessons.guardrails.evaluation import (
     evaluate,
     load_corpus,
     rates_by_category,
+    wilson_interval,
 )
 from prodai_lessons.guardrails.formats import FormatGuard
 from prodai_lessons.guardrails.injection import PromptInjectionGuard, ignore_instructions, noisy_or
@@ -93,6 +95,7 @@ __all__ = [
     "evaluate",
     "CategoryRate",
     "rates_by_category",
+    "wilson_interval",
     "load_corpus",
     "luhn_valid",
     "iban_valid",

@@ -4,22 +4,65 @@
 ``rates_by_category`` breaks the same down per corpus category; ``load_corpus`` loads the labelled
 corpus shipped with the package, with a batch written after the rules were frozen and categories
 the rules are expected to miss. ``SubstringGuard`` is the naive baseline every rule must beat.
+Every figure is a proportion of a few dozen texts, so each comes with a ``wilson_interval``
+(``Evaluation.interval``, ``CategoryRate.interval``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from statistics import NormalDist
 from typing import Any
 
-from prodai_lessons._validation import check_choice, check_str
+from prodai_lessons._validation import check_choice, check_int, check_probability, check_str
 
 from ._text import _as_text, _check_name
 from .results import Finding, GuardResult
 
-__all__ = ["evaluate", "Evaluation", "rates_by_category", "CategoryRate", "load_corpus", "SubstringGuard"]
+__all__ = ["wilson_interval", "evaluate", "Evaluation", "rates_by_category", "CategoryRate", "load_corpus",
+           "SubstringGuard"]
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n``: the rates the score test does not reject.
+
+    Solving ``|k/n - p| <= z sqrt(p (1 - p) / n)`` for ``p``, with ``z`` the two-sided normal
+    quantile (1.96 at 95%), gives the centre ``(k + z^2/2) / (n + z^2)`` and the half-width
+    ``z / (n + z^2) * sqrt(k (n - k) / n + z^2 / 4)`` (Wilson 1927; Brown, Cai & DasGupta 2001).
+    Unlike the Wald interval ``p +- z sqrt(p (1 - p) / n)`` it stays inside [0, 1] and does not
+    shrink to a point at 0/n or n/n, which is where a good guard's precision, recall and
+    false-positive rate sit. With ``n = 0`` nothing is known: ``(0.0, 1.0)``. Matches
+    ``statsmodels.stats.proportion.proportion_confint(k, n, method="wilson")``.
+
+    >>> [round(x, 2) for x in wilson_interval(5, 7)]  # 5 of 7 threats caught
+    [0.36, 0.92]
+    >>> [round(x, 3) for x in wilson_interval(0, 20)]  # no false alarm in 20 texts is not a rate of 0
+    [0.0, 0.161]
+    """
+    n = check_int("n", n, minimum=0)
+    successes = check_int("successes", successes, minimum=0, maximum=n)
+    confidence = check_probability("confidence", confidence)
+    if n == 0:
+        return 0.0, 1.0
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z2 = z * z
+    centre = (successes + z2 / 2) / (n + z2)
+    half = z / (n + z2) * math.sqrt(successes * (n - successes) / n + z2 / 4)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # the ends are exact at 0/n and n/n
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
+
+
+#: What each ratio of ``Evaluation`` counts, from ``((TN, FP), (FN, TP))``: (successes, trials).
+_RATIOS = {
+    "precision": lambda tn, fp, fn, tp: (tp, tp + fp),
+    "recall": lambda tn, fp, fn, tp: (tp, tp + fn),
+    "false_positive_rate": lambda tn, fp, fn, tp: (fp, fp + tn),
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +78,8 @@ class Evaluation:
     ``confusion`` is ``((TN, FP), (FN, TP))``: rows are the true label (0, 1), columns the guard's
     verdict (passed, failed), as ``sklearn.metrics.confusion_matrix`` orders them. Ratios with a
     zero denominator are 0.0 (scikit-learn's ``zero_division=0``). ``false_negatives`` and
-    ``false_positives`` list the texts the guard got wrong, for reading.
+    ``false_positives`` list the texts the guard got wrong, for reading. ``interval(metric)`` gives
+    the Wilson interval of precision, recall or false-positive rate from the same counts.
     """
 
     precision: float
@@ -55,11 +99,31 @@ class Evaluation:
 
     def _repr_html_(self) -> str:
         (tn, fp), (fn, tp) = self.confusion
+
+        def ci(metric: str) -> str:
+            low, high = self.interval(metric)
+            return f"[{low:.2f}, {high:.2f}]"
+
         return (f"<table><tr><th></th><th>passed</th><th>failed</th></tr>"
                 f"<tr><th>benign (0)</th><td>TN {tn}</td><td>FP {fp}</td></tr>"
                 f"<tr><th>harmful (1)</th><td>FN {fn}</td><td>TP {tp}</td></tr></table>"
-                f"<p>precision {self.precision:.3f}, recall {self.recall:.3f}, F1 {self.f1:.3f}, "
-                f"false-positive rate {self.false_positive_rate:.3f} (n={self.n})</p>")
+                f"<p>precision {self.precision:.3f} {ci('precision')}, recall {self.recall:.3f} {ci('recall')}, "
+                f"F1 {self.f1:.3f}, false-positive rate {self.false_positive_rate:.3f} "
+                f"{ci('false_positive_rate')} (n={self.n}; 95% Wilson intervals)</p>")
+
+    def interval(self, metric: str, confidence: float = 0.95) -> tuple[float, float]:
+        """Wilson interval of ``"precision"``, ``"recall"`` or ``"false_positive_rate"``.
+
+        Each is a proportion of the confusion counts: TP of TP + FP, TP of TP + FN, FP of FP + TN;
+        see :func:`wilson_interval`. A ratio with no trials (no text flagged, say) gives (0.0, 1.0).
+
+        >>> ev = evaluate(SubstringGuard(["kill"]), [("I will kill you", 1), ("the skill of it", 0), ("hello", 0)])
+        >>> ev.recall, [round(x, 2) for x in ev.interval("recall")]  # 1 of 1: a perfect score says little
+        (1.0, [0.21, 1.0])
+        """
+        check_choice("metric", metric, tuple(_RATIOS))
+        (tn, fp), (fn, tp) = self.confusion
+        return wilson_interval(*_RATIOS[metric](tn, fp, fn, tp), confidence)
 
 
 def _iter_examples(examples: Any) -> list[tuple[str, int, str]]:
@@ -142,6 +206,14 @@ class CategoryRate:
     def rate(self) -> float:
         """``flagged / n``."""
         return self.flagged / self.n
+
+    def interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """Wilson interval of ``rate`` (:func:`wilson_interval` of ``flagged`` in ``n``).
+
+        >>> [round(x, 2) for x in CategoryRate("toxic_lookalike", 0, n=4, flagged=1).interval()]
+        [0.05, 0.7]
+        """
+        return wilson_interval(self.flagged, self.n, confidence)
 
 
 def rates_by_category(guard: Any, examples: Iterable[Any]) -> tuple[CategoryRate, ...]:
