@@ -65,7 +65,8 @@ def report_html(report: Any, test_labels: Mapping[str, str]) -> str:
 
 def plot_report(report: Any, features: Sequence[str] | None, bins: int, test_labels: Mapping[str, str]) -> Any:
     """One column per feature of ``report`` (a ``DriftReport``): histograms or category shares on top,
-    ECDFs with the KS gap or the change of each category's share below. Returns the ``Figure``."""
+    ECDFs with the KS gap or the change of each category's share below (a discrete feature is drawn
+    as categories, one per value). Returns the ``Figure``."""
     names = [f.name for f in report.features]
     if features is None:
         chosen = list(range(len(names)))
@@ -115,7 +116,8 @@ def plot_report(report: Any, features: Sequence[str] | None, bins: int, test_lab
             bottom.bar(pos, c - r, color=np.where(c >= r, cur_colour, ref_colour))
             bottom.axhline(0, color="black", linewidth=0.8)
             for ax in (top, bottom):
-                ax.set_xticks(pos, [str(v) for v in cats], rotation=45 if cats.size > 4 else 0)
+                ax.set_xticks(pos, [format(v, "g") if isinstance(v, (float, np.floating)) else str(v)
+                                    for v in cats], rotation=45 if cats.size > 4 else 0)
             top.set_ylabel("share")
             bottom.set_ylabel("share change (cur - ref)")
         stat = f"{f.statistic:.3f}" + (f", p={f.p_value:.2g}" if f.p_value is not None else "")

@@ -428,6 +428,8 @@ def js_distance(p: Any, q: Any) -> float:
     With shares p, q and their average M = (p + q) / 2: JS = sqrt((KL(p || M) + KL(q || M)) / 2),
     KL in bits, so 0 (same shares) <= JS <= 1 (no overlap). M > 0 wherever p or q is, so no
     smoothing is needed. Assumes counts (or shares) >= 0 with a positive sum in each histogram.
+    With natural logs the divergence under the root is ln 2 times smaller, so the distance is
+    sqrt(ln 2) = 0.8326 times this one (see :func:`jensen_shannon` for what that does to thresholds).
 
     >>> js_distance([10, 0], [0, 5])
     1.0
@@ -449,7 +451,15 @@ def jensen_shannon(reference: Any, current: Any, n_bins: int = 30, *, categorica
 
     The histograms of both samples on the same bins, compared by :func:`js_distance`: 0 <= JS <= 1
     (1 = disjoint). Equal to ``scipy.spatial.distance.jensenshannon(p, q, base=2)`` on the same
-    histograms. (Evidently uses the natural log: its value is this one times sqrt(ln 2) = 0.83.)
+    histograms.
+
+    The base matters for thresholds. ``scipy.spatial.distance.jensenshannon`` without ``base`` uses
+    the natural log (so do some drift tools): the divergence is then JSD_nats = ln 2 x JSD_bits and
+    the *distance*, its square root, JS_nats = sqrt(ln 2) x JS_bits = 0.8326 x JS_bits. So the
+    threshold 0.1 of :func:`feature_drift_report` (bits) is 0.1 x sqrt(ln 2) = 0.0833 on a
+    natural-log distance, and a threshold of 0.1 taken from a natural-log tool is 0.1 / sqrt(ln 2) =
+    0.1201 here: that tool flags only larger changes. (On the divergence, without the root, the
+    factor is ln 2 = 0.693 instead.)
 
     Parameters:
     - ``reference``, ``current``: 1-D array-likes of finite numbers (or of categories), non-empty.
@@ -524,7 +534,8 @@ _TEST_LABEL = {
 class FeatureDrift:
     """One row of a :class:`DriftReport`: the drift of one feature.
 
-    Attributes: ``name``; ``kind`` (``"numerical"`` or ``"categorical"``); ``test`` (``"ks"``,
+    Attributes: ``name``; ``kind`` (``"numerical"``, ``"discrete"``: numbers with few distinct
+    values, tested as categories, or ``"categorical"``); ``test`` (``"ks"``,
     ``"wasserstein_normed"``, ``"chi2"`` or ``"jensen_shannon"``); ``statistic``; ``p_value``
     (``None`` for the distances); ``threshold``; ``drifted`` (p_value < threshold for a test,
     statistic >= threshold for a distance); ``psi``; ``ref_mean``, ``cur_mean``, ``mean_shift``
@@ -612,6 +623,7 @@ def feature_drift_report(
     categorical: Iterable[str | int] = (),
     *,
     large_sample: int = 1000,
+    low_cardinality: int = 5,
     alpha: float = 0.05,
     distance_threshold: float = 0.1,
     drift_share: float = 0.5,
@@ -621,16 +633,22 @@ def feature_drift_report(
 
     The test per feature follows Evidently's default rule (DataDriftPreset):
 
-    ===========  =================================  ==================================
-    feature      reference rows <= ``large_sample``  reference rows > ``large_sample``
-    ===========  =================================  ==================================
-    numerical    KS test, drift if p < ``alpha``     normed Wasserstein, drift if >= 0.1
-    categorical  chi-squared, drift if p < ``alpha`` Jensen-Shannon, drift if >= 0.1
-    ===========  =================================  ==================================
+    =====================  ===================================  ===================================
+    feature                reference rows <= ``large_sample``   reference rows > ``large_sample``
+    =====================  ===================================  ===================================
+    numerical              KS test, drift if p < ``alpha``      normed Wasserstein, drift if >= 0.1
+    discrete, categorical  chi-squared, drift if p < ``alpha``  Jensen-Shannon, drift if >= 0.1
+    =====================  ===================================  ===================================
 
-    With many rows every test becomes "significant" for shifts too small to matter, so above
-    ``large_sample`` rows the decision moves to an effect size. Every feature also gets its PSI and,
-    when numerical, the means and the shift ``cur_mean - ref_mean``.
+    A numerical column is *discrete* when reference and current together hold at most
+    ``low_cardinality`` distinct values (default 5, Evidently's rule): a count 0-4, a 1-5 rating, a
+    0/1 flag. It is then tested as categories, one per value, and its PSI has one bin per value. The
+    KS p-value assumes continuous data; on heavy ties it is far too large (on an integer 0-4 it
+    flagged none of 500 stable checks at alpha = 0.05, where 5% is the promise), so it misses real
+    shifts that the chi-squared test finds (tests/test_drift_report.py measures both rates). With
+    many rows every test becomes "significant" for shifts too small to matter, so above
+    ``large_sample`` rows the decision moves to an effect size. Every feature also gets its PSI
+    and, when numerical or discrete, the means and the shift ``cur_mean - ref_mean``.
 
     Parameters:
     - ``reference``, ``current``: 2-D arrays (rows x features; the row counts may differ) or DataFrames;
@@ -638,21 +656,28 @@ def feature_drift_report(
     - ``feature_names``: default the DataFrame's columns, else ``feature_0, feature_1, ...``.
     - ``categorical``: names (or column indices) of the categorical features.
     - ``large_sample``: reference rows above which distances replace tests (default 1000).
+    - ``low_cardinality``: a numerical feature with at most this many distinct values in both samples
+      together is tested as categories (default 5; 0 turns the rule off, an integer >= 0).
     - ``alpha``: significance level of the tests (default 0.05).
     - ``distance_threshold``: drift threshold of the distances (default 0.1).
     - ``drift_share``: ``dataset_drift`` is True when the share of drifted features is >= this (0.5).
     - ``psi_bins``: reference-quantile bins of the PSI column (default 10).
 
     Notes:
-    Differences from Evidently, on purpose: a feature is numerical unless listed in ``categorical``
-    (Evidently also treats numbers with <= 5 distinct values as categorical and uses a z-test for
-    binary ones); Jensen-Shannon is in base 2.
+    The Jensen-Shannon distance is in base 2 (bits), between 0 and 1. With natural logs every
+    distance is sqrt(ln 2) = 0.8326 times smaller: the threshold 0.1 here is 0.0833 in natural-log
+    units, and a natural-log threshold of 0.1 is 0.1201 here (see :func:`jensen_shannon`).
+    Evidently uses a z-test for two values; the chi-squared test without continuity correction on
+    a 2 x 2 table gives the same p-value (X^2 = z^2 for the pooled two-proportion z-test).
 
     >>> rng = np.random.default_rng(0)
     >>> ref = rng.normal(size=(200, 2))
     >>> report = feature_drift_report(ref, ref + [0.0, 1.0], ["age", "income"])
     >>> [(f.name, f.test, f.drifted) for f in report.features]
     [('age', 'ks', False), ('income', 'ks', True)]
+    >>> counts = np.column_stack([rng.integers(0, 5, 300), rng.normal(size=300)])
+    >>> [(f.name, f.kind, f.test) for f in feature_drift_report(counts, counts, ["items", "x"]).features]
+    [('items', 'discrete', 'chi2'), ('x', 'numerical', 'ks')]
     """
     ref, ref_names = _as_table("reference", reference)
     cur, cur_names = _as_table("current", current)
@@ -664,6 +689,7 @@ def feature_drift_report(
     names = _feature_names(feature_names, ref_names, cur_names, k)
     is_cat = _categorical_mask(categorical, names)
     large_sample = check_int("large_sample", large_sample, minimum=1)
+    low_cardinality = check_int("low_cardinality", low_cardinality, minimum=0)
     alpha = check_probability("alpha", alpha)
     distance_threshold = check_real("distance_threshold", distance_threshold, minimum=0.0, strict_minimum=True)
     drift_share = check_real("drift_share", drift_share, minimum=0.0, maximum=1.0, strict_minimum=True)
@@ -671,6 +697,16 @@ def feature_drift_report(
 
     n_ref, n_cur = ref.shape[0], cur.shape[0]
     small = n_ref <= large_sample
+
+    def by_category(x: np.ndarray, y: np.ndarray, cr: np.ndarray, cc: np.ndarray) -> tuple:
+        """(test, statistic, p-value, threshold, drifted, PSI) with one bin per category."""
+        psi_value = psi_from_shares(cr / n_ref, cc / n_cur, 1e-4)
+        if small:
+            res = chi2_test(x, y)
+            return "chi2", res.statistic, res.p_value, alpha, res.p_value < alpha, psi_value
+        stat = js_distance(cr, cc)
+        return "jensen_shannon", stat, None, distance_threshold, stat >= distance_threshold, psi_value
+
     rows: list[FeatureDrift] = []
     ref_cols: list[np.ndarray] = []
     cur_cols: list[np.ndarray] = []
@@ -679,28 +715,33 @@ def feature_drift_report(
             x = as_category_array(f"reference column {name!r}", ref[:, j])
             y = as_category_array(f"current column {name!r}", cur[:, j])
             _, cr, cc = _category_counts(x, y)
-            psi_value = psi_from_shares(cr / n_ref, cc / n_cur, 1e-4)
-            if small:
-                res = chi2_test(x, y)
-                test, stat, p, thr, drifted = "chi2", res.statistic, res.p_value, alpha, res.p_value < alpha
-            else:
-                stat = js_distance(cr, cc)
-                test, p, thr, drifted = "jensen_shannon", None, distance_threshold, stat >= distance_threshold
+            test, stat, p, thr, drifted, psi_value = by_category(x, y, cr, cc)
             rows.append(FeatureDrift(name, "categorical", test, float(stat), p, thr, bool(drifted),
                                      psi_value, None, None, None))
         else:
             x = as_1d_array(f"reference column {name!r}", ref[:, j])
             y = as_1d_array(f"current column {name!r}", cur[:, j])
             xs, ys = np.sort(x), np.sort(y)
-            psi_value = _psi_sorted(xs, ys, psi_bins, 1e-4)[0]
-            if small:
-                res = ks_test(xs, ys)
-                test, stat, p, thr, drifted = "ks", res.statistic, res.p_value, alpha, res.p_value < alpha
-            else:
-                stat = _normed(xs, ys, _ref_scale(xs))
-                test, p, thr, drifted = "wasserstein_normed", None, distance_threshold, stat >= distance_threshold
             ref_mean, cur_mean = float(np.mean(x)), float(np.mean(y))
-            rows.append(FeatureDrift(name, "numerical", test, float(stat), p, thr, bool(drifted),
+            # few distinct values in both samples together: tested as categories (cheap test first)
+            few = max(np.count_nonzero(np.diff(xs)), np.count_nonzero(np.diff(ys))) < low_cardinality
+            if few:
+                _, cr, cc = _category_counts(xs, ys)
+                few = cr.size <= low_cardinality
+            if few:
+                kind = "discrete"
+                test, stat, p, thr, drifted, psi_value = by_category(xs, ys, cr, cc)
+            else:
+                kind = "numerical"
+                psi_value = _psi_sorted(xs, ys, psi_bins, 1e-4)[0]
+                if small:
+                    res = ks_test(xs, ys)
+                    test, stat, p, thr, drifted = "ks", res.statistic, res.p_value, alpha, res.p_value < alpha
+                else:
+                    stat = _normed(xs, ys, _ref_scale(xs))
+                    test, p, thr = "wasserstein_normed", None, distance_threshold
+                    drifted = stat >= distance_threshold
+            rows.append(FeatureDrift(name, kind, test, float(stat), p, thr, bool(drifted),
                                      psi_value, ref_mean, cur_mean, cur_mean - ref_mean))
         ref_cols.append(x)
         cur_cols.append(y)

@@ -485,11 +485,17 @@ def test_psi_of_a_boolean_feature_flipping_either_way():
     rng = np.random.default_rng(32)
     ref = np.column_stack([np.ones(300), rng.normal(size=300)])
     cur = np.column_stack([np.zeros(300), rng.normal(size=300)])
-    rep = feature_drift_report(ref, cur, ["flag", "x"])
-    assert rep["flag"].statistic == 1.0  # KS D
+    # as a number (the low-cardinality rule off): KS, and PSI on quantile bins with the tie split off
+    rep = feature_drift_report(ref, cur, ["flag", "x"], low_cardinality=0)
+    assert rep["flag"].test == "ks" and rep["flag"].statistic == 1.0  # KS D
     assert rep["flag"].psi == pytest.approx(_MOVED_AWAY, rel=1e-14)  # all True -> all False
-    back = feature_drift_report(cur, ref, ["flag", "x"])
+    back = feature_drift_report(cur, ref, ["flag", "x"], low_cardinality=0)
     assert back["flag"].psi == pytest.approx(_MOVED_AWAY, rel=1e-14)  # all False -> all True
+    # by default two values are a discrete feature: chi-squared (X^2 = N for a perfect split), one bin per value
+    for a, b in ((ref, cur), (cur, ref)):
+        flag = feature_drift_report(a, b, ["flag", "x"])["flag"]
+        assert (flag.kind, flag.test, flag.statistic) == ("discrete", "chi2", 600.0)
+        assert flag.psi == pytest.approx(_MOVED_AWAY, rel=1e-14)
     assert psi(np.array([True] * 8 + [False] * 2), np.array([False] * 10)).value > 1.0
 
 
@@ -624,7 +630,10 @@ def test_report_constant_features_are_defined():
     ref = np.column_stack([np.full(2000, 3.0), np.arange(2000.0)])
     rep = feature_drift_report(ref, ref)
     assert rep.features[0].statistic == 0.0 and not rep.features[0].drifted
-    rep = feature_drift_report(ref, ref + 1)
+    rep = feature_drift_report(ref, ref + 1)  # one value, then another: discrete, disjoint categories
+    assert rep.features[0].test == "jensen_shannon" and rep.features[0].statistic == 1.0
+    assert rep.features[0].drifted
+    rep = feature_drift_report(ref, ref + 1, low_cardinality=0)  # as a number: infinitely many std
     assert rep.features[0].statistic == math.inf and rep.features[0].drifted
 
 

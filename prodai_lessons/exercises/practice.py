@@ -527,7 +527,7 @@ TASKS: dict[str, Task] = {
                      lambda seed: {"cases": _projections(seed)}, _collect_pager, _judge_pager),),
         ("Keep one flag: active. Page (return True) when not active and the projection is over the budget, "
          "then set active; clear it only when the projection falls below clear_ratio x budget.",)),
-    "07": _task("07", "MTTD and MTTR from incident records", ref.mttd_mttr, (
+    "07": _task("07", "MTTD and MTTR from a timeline", ref.mttd_mttr, (
         scored_check("mttd_mttr", 2, "mean time to detect and to resolve, from the impact start",
                      _cases(_incidents), _collect_mttx, _judge_mttx),),
         ("response_times(inc.impact_started_at, inc.opened_at, inc.mitigated_at, inc.resolved_at) gives one "
