@@ -37,9 +37,9 @@ Generators:
 - :func:`simulate_day`: 24 hours with a daily cycle; hours ``incident_hours = (14, 17)`` mean
   14:00 up to (not including) 17:00, i.e. hours 14, 15 and 16.
 
-The latency/error/confidence figures carry over from the original lesson's demo (log-normal(5, 0.5)
-ms, 2 % errors, ``Beta(5, 1)`` normal; log-normal(6, 0.8), 15 %, ``Beta(2, 3)`` degraded); the model
-names and prices are fictional round numbers (pass ``prices`` to use a real price list).
+The phases are plain, round models of a healthy and a sick service (log-normal(5, 0.5) ms, 2 % errors,
+``Beta(5, 1)`` normal; log-normal(6, 0.8), 15 %, ``Beta(2, 3)`` degraded); the model names and prices
+are fictional round numbers (pass ``prices`` to use a real price list).
 """
 
 from __future__ import annotations
@@ -50,7 +50,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prodai_lessons._validation import check_choice, check_int, check_probability, check_real, check_str
+from prodai_lessons._validation import (
+    as_1d_array,
+    check_choice,
+    check_int,
+    check_probability,
+    check_real,
+    check_str,
+)
 
 __all__ = [
     "PhaseProfile",
@@ -70,16 +77,28 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PhaseProfile:
-    """How the system behaves in one phase.
+    """How the system behaves in one phase: latency, errors, confidence, traffic and token counts.
 
-    Latency is ``exp(N(latency_log_mean, latency_log_sigma))`` ms (median ``exp(latency_log_mean)``);
-    errors are Bernoulli(``error_rate``); confidence is ``Beta(confidence_a, confidence_b)``;
-    token counts are ``1 + Poisson(lambda)`` with ``lambda`` log-normal around the means (so they are
-    over-dispersed like real prompts); ``rate_multiplier`` scales the arrival rate.
+    Parameters
+    ----------
+    name: the phase's name; a segment whose profile is named ``"normal"`` is not an incident.
+    latency_log_mean, latency_log_sigma: latency is ``exp(N(mean, sigma))`` ms (median ``exp(mean)``).
+    error_rate: errors are Bernoulli(``error_rate``).
+    confidence_a, confidence_b: confidence is ``Beta(a, b)``.
+    rate_multiplier: scales the arrival rate.
+    input_tokens_mean, output_tokens_mean: token counts are ``1 + Poisson(lambda)`` with ``lambda``
+        log-normal around these means (over-dispersed like real prompts).
 
+    Examples
+    --------
+    >>> p = PHASES["degraded"]
+    >>> round(p.median_latency_ms), p.error_rate, p.mean_confidence
+    (403, 0.15, 0.4)
+
+    Notes
+    -----
     The generators take a phase by name (a key of :data:`PHASES`) or as a profile, so a lesson can vary
     one property of a phase: ``dataclasses.replace(PHASES["degraded"], name="outage", error_rate=0.4)``.
-    A segment whose profile is named ``"normal"`` is not an incident.
     """
 
     name: str
@@ -102,10 +121,12 @@ class PhaseProfile:
 
     @property
     def median_latency_ms(self) -> float:
+        """``exp(latency_log_mean)``: the median of a log-normal latency."""
         return math.exp(self.latency_log_mean)
 
     @property
     def mean_confidence(self) -> float:
+        """``a / (a + b)``: the mean of ``Beta(a, b)``."""
         return self.confidence_a / (self.confidence_a + self.confidence_b)
 
 
@@ -129,9 +150,20 @@ DEFAULT_PRICES: Mapping[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class Requests:
-    """A batch of simulated requests: one numpy array per field (see the module docstring).
+    """A batch of simulated requests: one read-only numpy array per field (see the module docstring).
 
-    ``len(requests)`` is the number of requests; ``requests[mask_or_slice]`` selects a subset.
+    Parameters
+    ----------
+    timestamp, latency_ms, error, confidence, model, input_tokens, output_tokens, cost_usd, phase:
+        1-D arrays of one length (copied and made read-only when writable).
+
+    Examples
+    --------
+    >>> r = simulate_requests(5, seed=0)
+    >>> r
+    Requests(n=5, t=[0.7, 2.3] s, error_rate=0.200, median_latency_ms=178, cost_usd=0.0059)
+    >>> len(r[r.error]), len(r[:3])
+    (1, 3)
     """
 
     timestamp: np.ndarray
@@ -192,9 +224,24 @@ class Requests:
 class IncidentWindow:
     """Ground truth of one injected incident: ``[start_s, end_s)`` and requests ``[start_index, end_index)``.
 
-    Both are half-open and select the same requests: ``end_s`` is the arrival time of the first request
-    after the incident, or, when the incident ends the traffic, the next float after its last request's
-    time (so that request is inside)."""
+    Parameters
+    ----------
+    phase: the incident's phase name.
+    start_s, end_s: the incident in seconds, half-open.
+    start_index, end_index: the same requests by index, half-open.
+
+    Examples
+    --------
+    >>> inc = standard_scenario(2).incidents[0]
+    >>> inc.label(), inc.n_requests
+    ('degraded requests [150, 200)', 50)
+
+    Notes
+    -----
+    Both intervals select the same requests: ``end_s`` is the arrival time of the first request after
+    the incident, or, when the incident ends the traffic, the next float after its last request's time
+    (so that request is inside).
+    """
 
     phase: str
     start_s: float
@@ -204,6 +251,7 @@ class IncidentWindow:
 
     @property
     def n_requests(self) -> int:
+        """Requests inside the incident."""
         return self.end_index - self.start_index
 
     def label(self) -> str:
@@ -217,8 +265,19 @@ class IncidentWindow:
 class Traffic:
     """Simulated traffic: the requests, the injected incidents (ground truth) and how it was made.
 
-    ``expected_per_hour`` is the arrival rate per hour that :func:`simulate_day` drew the counts from
-    (``None`` for request-indexed scenarios).
+    Parameters
+    ----------
+    requests: the :class:`Requests`.
+    incidents: one :class:`IncidentWindow` per injected incident.
+    seed, description: how the traffic was made.
+    expected_per_hour: the arrival rate per hour :func:`simulate_day` drew the counts from (``None`` for
+        request-indexed scenarios).
+
+    Examples
+    --------
+    >>> t = standard_scenario(0)
+    >>> len(t), t.description, int(t.incident_mask().sum())
+    (200, '150 normal + 50 degraded', 50)
     """
 
     requests: Requests
@@ -311,6 +370,22 @@ def simulate_requests(
 ) -> Requests:
     """``n`` requests of one ``phase``; Poisson arrivals at ``rate_per_s * rate_multiplier`` from ``start_s``.
 
+    Parameters
+    ----------
+    n: how many requests.
+    phase: a name in :data:`PHASES` or a :class:`PhaseProfile`.
+    seed: the seed of the one generator everything is drawn from.
+    start_s, rate_per_s: the clock's start and the arrival rate (requests per second).
+    model_mix, prices: the share of each model and its price per million tokens (input, output).
+
+    Examples
+    --------
+    >>> r = simulate_requests(1000, seed=1)
+    >>> len(r), str(r.phase[0]), round(float(r.error.mean()), 3)
+    (1000, 'normal', 0.02)
+
+    Notes
+    -----
     Inter-arrival gaps are exponential, so timestamps are ``start_s + cumsum(Exp(1/rate))``.
     """
     n = check_int("n", n, minimum=0)
@@ -334,6 +409,19 @@ def simulate_phases(
 ) -> Traffic:
     """Consecutive segments ``[(phase, n_requests), ...]``; every non-normal segment is an incident.
 
+    Parameters
+    ----------
+    phases: ``(phase, n_requests)`` pairs; a phase is a name in :data:`PHASES` or a :class:`PhaseProfile`.
+    seed, rate_per_s, model_mix, prices: as in :func:`simulate_requests`.
+
+    Examples
+    --------
+    >>> t = simulate_phases([("normal", 100), ("spike", 40)], seed=3)
+    >>> [(i.phase, i.start_index, i.end_index) for i in t.incidents]
+    [('spike', 100, 140)]
+
+    Notes
+    -----
     One generator draws all segments in order, so changing a later segment leaves earlier ones as
     they were. An incident's ``start_s`` is the arrival time of its first request and ``end_s`` that
     of the first request after it (or the next float after its last request's time when it ends the
@@ -373,9 +461,24 @@ def simulate_phases(
 
 def standard_scenario(seed: int = 0, *, n_normal: int = 150, n_incident: int = 50,
                       incident_phase: str | PhaseProfile = "degraded") -> Traffic:
-    """The monitoring lesson's scenario: ``n_normal`` normal requests, then ``n_incident`` degraded ones
-    (15 % errors, higher latency), at one request per second on average. The incident starts at
-    request index ``n_normal``."""
+    """The monitoring lesson's scenario: ``n_normal`` normal requests, then ``n_incident`` degraded ones.
+
+    Parameters
+    ----------
+    seed: the seed of the traffic.
+    n_normal, n_incident: the lengths of the two segments; the incident starts at index ``n_normal``.
+    incident_phase: the incident's phase (default ``"degraded"``: 15 % errors, higher latency).
+
+    Examples
+    --------
+    >>> r = standard_scenario(2).requests
+    >>> len(r), int(r.error[:150].sum()), int(r.error[150:].sum())
+    (200, 2, 8)
+
+    Notes
+    -----
+    Arrivals come at one request per second on average, in both segments.
+    """
     return simulate_phases([("normal", n_normal), (incident_phase, n_incident)], seed=seed)
 
 
@@ -393,6 +496,22 @@ def simulate_day(
 ) -> Traffic:
     """A day of traffic with a daily cycle and an injected incident.
 
+    Parameters
+    ----------
+    seed: the seed of the traffic.
+    incident_hours: ``(a, b)``, the incident's hours, half-open; None for a normal day.
+    incident_phase: the incident's phase (default ``"spike"``).
+    requests_per_hour, daily_amplitude, peak_hour, n_hours: the daily cycle (see Notes).
+    model_mix, prices: as in :func:`simulate_requests`.
+
+    Examples
+    --------
+    >>> day = simulate_day(0)
+    >>> day.incidents[0].label(), len(day.expected_per_hour)
+    ('spike 14:00-17:00', 24)
+
+    Notes
+    -----
     Expected arrivals in hour ``h``: ``requests_per_hour * (1 + daily_amplitude * cos(2 pi (h + 0.5 -
     peak_hour) / 24))``, times the phase's ``rate_multiplier`` during the incident hours (a ``spike``
     brings 2.5x traffic). Each hour's count is Poisson with that mean and its arrival times are uniform
@@ -442,10 +561,16 @@ def simulate_day(
 def hourly_counts(timestamps, n_hours: int = 24) -> np.ndarray:
     """Requests per hour: ``bincount(floor(t / 3600))`` over ``n_hours`` bins (int64).
 
-    Raises ``ValueError`` for timestamps outside ``[0, n_hours * 3600)``.
-    """
-    from prodai_lessons._validation import as_1d_array
+    Parameters
+    ----------
+    timestamps: seconds since the start of the day, in ``[0, n_hours * 3600)`` (``ValueError`` otherwise).
+    n_hours: the number of bins.
 
+    Examples
+    --------
+    >>> hourly_counts([10.0, 3599.0, 3600.0, 7300.0], n_hours=3)
+    array([2, 1, 1])
+    """
     n_hours = check_int("n_hours", n_hours, minimum=1)
     t = as_1d_array("timestamps", timestamps, min_size=0, nonnegative=True)
     if t.size and t.max() >= n_hours * 3600.0:
