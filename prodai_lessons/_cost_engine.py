@@ -6,7 +6,7 @@ exact at any volume and fast on a million requests:
 - integer sums that never overflow (int64 while safe, Python integers beyond);
 - the checks of a batch of requests (all-or-nothing: a bad batch records nothing);
 - the columnar ledger of logged requests (rows appended one by one, or arrays at once);
-- the run-rate budget projection, request by request and vectorised, with one alert per crossing;
+- the run-rate budget projection, request by request and vectorised, with one alert per episode;
 - the parsing of a price list and the typed keys of the response cache.
 
 Nothing here imports :mod:`prodai_lessons.cost`: imports run one way, lesson module -> engine.
@@ -298,24 +298,29 @@ def profile_weights(traffic_profile: Any) -> np.ndarray:
 
 
 class Budget:
-    """The run-rate projection of each day's spend, and one alert each time it crosses the limit.
+    """The run-rate projection of each day's spend, and one alert per episode above the limit.
 
     ``projected = spent_today / F(elapsed)`` where ``F`` is the expected share of the day's traffic by then
     (the cumulative hourly profile, interpolated within the hour). Alerts are ``(timestamp, day, spent,
-    projected, daily_limit)`` tuples, recorded when the projection goes from at-or-below the limit to above
-    it; the state re-arms when it falls back and resets each day.
+    projected, daily_limit)`` tuples. An alert opens an episode when the projection goes above the limit;
+    the episode closes (and the next crossing may alert again) only when the projection falls below
+    ``clear_ratio * daily_limit``, or at the start of a new day. A projection that hovers around the limit
+    therefore alerts once, not at every wiggle across it (hysteresis, as an alerting rule's separate
+    firing and clearing thresholds). No projection, no change: the warm-up keeps the state as it is.
     """
 
-    def __init__(self, daily_limit: float | None, profile: np.ndarray, min_elapsed: float) -> None:
+    def __init__(self, daily_limit: float | None, profile: np.ndarray, min_elapsed: float,
+                 clear_ratio: float = 0.9) -> None:
         self.daily_limit = daily_limit
         self.min_elapsed = min_elapsed
+        self.clear_at = None if daily_limit is None else clear_ratio * daily_limit
         self._cum_profile = np.concatenate([[0.0], np.cumsum(profile)])
         self._cum_profile[-1] = 1.0
         self._hour_edges = np.arange(25) * 3600.0
         self.alerts: list[tuple[float, int, float, float, float]] = []
         self._day: int | None = None
         self._day_spent = 0  # picodollars
-        self._above = False
+        self._active = False  # an episode is open: alerted, not yet back below clear_at
 
     def fraction(self, elapsed: np.ndarray | float) -> np.ndarray | float:
         """Expected share of a day's traffic by ``elapsed`` seconds after midnight."""
@@ -325,39 +330,35 @@ class Budget:
         """One request of ``paid`` picodollars at ``t``."""
         day = math.floor(t / SECONDS_PER_DAY)
         if day != self._day:
-            self._day, self._day_spent, self._above = day, 0, False
+            self._day, self._day_spent, self._active = day, 0, False
         self._day_spent += paid
         if self.daily_limit is None:
             return
         elapsed = t - day * SECONDS_PER_DAY
-        above = False
         if elapsed >= self.min_elapsed and elapsed > 0:
             projected = usd(self._day_spent) / float(self.fraction(elapsed))
-            above = projected > self.daily_limit
-            if above and not self._above:
+            if not self._active and projected > self.daily_limit:
+                self._active = True
                 self.alerts.append((t, day, usd(self._day_spent), projected, self.daily_limit))
-        self._above = above
+            elif self._active and projected < self.clear_at:
+                self._active = False
 
     def add_batch(self, t: np.ndarray, paid: np.ndarray) -> None:
         """Many requests at once: the same state and alerts as :meth:`add` on each in turn."""
         days = np.floor(t / SECONDS_PER_DAY).astype(np.int64)
-        carry = self._day_spent if days[0] == self._day else 0
-        prev_above = self._above if days[0] == self._day else False
+        same_day = days[0] == self._day
+        carry = self._day_spent if same_day else 0
         spent, projected = self.project(t, days, paid, carry)
         if self.daily_limit is not None:
-            above = np.nan_to_num(projected, nan=-1.0) > self.daily_limit
-            starts = np.ones(len(t), bool)
-            starts[1:] = days[1:] != days[:-1]
-            before = np.empty_like(above)
-            before[0] = prev_above
-            before[1:] = above[:-1]
-            before[1:][starts[1:]] = False
-            for k in np.flatnonzero(above & ~before):
+            new_day = np.zeros(len(t), bool)
+            new_day[1:] = days[1:] != days[:-1]
+            pages, self._active = episode_starts(projected > self.daily_limit, projected < self.clear_at,
+                                                 new_day, bool(self._active and same_day))
+            for k in pages:
                 self.alerts.append((float(t[k]), int(days[k]), usd(int(spent[k])), float(projected[k]),
                                     self.daily_limit))
-            self._above = bool(above[-1])
         else:
-            self._above = False
+            self._active = False
         self._day = int(days[-1])
         self._day_spent = int(spent[-1])
 
@@ -382,6 +383,35 @@ class Budget:
         with np.errstate(divide="ignore", invalid="ignore"):
             projected = np.where((elapsed >= self.min_elapsed) & (elapsed > 0), usd_array(spent) / frac, np.nan)
         return spent, projected
+
+
+def episode_starts(above: np.ndarray, below: np.ndarray, new_day: np.ndarray, active: bool
+                   ) -> tuple[list[int], bool]:
+    """Where alert episodes open, and whether one is still open at the end: the hysteresis of
+    :meth:`Budget.add` over a whole batch, in a loop over episodes rather than requests.
+
+    Closed, an episode opens at the next ``above``; open, it closes at the next ``below`` or ``new_day``
+    (a new day resets the state *before* its first request is judged, so that request may open one).
+    ``below`` and ``above`` never hold together (the clearing level is at or under the limit); NaN
+    projections (warm-up) are neither, so they change nothing.
+    """
+    ups, downs = np.flatnonzero(above), np.flatnonzero(below | new_day)
+    pages: list[int] = []
+    k, n = 0, len(above)
+    while k < n:
+        if active:
+            j = int(np.searchsorted(downs, k))
+            if j == len(downs):
+                break
+            k, active = int(downs[j]), False  # judge request k again: after a reset it may page
+        else:
+            j = int(np.searchsorted(ups, k))
+            if j == len(ups):
+                break
+            k, active = int(ups[j]), True
+            pages.append(k)
+            k += 1
+    return pages, active
 
 
 # --------------------------------------------------------------------------------------------- cache keys

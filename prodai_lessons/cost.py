@@ -409,7 +409,7 @@ class CostReport:
 
 @dataclass(frozen=True)
 class BudgetAlert:
-    """The projected end-of-day spend crossed the daily limit at ``timestamp`` (one alert per crossing).
+    """The projected end-of-day spend went above the daily limit at ``timestamp`` (one alert per episode).
 
     ``day``: the day number (``floor(timestamp / SECONDS_PER_DAY)``); ``spent``: USD spent that day so far;
     ``projected``: the run-rate projection that crossed ``daily_limit``.
@@ -485,12 +485,16 @@ class CostTracker:
 
     Parameters: ``pricing`` (a :class:`Pricing` or its JSON mapping); ``daily_limit`` (USD, or None for no
     budget); ``traffic_profile`` (24 hourly weights of the day's traffic, default flat); ``min_elapsed``
-    (seconds into a day before any projection); ``clock`` (the default timestamp source).
+    (seconds into a day before any projection); ``alert_clear_ratio`` (the share of the limit the projection
+    must fall below before the next crossing alerts again); ``clock`` (the default timestamp source).
 
     Budget: with ``daily_limit``, after every request the end-of-day spend is projected from the run rate,
     ``projected = spent_today / F(elapsed)``, where ``F`` is the expected share of the day's traffic by then.
-    A :class:`BudgetAlert` is recorded when the projection goes from at-or-below the limit to above it (once
-    per crossing, re-armed when it falls back; reset each day), as an alerting rule notifies once per episode.
+    A :class:`BudgetAlert` is recorded when the projection goes above the limit, once per episode: the
+    alert re-arms only when the projection falls below ``alert_clear_ratio * daily_limit`` (or a new day
+    starts). The gap between the two levels is hysteresis: a projection that wobbles around the limit,
+    as a run rate does, pages once instead of at every wobble. ``alert_clear_ratio=1`` re-arms as soon
+    as the projection is below the limit again (an alert at nearly every crossing).
 
     >>> tracker = CostTracker(load_pricing(), clock=lambda: 0.0)
     >>> tracker.log_request("claude-sonnet-4", 1200, 400, feature="chat")
@@ -502,12 +506,14 @@ class CostTracker:
     """
 
     def __init__(self, pricing: Pricing | Mapping[str, Any], *, daily_limit: float | None = None,
-                 traffic_profile: Any = None, min_elapsed: float = 3600.0,
+                 traffic_profile: Any = None, min_elapsed: float = 3600.0, alert_clear_ratio: float = 0.9,
                  clock: Callable[[], float] = time.time) -> None:
         self.pricing = _as_pricing(pricing)
         self.daily_limit = None if daily_limit is None else check_real(
             "daily_limit", daily_limit, minimum=0.0, strict_minimum=True)
         self.min_elapsed = check_real("min_elapsed", min_elapsed, minimum=0.0, maximum=SECONDS_PER_DAY)
+        self.alert_clear_ratio = check_real("alert_clear_ratio", alert_clear_ratio, minimum=0.0, maximum=1.0,
+                                            strict_minimum=True)
         self.clock = check_callable("clock", clock)
         self.traffic_profile = profile_weights(traffic_profile)
         self._model_names = list(self.pricing.models)
@@ -519,7 +525,7 @@ class CostTracker:
         self._features: list[str] = [UNASSIGNED]
         self._feature_idx: dict[str, int] = {UNASSIGNED: 0}
         self._ledger = Ledger()
-        self._budget = Budget(self.daily_limit, self.traffic_profile, self.min_elapsed)
+        self._budget = Budget(self.daily_limit, self.traffic_profile, self.min_elapsed, self.alert_clear_ratio)
         self._last_time = -math.inf
 
     def _model(self, model: Any) -> int:

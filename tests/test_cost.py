@@ -254,7 +254,7 @@ def test_unassigned_feature_is_reported_not_dropped():
 
 
 # ------------------------------------------------------------------------------------------ budget
-def test_projection_equals_run_rate_and_alert_fires_once_per_crossing():
+def test_projection_equals_run_rate_and_alert_fires_once_per_episode():
     # one request every 60 s, each costing exactly 15*1000 + 75*200 per-token units of the large model
     per = float(exact_cost(LARGE, 1000, 200))  # 0.03 USD
     n_per_day = int(SECONDS_PER_DAY // 60)
@@ -292,6 +292,80 @@ def test_budget_rearms_and_resets_each_day():
     days = [a.day for a in tr.budget_alerts]
     assert days == [0, 0, 1]
     assert tr.budget(now=t).spent_today == pytest.approx(10 * per, rel=1e-12)
+
+
+# A projection that wobbles around the limit: (hour, projected / limit). Spend grows every hour, so the
+# sequence is a real day's; the limit is $1.80 and each step is a whole number of large-model output tokens.
+HOVER = [(1, 1.05), (2, 0.98), (3, 1.03), (4, 0.99), (5, 1.02), (6, 0.86), (7, 1.04), (8, 0.95)]
+HOVER_LIMIT = 24 * 1000 * 75e-6  # so that spent = ratio * hour * 1000 output tokens at $75/MTok
+
+
+def _hover_tracker(batch: bool, **kwargs) -> CostTracker:
+    spent_tokens = [round(r * h * 1000) for h, r in HOVER]
+    assert all(b > a for a, b in zip(spent_tokens, spent_tokens[1:]))
+    tokens = np.diff(np.r_[0, spent_tokens])
+    times = np.array([h * 3600.0 for h, _ in HOVER])
+    tr = CostTracker(PRICING, daily_limit=HOVER_LIMIT, min_elapsed=0.0, **kwargs)
+    if batch:
+        tr.log_batch(LARGE, np.zeros(len(times), np.int64), tokens, timestamps=times)
+    else:
+        for k, t in enumerate(times):
+            tr.log_request(LARGE, 0, int(tokens[k]), timestamp=float(t))
+    np.testing.assert_allclose(tr.budget_trace().projected / HOVER_LIMIT, [r for _, r in HOVER], rtol=1e-12)
+    return tr
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_projection_hovering_at_the_limit_alerts_once_per_episode(batch):
+    """Above, a little below, above again: one episode, one alert. Only a fall below 90% of the limit
+    (hour 6) re-arms the alert, so the crossing at hour 7 opens a second episode. Re-arming at the limit
+    itself (the behaviour without hysteresis) alerts at hours 1, 3, 5 and 7."""
+    tr = _hover_tracker(batch)
+    assert [a.timestamp / 3600 for a in tr.budget_alerts] == [1.0, 7.0]
+    no_gap = _hover_tracker(batch, alert_clear_ratio=1.0)
+    assert [a.timestamp / 3600 for a in no_gap.budget_alerts] == [1.0, 3.0, 5.0, 7.0]
+    wide = _hover_tracker(batch, alert_clear_ratio=0.8)  # 0.86 is not low enough to re-arm
+    assert [a.timestamp / 3600 for a in wide.budget_alerts] == [1.0]
+
+
+def _pager_pages(projected: np.ndarray, times: np.ndarray, limit: float, clear_ratio: float) -> list[float]:
+    """The hysteresis written the plain way, one projection at a time (a new day re-arms)."""
+    pages, active, day = [], False, None
+    for t, p in zip(times.tolist(), projected.tolist()):
+        if math.floor(t / SECONDS_PER_DAY) != day:
+            day, active = math.floor(t / SECONDS_PER_DAY), False
+        if math.isnan(p):
+            continue
+        if not active and p > limit:
+            active = True
+            pages.append(t)
+        elif active and p < clear_ratio * limit:
+            active = False
+    return pages
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 400), st.sampled_from([0.5, 0.9, 0.97, 1.0]),
+       st.integers(1, 4))
+def test_alerts_are_the_plain_pager_over_the_projection(seed, n, clear_ratio, chunks):
+    """Single requests, one batch or several batches: the alerts are those of the plain loop run over the
+    projection trace, for any clearing level. Limits near the typical projection make it wobble."""
+    models, inp, out, cin, cached, retries, _, times = random_traffic(seed, n)
+    probe = CostTracker(PRICING, min_elapsed=600.0)
+    probe.log_batch(models, inp, out, cached, retries=retries, cached_input_tokens=cin, timestamps=times)
+    projected = probe.budget_trace().projected
+    limit = float(np.nanmedian(projected)) if np.isfinite(projected).any() else 1.0
+    limit = limit if limit > 0 else 1.0  # a day of cache hits costs nothing
+    tr = CostTracker(PRICING, daily_limit=limit, min_elapsed=600.0, alert_clear_ratio=clear_ratio)
+    for part in np.array_split(np.arange(n), chunks):
+        if len(part) == 1:
+            k = int(part[0])
+            tr.log_request(models[k], int(inp[k]), int(out[k]), cached=bool(cached[k]), retries=int(retries[k]),
+                           cached_input_tokens=int(cin[k]), timestamp=float(times[k]))
+        elif len(part):
+            tr.log_batch(models[part], inp[part], out[part], cached[part], retries=retries[part],
+                         cached_input_tokens=cin[part], timestamps=times[part])
+    assert [a.timestamp for a in tr.budget_alerts] == _pager_pages(projected, times, limit, clear_ratio)
 
 
 def test_traffic_profile_projection():
@@ -563,6 +637,8 @@ def test_bad_cache_keys():
     (dict(traffic_profile=np.ones(23)), "traffic_profile must hold 24 hourly weights"),
     (dict(traffic_profile=np.r_[0.0, np.ones(23)]), "traffic_profile weights must be > 0"),
     (dict(min_elapsed=-1), "min_elapsed must be >= 0"),
+    (dict(alert_clear_ratio=0), "alert_clear_ratio must be > 0"),
+    (dict(alert_clear_ratio=1.5), "alert_clear_ratio must be <= 1"),
 ])
 def test_bad_tracker_arguments(kwargs, msg):
     with pytest.raises(ValueError, match=msg):
