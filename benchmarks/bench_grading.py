@@ -4,6 +4,12 @@ Prints the wall time, submissions per minute, the speed-up of two jobs over one,
 overhead of the sandbox: the grader's time for one correct submission minus the time the same checks take
 when run directly in this process (``run_checks`` on the solution: what the checks themselves cost).
 
+Then the figures for sharded runs (``prodai grade --shard K/N``): submissions per second per core (the
+``--jobs N`` run on N cores, every core busy, divided by N) and the projected wall time for 10,000 learners
+of the same mix on M cores (M/cores-per-node shards, each node independent), plus the measured time to merge
+10,000 learners' gradebooks (``prodai grade merge``). The projection assumes the throughput per core stays
+what it is here with every core busy (the shards share nothing but the file system).
+
 Run: ``.venv/bin/python benchmarks/bench_grading.py``
 """
 
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +43,7 @@ from test_grading import (  # noqa: E402 - the tests' notebook builders
 from prodai_lessons.tooling.cli import main  # noqa: E402
 from prodai_lessons.exercises._core import run_checks  # noqa: E402
 from prodai_lessons.tooling.grading import Limits, Submission, Task, grade_submission  # noqa: E402
+from prodai_lessons.tooling.grading.gradebook import Gradebook, merge_gradebooks  # noqa: E402
 
 TIMEOUT = 2.0
 SEED = 7
@@ -132,6 +140,48 @@ def main_bench() -> None:
         print(f"per-submission overhead of the sandbox (process start, imports, limits, pipe): "
               f"{(g_med - d_med) * 1000:.1f} ms ({g_med / d_med:.1f}x the checks' own time)")
         print("\n" + report.split("\n\n", 1)[-1].strip())
+        project(d, t2, t1, book)
+
+
+LEARNERS = 10_000
+CORES = (2, 16, 128)
+
+
+def merge_seconds(d: Path, book: dict, shards: int = 16) -> float:
+    """Wall time of merging ``shards`` gradebooks that hold 10,000 learners in all (entries copied from the
+    measured run, renamed), written as ``prodai grade --shard`` writes them."""
+    entries = book["learners"]
+    parts = []
+    for k in range(shards):
+        doc = dict(book, settings={**book["settings"], "shard": f"{k}/{shards}"})
+        doc["learners"] = [dict(entries[i % len(entries)], learner=f"learner{i:05d}")
+                           for i in range(k, LEARNERS, shards)]
+        path = d / "parts" / f"shard-{k}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(doc))
+        parts.append(path)
+    t0 = time.perf_counter()
+    merged = merge_gradebooks(d / "merged" / "grades.csv", parts, EX)
+    merged.book.save()
+    elapsed = time.perf_counter() - t0
+    assert len(merged.book.grades) == LEARNERS and not merged.missing
+    return elapsed
+
+
+def project(d: Path, t2: float, t1: float, book: dict) -> None:
+    cores_here = min(2, os.cpu_count() or 1)
+    per_core = 40 / t2 / cores_here  # --jobs 2 on this machine: every core busy
+    per_core_alone = 40 / t1  # --jobs 1: one core busy (an upper bound for a loaded node)
+    m = merge_seconds(d, book)
+    print(f"\nthroughput per core: {per_core:.2f} submissions/s with every core busy (--jobs {cores_here} on "
+          f"{cores_here} cores), {per_core_alone:.2f}/s with one job alone")
+    print(f"merging 16 shard gradebooks of {LEARNERS:,} learners in all: {m:.2f} s")
+    print(f"\nprojected wall time for {LEARNERS:,} learners of this mix (sharded, {per_core:.2f} submissions/s "
+          "per core, plus the merge):")
+    print(f"  {'cores':>6}  {'grading':>10}  {'with merge':>10}")
+    for cores in CORES:
+        t = LEARNERS / (per_core * cores)
+        print(f"  {cores:>6}  {t / 60:8.1f} min  {(t + m) / 60:8.1f} min")
 
 
 if __name__ == "__main__":

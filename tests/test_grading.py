@@ -7,6 +7,7 @@ The whole adversarial set is graded once, by the command line, with two jobs and
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -348,6 +349,42 @@ def _children(pid: int) -> list[str]:
     return out
 
 
+def _descendants(pid: int) -> list[int]:
+    """The live processes below ``pid`` (children, grandchildren, ...)."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z":
+                parent[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    out, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, pp in parent.items() if pp in frontier]
+        out += kids
+        frontier = kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+#: The command line a test starts the grader with (``prodai grade`` in a process of its own).
+CLI = [sys.executable, "-c", "import sys; from prodai_lessons.tooling.cli import main; sys.exit(main())"]
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """In a test's ``finally``: the grader it started is gone, whatever happened (its workers follow it)."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
 def _running(cmdline: str) -> int:
     """How many live processes have exactly this command line."""
     n = 0
@@ -366,10 +403,11 @@ def test_no_process_outlives_the_run(graded):
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists() or os.geteuid() != 0,
-                    reason="the private PID namespace needs Linux and root (see grading/_worker.py)")
+                    reason="the grader run by root (the normal user's run is the test below)")
 def test_detached_processes_do_not_outlive_the_run(graded):
     """``setsid`` takes a process out of the worker's process group, so killing the group misses it; the
-    worker's PID namespace does not: when its first process ends, the kernel kills every process in it."""
+    worker's PID namespace does not: when its first process ends, the kernel kills every process in it.
+    This is the run as root; ``..._as_a_normal_user`` below is the same for a grader run by a normal user."""
     assert "private PID namespace" in _learner(graded, "detaches_a_child")["sandbox"]
     assert _running(f"sleep {DETACHED}") == 0
 
@@ -401,21 +439,25 @@ def test_interrupted_run_keeps_finished_grades_and_resumes(tmp_path):
     subs.mkdir()
     write_nb(subs / "a_quick.ipynb", correct_cells())
     write_nb(subs / "z_slow.ipynb", good_with_loop())
-    cmd = [sys.executable, "-c", "import sys; from prodai_lessons.tooling.cli import main; sys.exit(main())", "grade",
-           "--exercise", "ex3", str(subs), "--out", str(out), "--jobs", "1", "--timeout", "60", "--seed", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = CLI + ["grade", "--exercise", "ex3", str(subs), "--out", str(out), "--jobs", "1", "--timeout", "60",
+                 "--seed", "2"]
+
     def graded_learners() -> int:
         try:
             return len(json.loads(out.with_suffix(".json").read_text())["learners"])
         except (OSError, ValueError, KeyError):
             return 0
 
-    deadline = time.monotonic() + 30
-    while graded_learners() < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # the slow learner's worker is now in its infinite loop
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while graded_learners() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the slow learner's worker is now in its infinite loop
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        _end(proc)
     assert proc.returncode == 130 and "interrupted: 1 learner(s) saved" in err
     book = json.loads(out.with_suffix(".json").read_text())
     assert [e["learner"] for e in book["learners"]] == ["a_quick"]
@@ -938,8 +980,8 @@ def test_a_second_run_on_the_same_gradebook_is_refused(tmp_path, capsys):
     out = tmp_path / "g.csv"
     slow = write_nb(tmp_path / "slow.ipynb", good_with_loop())
     quick = write_nb(tmp_path / "quick.ipynb", stub_cells())
-    cmd = [sys.executable, "-c", "import sys; from prodai_lessons.tooling.cli import main; sys.exit(main())", "grade",
-           "--exercise", "ex3", str(slow), "--out", str(out), "--jobs", "1", "--timeout", "60", "--seed", "2"]
+    cmd = CLI + ["grade", "--exercise", "ex3", str(slow), "--out", str(out), "--jobs", "1", "--timeout", "60",
+                 "--seed", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -950,9 +992,10 @@ def test_a_second_run_on_the_same_gradebook_is_refused(tmp_path, capsys):
                        "60", "--seed", "2"])
         err = capsys.readouterr().err
         assert status == 2 and "another `prodai grade` run is writing" in err, err
-    finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
+    finally:
+        _end(proc)
     assert proc.returncode == 130
     # once the first run is over, the lock is free again
     from prodai_lessons.tooling.grading.gradebook import RunLock
@@ -1010,6 +1053,14 @@ def test_a_broken_course_is_a_clear_error(tmp_path, capsys):
     (["grade", "--exercise", "ex3", ".", "--timeout", "inf"], "--timeout: must be a number of seconds"),
     (["grade", "--exercise", "ex3", ".", "--memory", "9000000000000"], "--memory: must be an integer"),
     (["grade", "--exercise", "ex3", ".", "--memory", "63"], "--memory: must be an integer"),
+    (["grade", "--exercise", "ex3", ".", "--learner-timeout", "0"], "--learner-timeout: must be a number of seconds"),
+    (["grade", "--exercise", "ex3", ".", "--learner-timeout", "1e9"], "--learner-timeout: must be a number of"),
+    (["grade", "--exercise", "ex3", ".", "--learner-timeout", "nan"], "--learner-timeout: must be a number of"),
+    (["grade", "--exercise", "ex3", ".", "--shard", "3/3"], "--shard: must be K/N with 0 <= K < N"),
+    (["grade", "--exercise", "ex3", ".", "--shard", "1/0"], "--shard: must be K/N with 0 <= K < N"),
+    (["grade", "--exercise", "ex3", ".", "--shard=-1/2"], "--shard: must be K/N with 0 <= K < N"),
+    (["grade", "--exercise", "ex3", ".", "--shard", "1/2/3"], "--shard: must be K/N with 0 <= K < N"),
+    (["grade", "--exercise", "ex3", ".", "--shard", "one/two"], "--shard: must be K/N with 0 <= K < N"),
     (["dashboard", "--seed", "-5"], "--seed: must be a non-negative integer"),
 ])
 def test_out_of_range_options_are_usage_errors(argv, expected, capsys):
@@ -1160,3 +1211,497 @@ def test_a_submission_that_reads_the_answer_scores_no_more_than_one_that_detects
         scores[name] = g.score
     assert scores["never"] < ex1.EXERCISE.max_points / 2, scores
     assert scores["peek"] <= scores["never"], scores  # with the truth in reach, peek scores 20 of 20
+
+
+# ------------------------------------------------------------------- signals, the time cap per learner
+
+#: Starts the grader the way a shell starts a background job (``prodai grade ... &`` in a script, ``nohup``,
+#: some CI runners): with SIGINT ignored, which ``exec`` keeps and Python at start-up leaves as it is.
+IGNORING_SIGINT = [sys.executable, "-c", "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                                         "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"]
+
+
+def _start_slow_run(tmp_path: Path, launcher: list[str]) -> tuple[subprocess.Popen, list[int]]:
+    """A grader busy with a learner whose check loops forever (timeout 60 s); returns it and its workers."""
+    import time
+
+    slow = write_nb(tmp_path / "slow.ipynb", good_with_loop())
+    out = tmp_path / "g.csv"
+    proc = subprocess.Popen(launcher + CLI[1:] + ["grade", "--exercise", "ex3", str(slow), "--out", str(out),
+                                                  "--jobs", "1", "--timeout", "60", "--seed", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def is_worker(pid: int) -> bool:  # not the start-of-run namespace probe, also a child of the grader
+        try:
+            return b"_worker import main;" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(is_worker(p) for p in _descendants(proc.pid)):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)  # the worker is in the learner's infinite loop now
+    workers = [p for p in _descendants(proc.pid) if is_worker(p)]
+    if proc.poll() is not None or not workers:
+        if proc.poll() is None:
+            proc.kill()
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"the grader is not grading its slow learner (exit {proc.returncode}): {stdout}{stderr}")
+    return proc, workers
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("sig, status, word", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_grade_stops_within_2_s_on_a_signal_even_when_started_with_sigint_ignored(tmp_path, sig, status, word):
+    import signal
+    import time
+
+    proc, workers = _start_slow_run(tmp_path, IGNORING_SIGINT)
+    try:
+        t0 = time.monotonic()
+        proc.send_signal(getattr(signal, sig))
+        try:
+            _, err = proc.communicate(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"prodai grade still ran 2 s after {sig}")
+        stopped = time.monotonic() - t0
+    finally:
+        _end(proc)
+    assert proc.returncode == status and f"{word}: 0 learner(s) saved" in err, (proc.returncode, err)
+    assert stopped < 2.0
+    time.sleep(0.2)
+    assert [p for p in workers if _alive(p)] == []  # the worker and what it started are gone
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+def test_workers_end_with_a_grader_killed_outright(tmp_path):
+    """SIGKILL gives the grader no chance to clean up: its workers end anyway (the kernel's parent-death signal)."""
+    import shutil
+    import signal
+    import time
+
+    proc, workers = _start_slow_run(tmp_path, [sys.executable])
+    workdirs = set()
+    try:
+        for p in workers:  # a grader killed outright cannot remove its workers' folders: the test does
+            with contextlib.suppress(OSError):
+                workdirs.add(os.readlink(f"/proc/{p}/cwd"))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        deadline = time.monotonic() + 2.0
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [p for p in workers if _alive(p)]
+    finally:
+        _end(proc)
+        for d in workdirs:
+            if Path(d).name.startswith("prodai-grade-"):
+                shutil.rmtree(d, ignore_errors=True)
+    assert left == []
+
+
+CAPPED_EXERCISE = '''
+from prodai_lessons.exercises._core import Check, CheckResult, Exercise
+
+NAMES = ("quick", "h1", "h2", "h3", "h4", "h5")
+
+
+def _scenario(seed):
+    return {}
+
+
+def _collect(name):
+    def collect(ns, inputs, ask=None):
+        return ns["answer"](name)
+    return collect
+
+
+def _judge(name):
+    def judge(data, seed):
+        ok = data == 42
+        return CheckResult(name, 1.0, 1.0, ok, "right" if ok else "wrong answer")
+    return judge
+
+
+EXERCISE = Exercise("capped", "A notebook that takes its time", "solutions/capped.ipynb", ("answer",),
+                    tuple(Check(n, 1.0, n, _scenario, _collect(n), _judge(n)) for n in NAMES))
+'''
+
+
+def test_a_learner_is_graded_within_the_time_cap_and_the_cut_checks_are_named(tmp_path, monkeypatch):
+    """3 cells that each take most of --timeout and 5 checks that hang: every hang costs a timeout and a
+    rerun of the cells (about 15 s at --timeout 1 without a cap); the per-learner cap (default 5 x --timeout)
+    stops it, and the checks it cut are named in the grade, the gradebook's JSON and the feedback."""
+    from prodai_lessons.tooling.grading.notebook import ExerciseSource
+
+    (tmp_path / "capped_ex.py").write_text(CAPPED_EXERCISE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import capped_ex
+
+    exercise = capped_ex.EXERCISE
+    source = ExerciseSource(("def answer(name):\n    raise NotImplementedError",), (True,), "capped")
+    nb = write_nb(tmp_path / "slow.ipynb", ["import time\ntime.sleep(0.6)"] * 3 + [
+        "def answer(name):\n    while name != 'quick':\n        pass\n    return 42"])
+    limits = Limits(timeout=1.0)
+    assert limits.learner_timeout == 5.0 == Limits.LEARNER_TIMEOUT_FACTOR * limits.timeout
+    task = Task(exercise, "capped_ex", source, 0, limits, (str(tmp_path),))
+    g = grade_submission(task, Submission("slow", str(nb)))
+    assert g.seconds <= limits.learner_timeout + 2.0, g.seconds  # the cap plus a little slack
+    by_name = {r.name: r for r in g.results}
+    assert by_name["quick"].passed
+    hangs = ["h1", "h2", "h3", "h4", "h5"]
+    assert g.cut_off and g.cut_off == tuple(hangs[len(hangs) - len(g.cut_off):])  # the last ones, in order
+    for name in hangs:
+        r = by_name[name]
+        assert r.status == "timeout" and r.points == 0
+        if name in g.cut_off:
+            assert "time limit of 5 s for the whole notebook" in r.message, r.message
+        else:  # it hung for --timeout on its own before the cap was reached
+            assert "did not finish within 1 s" in r.message, r.message
+    assert any(f"checks cut off: {', '.join(g.cut_off)}" in n for n in g.notes), g.notes
+    book = Gradebook(tmp_path / "g.csv", exercise, 0, {"limits": {"learner_timeout": 5.0}})
+    book.add(g)
+    book.save()
+    (entry,) = json.loads((tmp_path / "g.json").read_text())["learners"]
+    assert entry["cut_off"] == list(g.cut_off)
+    md = feedback_markdown(book.grades["slow"], exercise)
+    assert f"checks cut off: {', '.join(g.cut_off)}" in md
+    for name in g.cut_off:
+        row = next(ln for ln in md.splitlines() if ln.startswith(f"| {name} |"))
+        assert "| timeout |" in row and "time limit of 5 s for the whole notebook" in row
+    # read back, the grade is the same (a resumed run keeps the names)
+    again = Gradebook(tmp_path / "g.csv", exercise, 0, {"limits": {"learner_timeout": 5.0}}).load()
+    assert again.grades["slow"].cut_off == g.cut_off
+
+
+def test_the_time_cap_per_learner_is_an_option_checked_like_the_others(tmp_path, capsys):
+    nb = write_nb(tmp_path / "a.ipynb", stub_cells())
+    status, _, err = _grade_cli([str(nb), "--out", str(tmp_path / "g.csv"), "--learner-timeout", "2"], capsys)
+    assert status == 2 and "--learner-timeout: learner_timeout must be >= 3.0 (timeout); got 2.0" in err, err
+    assert not (tmp_path / "g.csv").exists()
+    status, stdout, err = _grade_cli([str(nb), "--out", str(tmp_path / "g.csv"), "--learner-timeout", "7.5",
+                                      "--seed", "1"], capsys)
+    assert status == 0 and "7.5 s per learner" in stdout, err
+    assert json.loads((tmp_path / "g.json").read_text())["settings"]["limits"]["learner_timeout"] == 7.5
+    status, _, err = _grade_cli([str(nb), "--out", str(tmp_path / "g.csv")], capsys)  # the default: 5 x 3 s
+    assert status == 2 and "limits.learner_timeout 7.5 then, 15.0 now" in err, err
+
+
+# ------------------------------------------------------------------------------- grading as a normal user
+
+DETACHED_USER = SLEEP + 0.25  # a daemon started under a grader run by a normal user
+
+
+def _readable_view(paths: list[Path]) -> list[tuple[Path, Path]] | None:
+    """For paths a normal user cannot reach (a Python installed under /root, mode 0700): (blocking folder,
+    its child on the way), so a private mount namespace can show that child alone through an open folder.
+    None when something below the blocking folder is closed as well."""
+    plan: list[tuple[Path, Path]] = []
+    for p in paths:
+        p = p.resolve()
+        chain = [*reversed(p.parents), p]
+        closed = [d for d in chain[:-1] if not os.stat(d).st_mode & 0o001]
+        if not closed:
+            continue
+        top = closed[0]
+        child = chain[chain.index(top) + 1]
+        if closed[1:] or not (os.stat(child).st_mode & 0o005 == 0o005):
+            return None
+        if (top, child) not in plan:
+            plan.append((top, child))
+    return plan
+
+
+def _kill_user_processes(uid: int) -> None:
+    """End the processes of ``uid`` (what a failing run left behind), and wait until they are gone."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + 5
+    while True:
+        pids = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                lines = status.read_text().splitlines()
+                uid_line = next(ln for ln in lines if ln.startswith("Uid:"))
+                state = next(ln for ln in lines if ln.startswith("State:"))
+                if int(uid_line.split()[1]) == uid and " Z " not in f" {state.split()[1]} ":
+                    pids.append(int(status.parent.name))
+            except (OSError, StopIteration, ValueError, IndexError):
+                continue
+        if not pids or time.monotonic() > deadline:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux and /proc")
+def test_detached_processes_do_not_outlive_the_run_as_a_normal_user():
+    """The grader run by a normal user (a new one, when the tests run as root): the workers' private PID
+    namespace then comes from an unprivileged user namespace, so the learner's daemons (setsid, double
+    fork) still end with the worker; where the kernel refuses one, the run says so once on stderr."""
+    import pwd
+    import shutil
+    import time
+
+    work = Path(tempfile.mkdtemp(prefix="prodai-normal-user-"))  # pytest's tmp folders are closed to others
+    user = f"prodai-grader-{os.getpid()}"
+    uid = None
+    try:
+        os.chmod(work, 0o755)
+        subs = work / "class"
+        subs.mkdir()
+        write_nb(subs / "daemon.ipynb", correct_cells() + [DETACH.replace(str(DETACHED), str(DETACHED_USER))])
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "MPLCONFIGDIR": str(work / "mpl"), "LANG": "C.UTF-8",
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        grade = CLI + ["grade", "--exercise", "ex3", str(subs), "--out", str(work / "g.csv"), "--jobs", "1",
+                       "--timeout", str(TIMEOUT), "--seed", "3"]
+        if os.geteuid() != 0:
+            cmd, uid = grade, os.geteuid()
+        else:
+            missing = [t for t in ("useradd", "userdel", "unshare", "setpriv", "mount") if shutil.which(t) is None]
+            if missing:
+                pytest.skip(f"running the grader as a new normal user needs {', '.join(missing)}")
+            plan = _readable_view([Path(sys.base_prefix), Path(sys.prefix), ROOT])
+            if plan is None:
+                pytest.skip("the Python installation is not readable by a normal user, even through its folder")
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                            "--user-group", user], check=True, capture_output=True)
+            pw = pwd.getpwnam(user)
+            uid = pw.pw_uid
+            for d in [work, *work.rglob("*")]:
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+            # a private mount namespace shows the closed folder's one needed child through an open tmpfs
+            script = ["set -e"]
+            for k, (top, child) in enumerate(plan):
+                stage = work / f".view{k}"
+                script += [f"mkdir -p '{stage}'", f"mount --bind '{child}' '{stage}'",
+                           f"mount -t tmpfs -o mode=0755 prodai-view '{top}'", f"mkdir -p '{child}'",
+                           f"mount --bind '{stage}' '{child}'"]
+            script.append(f'exec setpriv --reuid {pw.pw_uid} --regid {pw.pw_gid} --clear-groups -- "$@"')
+            cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join(script), "sh",
+                   "env", "-i", *(f"{k}={v}" for k, v in env.items()), *grade]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=180,
+                             env=env if os.geteuid() != 0 else None)
+        assert res.returncode == 0, res.stderr
+        assert os.stat(work / "g.json").st_uid == uid  # the grader really ran as that user
+        (entry,) = json.loads((work / "g.json").read_text())["learners"]
+        assert entry["score"] == MAX, entry
+        time.sleep(0.2)
+        survivors = _running(f"sleep {DETACHED_USER}")
+        warnings = res.stderr.count("no private PID namespace")
+        if "private PID namespace" not in entry["sandbox"]:
+            assert warnings == 1, (survivors, res.stderr)  # said once, at the start of the run
+            pytest.skip(f"the kernel refuses this user a private PID namespace: {entry['sandbox']}")
+        assert warnings == 0 and "user namespace" in entry["sandbox"], (entry["sandbox"], res.stderr)
+        assert survivors == 0, f"{survivors} detached process(es) outlived the run"
+    finally:
+        if uid is not None and os.geteuid() == 0:
+            _kill_user_processes(uid)  # only what a failing run left behind
+            subprocess.run(["userdel", user], capture_output=True)
+            subprocess.run(["groupdel", user], capture_output=True)
+            assert user not in Path("/etc/passwd").read_text(), f"the test user {user} could not be removed"
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_a_refused_namespace_is_said_once_at_the_start_of_the_run(tmp_path, capsys, monkeypatch):
+    from prodai_lessons.tooling.grading import cli as grading_cli
+
+    calls = []
+
+    def refused():
+        calls.append(1)
+        return (), "the kernel refused a user namespace (EPERM)"
+
+    monkeypatch.setattr(grading_cli, "sandbox_probe", refused)
+    subs = tmp_path / "class"
+    subs.mkdir()
+    for name in ("amy", "bo", "cy"):
+        write_nb(subs / f"{name}.ipynb", stub_cells())
+    status, _, err = _grade_cli([str(subs), "--out", str(tmp_path / "g.csv"), "--seed", "1"], capsys)
+    assert status == 0 and len(calls) == 1, err
+    assert err.count("warning: no private PID namespace for the workers: the kernel refused a user "
+                     "namespace (EPERM)") == 1, err
+
+
+def test_the_sandbox_probe_reports_what_the_workers_get():
+    from prodai_lessons.tooling.grading.runner import sandbox_probe
+
+    applied, refused = sandbox_probe()
+    if refused is None:
+        assert "private PID namespace" in applied
+        if os.geteuid() != 0:
+            assert "user namespace" in applied
+    else:
+        assert "private PID namespace" not in applied and refused
+
+
+# ---------------------------------------------------------------------------------------------- links
+
+
+def test_links_that_leave_the_class_folder_are_not_graded(tmp_path, capsys):
+    """A learner folder or notebook that links outside the class folder (to the solution, say) scores 0 with
+    the reason; links inside the class folder are followed; the instructor's own paths may be links."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    solution = write_nb(outside / "ex3_automated_rollback.ipynb", correct_cells())
+    c = tmp_path / "class"
+    c.mkdir()
+    (c / "mal").symlink_to(outside, target_is_directory=True)  # the learner folder links out
+    (c / "nat.ipynb").symlink_to(solution)  # a learner notebook links out
+    (c / "ola").mkdir()
+    (c / "ola" / "ex3_automated_rollback.ipynb").symlink_to(solution)  # a notebook in a learner folder links out
+    (c / ".store" / "pia").mkdir(parents=True)
+    write_nb(c / ".store" / "pia" / "work.ipynb", stub_cells())
+    (c / "pia").symlink_to(c / ".store" / "pia", target_is_directory=True)  # a link inside the class folder
+    (tmp_path / "class-link").symlink_to(c, target_is_directory=True)  # the instructor's link to the class
+    for given in (c, tmp_path / "class-link"):
+        subs = {s.learner: s for s in find_submissions([given], "ex3_automated_rollback.ipynb")}
+        assert sorted(subs) == ["mal", "nat", "ola", "pia"]
+        for name in ("mal", "nat", "ola"):
+            assert subs[name].path is None and "a link to a place outside the class folder" in subs[name].problem
+        assert subs["pia"].problem is None and subs["pia"].path.endswith("pia/work.ipynb")
+    status, _, err = _grade_cli([str(c), "--out", str(tmp_path / "g.csv"), "--seed", "1"], capsys)
+    assert status == 0, err
+    book = {e["learner"]: e for e in json.loads((tmp_path / "g.json").read_text())["learners"]}
+    for name in ("mal", "nat", "ola"):
+        assert book[name]["score"] == 0
+        assert all(ch["status"] == "invalid" and "outside the class folder" in ch["message"]
+                   for ch in book[name]["checks"]), book[name]
+    assert {ch["status"] for ch in book["pia"]["checks"]} == {"not_attempted"}  # graded, as the stub it is
+
+
+# --------------------------------------------------------------------------------------------- shards
+
+SHARD_CLASS = {  # learner -> notebook; with 3 shards: cat and fay in 0, dan in 1, ann and eve in 2
+    "ann": "correct", "cat": "stub", "dan": "exception", "eve": "stub", "fay": None}
+
+
+def _shard(learner: str, n: int) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(learner.encode()).digest()[:8], "big") % n
+
+
+def _build_shard_class(c: Path) -> None:
+    c.mkdir()
+    for name, kind in SHARD_CLASS.items():
+        if kind is None:
+            (c / name).mkdir()  # a learner folder without a notebook
+            continue
+        cells = {"correct": correct_cells(), "stub": stub_cells(),
+                 "exception": edit(correct_cells(), "RollbackController", DRY_RUN,
+                                   DRY_RUN + "            raise RuntimeError('later')\n")}[kind]
+        write_nb(c / f"{name}.ipynb", cells)
+
+
+def test_shard_of_is_a_stable_hash_of_the_learner_id():
+    from prodai_lessons.tooling.grading.runner import shard_of
+
+    names = [f"learner{i}" for i in range(200)] + list(SHARD_CLASS) + ["caf\u00e9", "ann smith"]
+    for n in (1, 2, 3, 7):
+        assert [shard_of(x, n) for x in names] == [_shard(x, n) for x in names]
+    assert sorted({_shard(x, 3) for x in SHARD_CLASS}) == [0, 1, 2]  # the class below fills every shard
+    counts = np.bincount([shard_of(x, 4) for x in names[:200]], minlength=4)
+    assert counts.min() >= 30  # 200 ids spread over 4 shards (50 each expected)
+
+
+def test_shards_merged_give_the_gradebook_of_one_run(tmp_path, capsys):
+    c = tmp_path / "class"
+    _build_shard_class(c)
+    parts = []
+    for k in range(3):
+        out = tmp_path / "shards" / f"shard-{k}.csv"
+        status, stdout, err = _grade_cli([str(c), "--out", str(out), "--seed", "5", "--shard", f"{k}/3"], capsys)
+        assert status == 0 and f"shard {k}/3" in stdout, err
+        got = [e["learner"] for e in json.loads(out.with_suffix(".json").read_text())["learners"]]
+        assert got == sorted(x for x in SHARD_CLASS if _shard(x, 3) == k)
+        parts.append(str(out))
+    merged = tmp_path / "merged" / "grades.csv"
+    assert main(["grade", "merge", str(merged), *parts]) == 0, capsys.readouterr().err
+    one = tmp_path / "one" / "grades.csv"
+    assert _grade_cli([str(c), "--out", str(one), "--seed", "5"], capsys)[0] == 0
+
+    def without_timings(path: Path) -> dict:
+        doc = json.loads(path.with_suffix(".json").read_text())
+        for e in doc["learners"]:
+            assert isinstance(e.pop("seconds"), float)
+        return doc
+
+    assert merged.read_text() == one.read_text()  # CSV: row for row
+    a, b = without_timings(merged), without_timings(one)
+    assert [e["learner"] for e in a["learners"]] == sorted(SHARD_CLASS)
+    assert a == b  # JSON: every learner, check, message and setting
+    assert {e["learner"]: e["score"] for e in a["learners"]}["ann"] == MAX
+    fb_merged, fb_one = merged.parent / "feedback", one.parent / "feedback"
+    assert sorted(p.name for p in fb_merged.iterdir()) == sorted(p.name for p in fb_one.iterdir())
+    for f in fb_one.iterdir():
+        assert (fb_merged / f.name).read_text() == f.read_text()
+    # the merged gradebook is an ordinary one: a rerun on it resumes (nothing left to grade)
+    status, stdout, err = _grade_cli([str(c), "--out", str(merged), "--seed", "5"], capsys)
+    assert status == 0 and "0 submission(s), 5 already in" in stdout, err
+
+
+def test_shard_needs_an_explicit_seed(tmp_path, capsys):
+    nb = write_nb(tmp_path / "a.ipynb", stub_cells())
+    status, _, err = _grade_cli([str(nb), "--out", str(tmp_path / "g.csv"), "--shard", "0/2"], capsys)
+    assert status == 2 and "--shard 0/2 needs an explicit --seed" in err, err
+    assert not (tmp_path / "g.csv").exists()
+
+
+def _part(path: Path, learners: tuple[str, ...], seed: int = 5, shard: str | None = "0/2",
+          timeout: float = 3.0, source: str = "abc") -> str:
+    settings = {"limits": {"timeout": timeout}, "source_sha256": source}
+    if shard is not None:
+        settings["shard"] = shard
+    book = Gradebook(path, EX, seed, settings)
+    for learner in learners:
+        book.add(_grade(learner, [1.0] * len(EX.checks)))
+    book.save()
+    return str(path)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("seed", "part {b} was graded with --seed 6, not 5 as {a}"),
+    ("limits", "part {b} was graded under other settings than {a} (limits.timeout 3.0 in a.csv, 2.0 in b.csv)"),
+    ("source", "part {b} was graded under other settings than {a} (the exercise source differs)"),
+    ("same shard", "part {b} and part {a} are both shard 0/2"),
+    ("other split", "part {b} is shard 1/3, but the parts before it split the class into 2 shards"),
+    ("learner twice", "learner 'amy' is in part {a} and in part {b}"),
+    ("same part twice", "part {a} is given twice"),
+    ("not a gradebook", "part {b}: "),
+])
+def test_merge_refuses_parts_that_do_not_belong_together(tmp_path, capsys, case, expected):
+    a = _part(tmp_path / "a.csv", ("amy",))
+    b_path = tmp_path / "b.csv"
+    b = {"seed": lambda: _part(b_path, ("bo",), seed=6, shard="1/2"),
+         "limits": lambda: _part(b_path, ("bo",), shard="1/2", timeout=2.0),
+         "source": lambda: _part(b_path, ("bo",), shard="1/2", source="abd"),
+         "same shard": lambda: _part(b_path, ("bo",)),
+         "other split": lambda: _part(b_path, ("bo",), shard="1/3"),
+         "learner twice": lambda: _part(b_path, ("amy",), shard="1/2"),
+         "same part twice": lambda: a,
+         "not a gradebook": lambda: str(b_path.write_text("learner,grade\n") and b_path)}[case]()
+    out = tmp_path / "all.csv"
+    status = main(["grade", "merge", str(out), a, b])
+    err = capsys.readouterr().err
+    assert status == 2 and expected.format(a=a, b=b) in err, err
+    assert not out.exists()
+
+
+def test_merge_says_which_shards_are_missing_and_never_overwrites_by_accident(tmp_path, capsys):
+    parts = [_part(tmp_path / "s0.csv", ("amy",), shard="0/3"), _part(tmp_path / "s2.csv", ("cy",), shard="2/3")]
+    out = tmp_path / "all.csv"
+    assert main(["grade", "merge", str(out), *parts]) == 0
+    io_ = capsys.readouterr()
+    assert "shard(s) 1/3 are not among the parts" in io_.err and "2 learner(s)" in io_.out
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert [e["learner"] for e in doc["learners"]] == ["amy", "cy"] and "shard" not in doc["settings"]
+    assert main(["grade", "merge", str(out), *parts]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["grade", "merge", str(out), *parts, "--force"]) == 0
+    assert main(["grade", "merge", parts[0], *parts]) == 2
+    assert "is also given as a part" in capsys.readouterr().err

@@ -60,9 +60,23 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("grade", help="grade learners' exercise notebooks in sandboxed workers (instructors)",
                        description="Grade exercise submissions: each runs in its own sandboxed process with a "
                                    "timeout per check; the checks' judges run in the grader. Writes a CSV + "
-                                   "JSON gradebook and one markdown feedback file per learner.")
+                                   "JSON gradebook and one markdown feedback file per learner.",
+                       epilog="`prodai grade merge OUT PART...` combines the gradebooks of shards graded with "
+                              "--shard K/N into one (see `prodai grade merge --help`); a class folder named "
+                              "merge is given as ./merge.")
     grading_cli.add_arguments(p)
     p.set_defaults(handler=_cmd_grade)
+
+
+def _merge_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="prodai grade merge",
+        description="Combine the gradebooks of shards (`prodai grade --shard K/N --seed S`) into one gradebook, "
+                    "as one run over the whole class would have written it, with every learner's feedback. "
+                    "Parts graded with another exercise version, seed or limits, a shard given twice and a "
+                    "learner in two parts are refused.")
+    grading_cli.add_merge_arguments(p)
+    return p
 
 
 def _non_negative_int(text: str) -> int:
@@ -122,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     No command prints the help and exits 2 (a usage error), as an unknown command does.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["grade", "merge"]:
+        return int(grading_cli.run_merge(_merge_parser().parse_args(argv[2:])))
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:

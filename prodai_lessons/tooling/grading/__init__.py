@@ -5,9 +5,9 @@
 - :mod:`~prodai_lessons.tooling.grading.runner`: one sandboxed worker process per submission runs the learner's
   code and each check's *collect* under a per-check timeout; the *judge* runs here, in the grader;
 - :mod:`~prodai_lessons.tooling.grading._worker`: the worker itself (limits, Landlock, the framed results pipe);
-- :mod:`~prodai_lessons.tooling.grading.gradebook`: CSV + JSON gradebook (atomic, resumable), feedback files,
-  the summary;
-- :mod:`~prodai_lessons.tooling.grading.cli`: the command line.
+- :mod:`~prodai_lessons.tooling.grading.gradebook`: CSV + JSON gradebook (atomic, resumable, mergeable from
+  shards), feedback files, the summary;
+- :mod:`~prodai_lessons.tooling.grading.cli`: the command line (``prodai grade``, ``prodai grade merge``).
 
 From Python::
 

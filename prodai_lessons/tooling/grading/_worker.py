@@ -7,11 +7,13 @@ check names, limits, a per-run nonce and the numbers of the results and reply pi
    the results channel, and replaces the exercise's ``check``/``hint``/``solution`` verbs by no-ops (the
    grader runs the checks itself, one at a time under a timeout);
 2. locks itself in (:func:`_sandbox`): resource limits with hard = soft (address space, CPU seconds, file
-   size, open files, no core files); on Linux with root privileges a private network namespace and a
-   private PID namespace (nothing the learner starts, detached or not, outlives the worker); every
-   capability dropped (so root cannot raise the limits back); ``no_new_privs``; and, where the kernel has
-   Landlock, no filesystem writes outside the working directory, no TCP, and no signals to processes outside
-   the sandbox (so learner code cannot kill the grader or another learner's worker);
+   size, open files, no core files); on Linux a private network namespace and a private PID namespace
+   (nothing the learner starts, detached or not, outlives the worker): directly when the grader runs as
+   root, otherwise inside a new unprivileged user namespace where the kernel allows one (the worker's user
+   id maps to itself, so learner code runs as the same normal user); every capability dropped (so root
+   cannot raise the limits back); ``no_new_privs``; and, where the kernel has Landlock, no filesystem
+   writes outside the working directory, no TCP, and no signals to processes outside the sandbox (so
+   learner code cannot kill the grader or another learner's worker);
 3. moves the results pipe to a random high descriptor, points ``sys.stdout``/``sys.stderr`` at a sink that
    counts characters and keeps none (the descriptors 1 and 2 are ``/dev/null``), and fingerprints the
    grading code (the check functions, the exercise package, ``json``, ``builtins``);
@@ -24,6 +26,10 @@ check names, limits, a per-run nonce and the numbers of the results and reply pi
    the seed or a scenario's truth: the grader keeps both, so nothing learner code can find in memory (frames,
    ``gc.get_objects()``, module globals) tells it the answer. For a check with an environment, ``ask``
    sends a request to the grader and waits for the reply.
+
+The worker asks the kernel for SIGKILL when the grader's thread that started it ends
+(``PR_SET_PDEATHSIG``), so a grader killed outright (``kill -9``, an out-of-memory kill) leaves no worker
+running; :func:`probe` is the quick test of the namespaces the grader runs once at the start of a run.
 
 Every message is a frame ``<nonce> <length>\\n<json>\\n`` on the results pipe; the parent accepts frames in
 the expected order only. A ``start`` frame precedes each cell and check so the parent knows what to blame
@@ -83,7 +89,7 @@ def _display(*objs, **kwargs) -> None:
 
 _LANDLOCK_CREATE, _LANDLOCK_ADD_RULE, _LANDLOCK_RESTRICT = 444, 445, 446  # same on x86_64 and arm64
 _PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP, _PR_SET_PDEATHSIG = 38, 24, 1
-_CLONE_NEWNET, _CLONE_NEWPID = 0x40000000, 0x20000000
+_CLONE_NEWNET, _CLONE_NEWPID, _CLONE_NEWUSER = 0x40000000, 0x20000000, 0x10000000
 
 
 class _PathBeneath(ctypes.Structure):
@@ -136,8 +142,12 @@ def _become_namespace_init(libc) -> None:
     process as before. The child asks for SIGKILL when the parent dies: a timeout kills the parent's
     process group, and the namespace goes with its first process."""
     lifeline_r, lifeline_w = os.pipe()
+    grader = os.getppid()
     pid = os.fork()
     if pid:  # outside the namespace
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # kept, but set again: it is what matters
+        if os.getppid() != grader:  # the grader ended before the request: end now (the child follows)
+            os._exit(1)
         os.closerange(3, lifeline_w)
         os.closerange(lifeline_w + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         _, status = os.waitpid(pid, 0)
@@ -156,7 +166,68 @@ def _become_namespace_init(libc) -> None:
     os.close(lifeline_r)
 
 
-def _sandbox(limits: dict, workdir: str) -> list[str]:
+def _write_file(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, text.encode("ascii"))
+    finally:
+        os.close(fd)
+
+
+def _errno_name(libc) -> str:
+    import errno
+
+    code = ctypes.get_errno()
+    return errno.errorcode.get(code, f"errno {code}")
+
+
+def _namespaces(libc, user_namespace: bool = True) -> tuple[list[str], str | None]:
+    """Private network and PID namespaces: what was applied, and why not when the kernel refused.
+
+    As root (``CAP_SYS_ADMIN``): ``unshare`` directly. Otherwise (or when root lacks the capability, as in
+    some containers): ``unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID)``, then the one-line maps of
+    this process' user and group ids to themselves (``setgroups`` denied first, as the kernel requires of
+    an unprivileged writer). In both cases the process then forks and goes on as the PID namespace's first
+    process (:func:`_become_namespace_init`). ``user_namespace=False``: no user namespace is tried (the
+    grader's start-of-run :func:`probe` found it cannot be set up)."""
+    applied: list[str] = []
+    if os.geteuid() == 0:
+        if libc.unshare(_CLONE_NEWNET) == 0:
+            applied.append("private network namespace")
+        if libc.unshare(_CLONE_NEWPID) == 0:
+            _become_namespace_init(libc)
+            return applied + ["private PID namespace"], None
+    if not user_namespace:
+        return applied, "the grader's start-of-run test found no usable user namespace"
+    uid, gid = os.geteuid(), os.getegid()
+    flags = _CLONE_NEWUSER | _CLONE_NEWPID | (0 if applied else _CLONE_NEWNET)
+    if libc.unshare(flags) != 0:
+        return applied, f"the kernel refused a user namespace ({_errno_name(libc)})"
+    _write_file("/proc/self/setgroups", "deny")
+    _write_file("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write_file("/proc/self/gid_map", f"{gid} {gid} 1")
+    applied.append("user namespace")
+    if flags & _CLONE_NEWNET:
+        applied.append("private network namespace")
+    _become_namespace_init(libc)
+    return applied + ["private PID namespace"], None
+
+
+def probe() -> None:
+    """Entry point of the grader's start-of-run test: try :func:`_namespaces` as a worker would, print the
+    outcome as one JSON line on stdout, exit. Runs as ``python -I -B -c "...probe()"``; never on its own."""
+    result: dict = {"applied": [], "refused": "not Linux"}
+    if sys.platform.startswith("linux"):
+        try:
+            applied, refused = _namespaces(ctypes.CDLL(None, use_errno=True))
+            result = {"applied": applied, "refused": refused}
+        except OSError as exc:
+            result = {"applied": [], "refused": f"the user namespace could not be set up ({exc.strerror})"}
+    os.write(1, (json.dumps(result) + "\n").encode("ascii"))
+    os._exit(0)
+
+
+def _sandbox(limits: dict, workdir: str, user_namespace: bool = True) -> list[str]:
     """Apply the limits and confinement described in the module docstring; return what was applied."""
     applied = []
     mem = int(limits["memory_mb"]) * 1024 * 1024
@@ -170,11 +241,10 @@ def _sandbox(limits: dict, workdir: str) -> list[str]:
     if not sys.platform.startswith("linux"):
         return applied
     libc = ctypes.CDLL(None, use_errno=True)
-    if os.geteuid() == 0 and libc.unshare(_CLONE_NEWNET) == 0:
-        applied.append("private network namespace")
-    if os.geteuid() == 0 and libc.unshare(_CLONE_NEWPID) == 0:
-        _become_namespace_init(libc)
-        applied.append("private PID namespace")
+    namespaces, refused = _namespaces(libc, user_namespace)
+    applied += namespaces
+    if refused is not None:
+        applied.append(f"no private PID namespace ({refused})")
     for cap in range(64):  # bounding set first (needs CAP_SETPCAP), then the process' own sets
         if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # EINVAL: no such cap
             break
@@ -246,7 +316,11 @@ def _guard(watched, current=_current, setattr=setattr, isinstance=isinstance, di
 
 
 def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one place
+    if sys.platform.startswith("linux"):  # end with the grader, even when it is killed outright
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    if sys.platform.startswith("linux") and os.getppid() != job.get("parent", os.getppid()):
+        os._exit(5)  # the grader ended before the request above took effect
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
@@ -284,7 +358,7 @@ def main() -> None:  # noqa: C901 - one linear protocol, easier to audit in one 
                 setattr(module, verb, lambda *a, **k: None)
         workdir = job["workdir"]
         os.chdir(workdir)
-        applied = _sandbox(job["limits"], workdir)
+        applied = _sandbox(job["limits"], workdir, bool(job.get("user_namespace", True)))
     except BaseExc as exc:  # the grader's own setup failed: report it, it is not the learner's fault
         send({"event": "fatal", "message": f"{type(exc).__name__}: {exc}"[:MAX_MESSAGE]})
         exit_now(3)

@@ -11,6 +11,10 @@ with other limits or another source is refused (:class:`GradebookError`), so a g
 given under different rules; ``--force`` starts it afresh. One run at a time: :class:`RunLock` holds an
 exclusive lock on a file beside the gradebook for the whole run.
 
+**Shards.** A run with ``--shard K/N`` records ``"shard": "K/N"`` in its settings (so it resumes only as the
+same shard); :func:`merge_gradebooks` checks that the parts agree on everything else and writes the
+gradebook one run over the whole class would have written.
+
 **Text that cannot be written.** Learner ids come from file names (on Linux, any bytes: Python holds the
 undecodable ones as lone surrogates) and messages from learner exceptions; :func:`clean_text` turns what is
 not valid Unicode into backslash escapes before anything is written, so such a learner can never stop a run.
@@ -34,8 +38,9 @@ from typing import Any
 from prodai_lessons.exercises._core import CheckResult, Exercise
 from prodai_lessons.tooling.grading.runner import LearnerGrade, clean_text
 
-__all__ = ["GradebookError", "Gradebook", "Summary", "RunLock", "atomic_write_text", "feedback_markdown",
-           "write_feedback", "feedback_path", "summarize", "safe_filename", "clean_text"]
+__all__ = ["GradebookError", "Gradebook", "Summary", "RunLock", "Merged", "atomic_write_text", "feedback_markdown",
+           "write_feedback", "feedback_path", "summarize", "safe_filename", "clean_text", "merge_gradebooks",
+           "parse_shard", "part_exercise"]
 
 FORMAT = "prodai-gradebook"
 VERSION = 2  # 2: the grading settings (limits, exercise source hash) are recorded
@@ -43,11 +48,25 @@ _BASE_COLUMNS = ["learner", "exercise", "score", "max"]
 
 
 class GradebookError(Exception):
-    """An existing gradebook that cannot be read, or belongs to another exercise or seed."""
+    """An existing gradebook that cannot be read, or belongs to another exercise or seed.
+
+    >>> from prodai_lessons.exercises import ex1
+    >>> merge_gradebooks("all.csv", [], ex1.EXERCISE)
+    Traceback (most recent call last):
+    ...
+    prodai_lessons.tooling.grading.gradebook.GradebookError: no part to merge
+    """
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a partial one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a partial one.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     atomic_write_text(Path(tmp, "sub", "a.txt"), "one")
+    ...     Path(tmp, "sub", "a.txt").read_text(), sorted(p.name for p in Path(tmp, "sub").iterdir())
+    ('one', ['a.txt'])
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -79,6 +98,9 @@ def safe_filename(learner: str) -> str:
     SHA-256 appended: ``ann smith`` -> ``ann_smith-1f0c...``, so it cannot take the name of ``ann_smith``,
     and ``Ann`` and ``ann`` stay apart on a case-insensitive file system. A plain id that itself ends like a
     hash suffix gets one too, so the two kinds of names never meet.
+
+    >>> safe_filename("ann_smith"), safe_filename("ann smith")[:10]
+    ('ann_smith', 'ann_smith-')
     """
     if _PLAIN_NAME.fullmatch(learner) and not _HASHED_NAME.fullmatch(learner):
         return learner
@@ -100,6 +122,7 @@ def _grade_to_json(g: LearnerGrade) -> dict:
     c = clean_text
     return {"learner": c(g.learner), "score": g.score, "max": g.max_points, "seconds": round(g.seconds, 3),
             "source": c(g.source), "notes": [c(n) for n in g.notes], "sandbox": [c(s) for s in g.sandbox],
+            "cut_off": [c(n) for n in g.cut_off],
             "checks": [{"name": r.name, "points": r.points, "max_points": r.max_points, "passed": r.passed,
                         "status": r.status, "message": c(r.message)} for r in g.results]}
 
@@ -115,10 +138,12 @@ def _grade_from_json(d: object, exercise: str, seed: int) -> LearnerGrade:
                                    str(c["message"]), str(c["status"])))
     notes = d.get("notes", [])
     sandbox = d.get("sandbox", [])
-    if not isinstance(notes, list) or not isinstance(sandbox, list):
-        raise ValueError("notes and sandbox must be lists")
+    cut_off = d.get("cut_off", [])
+    if not isinstance(notes, list) or not isinstance(sandbox, list) or not isinstance(cut_off, list):
+        raise ValueError("notes, sandbox and cut_off must be lists")
     return LearnerGrade(d["learner"], exercise, seed, tuple(results), tuple(map(str, notes)),
-                        str(d.get("source", "")), float(d.get("seconds", 0.0)), tuple(map(str, sandbox)))
+                        str(d.get("source", "")), float(d.get("seconds", 0.0)), tuple(map(str, sandbox)),
+                        tuple(map(str, cut_off)))
 
 
 def source_sha256(cells: Sequence[str], answer: Sequence[bool]) -> str:
@@ -137,6 +162,18 @@ class Gradebook:
 
     ``settings`` (JSON-able: the limits and the exercise source's hash) are recorded in the JSON; a gradebook
     on disk graded under other settings is refused by :meth:`load`, unless ``force`` (then it starts afresh).
+
+    >>> import tempfile
+    >>> from prodai_lessons.exercises import ex1
+    >>> from prodai_lessons.exercises._core import CheckResult
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     book = Gradebook(Path(tmp, "g.csv"), ex1.EXERCISE, 3, {"limits": {"timeout": 10.0}})
+    ...     book.add(LearnerGrade("amy", "ex1", 3, tuple(CheckResult(c.name, c.max_points, c.max_points, True, "")
+    ...                                                  for c in ex1.EXERCISE.checks)))
+    ...     book.save()
+    ...     again = Gradebook(Path(tmp, "g.csv"), ex1.EXERCISE, 3, {"limits": {"timeout": 10.0}}).load()
+    ...     sorted(again.grades), again.grades["amy"].score == ex1.EXERCISE.max_points
+    (['amy'], True)
     """
 
     def __init__(self, path: str | Path, exercise: Exercise, seed: int,
@@ -263,7 +300,7 @@ class Gradebook:
         atomic_write_text(self.csv_path, self.csv_text())
 
 
-def _settings_diff(stored: object, now: Mapping[str, Any]) -> str:
+def _settings_diff(stored: object, now: Mapping[str, Any], then_label: str = "then", now_label: str = "now") -> str:
     if not isinstance(stored, dict):
         return "none recorded (an older gradebook)"
     parts = []
@@ -272,13 +309,165 @@ def _settings_diff(stored: object, now: Mapping[str, Any]) -> str:
         if a == b:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
-            parts += [f"{key}.{k} {a.get(k)!r} then, {b.get(k)!r} now" for k in sorted(set(a) | set(b))
+            parts += [f"{key}.{k} {a.get(k)!r} {then_label}, {b.get(k)!r} {now_label}" for k in sorted(set(a) | set(b))
                       if a.get(k) != b.get(k)]
         elif key == "source_sha256":
-            parts.append("the exercise source changed")
+            parts.append("the exercise source differs" if then_label != "then" else "the exercise source changed")
         else:
-            parts.append(f"{key} {a!r} then, {b!r} now")
+            parts.append(f"{key} {a!r} {then_label}, {b!r} {now_label}")
     return "; ".join(parts)
+
+
+_SHARD = re.compile(r"(\d{1,9})/(\d{1,9})")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` as ``(K, N)``: shard ``K`` (counted from 0) of ``N``; ``ValueError`` unless ``0 <= K < N``.
+
+    >>> parse_shard("2/8")
+    (2, 8)
+    >>> parse_shard("8/8")
+    Traceback (most recent call last):
+    ...
+    ValueError: shard must be K/N with 0 <= K < N (K counts from 0); got '8/8'
+    """
+    m = _SHARD.fullmatch(text.strip()) if isinstance(text, str) else None
+    if m is None or not int(m.group(1)) < int(m.group(2)):
+        raise ValueError(f"shard must be K/N with 0 <= K < N (K counts from 0); got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What :func:`merge_gradebooks` made: the merged :class:`Gradebook`, the shard count of the parts (0 when
+    none was a shard) and the shards it did not get (a job that failed or is still running).
+
+    >>> Merged(None, 4, (2,)).missing
+    (2,)
+    """
+
+    book: Gradebook | None
+    shards: int
+    missing: tuple[int, ...]
+
+
+def _part_doc(part: Path) -> dict:
+    j = _csv_path(part).with_suffix(".json")
+    try:
+        doc = json.loads(j.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GradebookError(f"part {part}: {j} does not exist (a part is a gradebook the grader wrote: its "
+                             ".csv or .json)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GradebookError(f"part {part}: cannot read {j}: {exc}") from None
+    except ValueError as exc:
+        raise GradebookError(f"part {part}: {j} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise GradebookError(f"part {part}: {j} is not a prodai gradebook")
+    return doc
+
+
+def part_exercise(part: str | Path) -> str:
+    """The exercise name recorded in a gradebook part (for :func:`merge_gradebooks`' caller to load it).
+
+    >>> import tempfile
+    >>> from prodai_lessons.exercises import ex1
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     Gradebook(Path(tmp, "g.csv"), ex1.EXERCISE, 3).save()
+    ...     part_exercise(Path(tmp, "g.csv"))
+    'ex1'
+    """
+    name = _part_doc(Path(part)).get("exercise")
+    if not isinstance(name, str):
+        raise GradebookError(f"part {part}: no exercise recorded")
+    return name
+
+
+def merge_gradebooks(out: str | Path, parts: Sequence[str | Path], exercise: Exercise) -> Merged:
+    """One gradebook at ``out`` (not yet saved) holding the learners of every part, e.g. the shards of a run.
+
+    Every part must be a gradebook of ``exercise`` with the same checks, seed and settings (limits, exercise
+    source hash; the ``shard`` each part graded aside) and parts that are shards must split the class the
+    same way (the same ``N``). Refused, with a :class:`GradebookError` naming the part: another exercise,
+    seed or set of settings, a shard given twice, a learner in two parts. The merged gradebook records the
+    settings without ``shard``: it is the gradebook one run over the whole class writes (a rerun on it
+    grades whoever a missing shard held).
+
+    >>> import tempfile
+    >>> from prodai_lessons.exercises import ex1
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for k in range(2):
+    ...         Gradebook(Path(tmp, f"s{k}.csv"), ex1.EXERCISE, 3, {"shard": f"{k}/3"}).save()
+    ...     merge_gradebooks(Path(tmp, "all.csv"), [Path(tmp, "s0.csv"), Path(tmp, "s1.csv")], ex1.EXERCISE).missing
+    (2,)
+    """
+    if not parts:
+        raise GradebookError("no part to merge")
+    base: tuple[Path, int, dict] | None = None
+    shards: dict[tuple[int, int], Path] = {}
+    owner: dict[str, Path] = {}
+    grades: list[LearnerGrade] = []
+    want_checks = [(c.name, float(c.max_points)) for c in exercise.checks]
+    given: dict[Path, Path] = {}
+    for raw in parts:
+        part = Path(raw)
+        key_path = _csv_path(part).resolve()
+        if key_path in given:
+            raise GradebookError(f"part {part} is given twice ({given[key_path]} and {part})")
+        given[key_path] = part
+        doc = _part_doc(part)
+        if doc.get("exercise") != exercise.name:
+            raise GradebookError(f"part {part} holds grades of {doc.get('exercise')!r}, not {exercise.name!r}")
+        checks = doc.get("checks")
+        if not isinstance(checks, list) or [(c.get("name"), c.get("max_points")) for c in checks
+                                            if isinstance(c, dict)] != want_checks:
+            raise GradebookError(f"part {part} was graded with other checks than {exercise.name} has now")
+        settings = doc.get("settings")
+        if not isinstance(settings, dict):
+            raise GradebookError(f"part {part} records no grading settings (an older gradebook); regrade it")
+        settings = dict(settings)
+        shard = settings.pop("shard", None)
+        seed = doc.get("seed")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise GradebookError(f"part {part} records no seed")
+        if base is None:
+            base = (part, seed, settings)
+        elif seed != base[1]:
+            raise GradebookError(f"part {part} was graded with --seed {seed}, not {base[1]} as {base[0]}; "
+                                 "the parts of one gradebook share one seed")
+        elif settings != base[2]:
+            raise GradebookError(f"part {part} was graded under other settings than {base[0]} ("
+                                 f"{_settings_diff(base[2], settings, f'in {base[0].name}', f'in {part.name}')})"
+                                 "; the parts of one gradebook are graded under the same rules")
+        if shard is not None:
+            try:
+                key = parse_shard(shard)
+            except ValueError:
+                raise GradebookError(f"part {part} records a malformed shard {shard!r}") from None
+            other_n = {n for _, n in shards}
+            if other_n and key[1] not in other_n:
+                raise GradebookError(f"part {part} is shard {shard}, but the parts before it split the class "
+                                     f"into {other_n.pop()} shards; merge the shards of one split")
+            if key in shards:
+                raise GradebookError(f"part {part} and part {shards[key]} are both shard {shard}; give each "
+                                     "shard once")
+            shards[key] = part
+        try:
+            entries = [_grade_from_json(d, exercise.name, seed) for d in doc.get("learners") or []]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GradebookError(f"part {part} is damaged ({exc})") from None
+        for g in entries:
+            learner = clean_text(g.learner)
+            if learner in owner:
+                raise GradebookError(f"learner {learner!r} is in part {owner[learner]} and in part {part}; "
+                                     "each learner must be in one part only")
+            owner[learner] = part
+            grades.append(g)
+    book = Gradebook(out, exercise, base[1], base[2])
+    for g in grades:
+        book.add(g)
+    n = next(iter(shards))[1] if shards else 0
+    return Merged(book, n, tuple(k for k in range(n) if (k, n) not in shards))
 
 
 class RunLock:
@@ -287,6 +476,12 @@ class RunLock:
     ``acquire()`` returns False at once when another run holds it (the lock goes with that process, even
     when it is killed). Where ``fcntl`` is missing (Windows) or the file system refuses locks, there is no
     lock: ``acquire()`` returns True and :attr:`active` is False.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with RunLock(Path(tmp, "g.csv")) as first:
+    ...         first.acquire(), RunLock(Path(tmp, "g.csv")).acquire()
+    (True, False)
     """
 
     def __init__(self, gradebook_path: str | Path) -> None:
@@ -336,7 +531,15 @@ def _cell(text: str) -> str:
 
 
 def feedback_markdown(grade: LearnerGrade, exercise: Exercise) -> str:
-    """The learner's feedback: score, one row per check with its message, then notes on how the notebook ran."""
+    """The learner's feedback: score, one row per check with its message, then notes on how the notebook ran.
+
+    >>> from prodai_lessons.exercises import ex1
+    >>> from prodai_lessons.exercises._core import CheckResult
+    >>> g = LearnerGrade("amy", "ex1", 0, tuple(CheckResult(c.name, 0.0, c.max_points, False, "not yet",
+    ...                                                     "not_attempted") for c in ex1.EXERCISE.checks))
+    >>> feedback_markdown(g, ex1.EXERCISE).splitlines()[2]
+    'Feedback for **amy**: **0 / 20** points.'
+    """
     lines = [f"# {exercise.name}: {exercise.title}", "",
              f"Feedback for **{_cell(grade.learner)}**: **{_fmt(grade.score)} / {_fmt(grade.max_points)}** points.", "",
              "| check | points | result | message |", "|---|---:|---|---|"]
@@ -351,18 +554,33 @@ def feedback_markdown(grade: LearnerGrade, exercise: Exercise) -> str:
     if grade.notes:
         lines += ["", "## How your notebook ran", ""] + [f"- {_cell(n)}" for n in grade.notes]
     lines += ["", "Each check ran your code on scenarios generated for grading (not the ones `check()` shows "
-                  "you); a check that timed out, crashed or ran out of memory scored 0 and the others still ran.",
+                  "you); a check that timed out, crashed or ran out of memory scored 0 and grading went on with the "
+              "others, within a time limit for the whole notebook.",
               ""]
     return "\n".join(lines)
 
 
 def feedback_path(learner: str, directory: str | Path) -> Path:
-    """Where :func:`write_feedback` writes ``learner``'s feedback (see :func:`safe_filename`)."""
+    """Where :func:`write_feedback` writes ``learner``'s feedback (see :func:`safe_filename`).
+
+    >>> feedback_path("amy", "feedback").as_posix()
+    'feedback/amy.md'
+    """
     return Path(directory) / f"{safe_filename(learner)}.md"
 
 
 def write_feedback(grade: LearnerGrade, exercise: Exercise, directory: str | Path) -> Path:
-    """Write ``directory/<learner>.md`` atomically; return its path."""
+    """Write ``directory/<learner>.md`` atomically; return its path.
+
+    >>> import tempfile
+    >>> from prodai_lessons.exercises import ex1
+    >>> from prodai_lessons.exercises._core import CheckResult
+    >>> g = LearnerGrade("amy", "ex1", 0, tuple(CheckResult(c.name, 0.0, c.max_points, False, "")
+    ...                                         for c in ex1.EXERCISE.checks))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_feedback(g, ex1.EXERCISE, tmp).name
+    'amy.md'
+    """
     path = feedback_path(grade.learner, directory)
     atomic_write_text(path, feedback_markdown(grade, exercise))
     return path
@@ -374,7 +592,12 @@ def write_feedback(grade: LearnerGrade, exercise: Exercise, directory: str | Pat
 @dataclass(frozen=True)
 class Summary:
     """Scores of a run: mean, median, range, a histogram over ``bins`` equal slices of the maximum (the last
-    slice includes full marks), and per check how many learners did not pass it, by reason."""
+    slice includes full marks), and per check how many learners did not pass it, by reason.
+
+    >>> from prodai_lessons.exercises import ex1
+    >>> summarize([], ex1.EXERCISE).n
+    0
+    """
 
     n: int
     max_points: float
@@ -387,7 +610,17 @@ class Summary:
 
 
 def summarize(grades: Iterable[LearnerGrade], exercise: Exercise, bins: int = 5) -> Summary:
-    """Summary statistics of ``grades`` (an empty run gives NaN mean/median and zero counts)."""
+    """Summary statistics of ``grades`` (an empty run gives NaN mean/median and zero counts).
+
+    >>> from prodai_lessons.exercises import ex1
+    >>> from prodai_lessons.exercises._core import CheckResult
+    >>> def grade(name, passed):
+    ...     return LearnerGrade(name, "ex1", 0, tuple(CheckResult(c.name, c.max_points if passed else 0.0,
+    ...                         c.max_points, passed, "") for c in ex1.EXERCISE.checks))
+    >>> s = summarize([grade("amy", True), grade("bo", False), grade("cy", True)], ex1.EXERCISE)
+    >>> s.n, s.median, [count for _, _, count in s.histogram]
+    (3, 20, [1, 0, 0, 0, 2])
+    """
     gs: Sequence[LearnerGrade] = list(grades)
     scores = sorted(g.score for g in gs)
     top = float(exercise.max_points)

@@ -50,7 +50,11 @@ _VERBS = frozenset({"check", "hint", "solution"})
 
 
 class NotebookError(ValueError):
-    """A file that is not a readable Jupyter notebook (the message says why, for the feedback file)."""
+    """A file that is not a readable Jupyter notebook (the message says why, for the feedback file).
+
+    >>> issubclass(NotebookError, ValueError)
+    True
+    """
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class ProgramCell:
 
     ``origin`` is ``"learner"`` or ``"exercise"``; ``label`` names the cell in feedback
     ("your code cell 3 (class ModelRegistry:...)", "exercise cell 1").
+
+    >>> ProgramCell("exercise", "exercise cell 1", "import numpy as np").label
+    'exercise cell 1'
     """
 
     origin: str
@@ -68,7 +75,11 @@ class ProgramCell:
 
 @dataclass(frozen=True)
 class ExerciseSource:
-    """The exercise's code cells in order, each flagged as an answer cell or instructor-owned."""
+    """The exercise's code cells in order, each flagged as an answer cell or instructor-owned.
+
+    >>> ExerciseSource(("import math", "def f():\\n    raise NotImplementedError"), (False, True), "-").n_answer_cells
+    1
+    """
 
     cells: tuple[str, ...]
     answer: tuple[bool, ...]
@@ -103,6 +114,15 @@ def read_code_cells(path: str | Path) -> list[str]:
 
     Raises :class:`NotebookError` saying what is wrong for a file that is not valid JSON, not a notebook,
     too large or of an unsupported nbformat; ``OSError`` when it cannot be read at all.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     nb = Path(tmp, "a.ipynb")
+    ...     _ = nb.write_text(json.dumps({"nbformat": 4, "cells": [
+    ...         {"cell_type": "markdown", "source": "# title"},
+    ...         {"cell_type": "code", "source": ["x = 1\\n", "y = 2"]}]}))
+    ...     read_code_cells(nb)
+    ['x = 1\\ny = 2']
     """
     p = Path(path)
     size = p.stat().st_size
@@ -195,6 +215,12 @@ def load_exercise_source(solution_path: str | Path, exercise_path: str | Path | 
     and the solution, either as ``.ipynb`` or ``.md``. Raises ``FileNotFoundError`` naming what is missing,
     :class:`NotebookError` when no cell is an answer cell or a file is not UTF-8 (or not a notebook), and
     :class:`~prodai_lessons.tooling.build_exercises.SolutionMarkupError` when the solution's markers are broken.
+
+    >>> from prodai_lessons.exercises import ex3
+    >>> root = Path(__file__).resolve().parents[3]
+    >>> source = load_exercise_source(root / ex3.EXERCISE.solution_path)
+    >>> source.n_answer_cells >= 1 and len(source.cells) > source.n_answer_cells
+    True
     """
     sol = Path(solution_path)
     sol_md = sol.with_suffix(".md")
@@ -250,6 +276,12 @@ def assemble(source: ExerciseSource, learner_cells: Sequence[str],
     """The program to run: instructor cells from ``source`` and the learner's own cells, in notebook order.
 
     See the module docstring for the rules. Empty learner cells are dropped.
+
+    >>> source = ExerciseSource(("import math", "def f():\\n    raise NotImplementedError", "check(f)"),
+    ...                         (False, True, False), "-")
+    >>> learner = ["import math", "def f():\\n    return 1", "%time f()"]
+    >>> [(c.origin, c.source) for c in assemble(source, learner, ["f"])]
+    [('exercise', 'import math'), ('learner', 'def f():\\n    return 1'), ('learner', 'pass  # time f()')]
     """
     entry_points = tuple(entry_points)
     src_norm = [_normalise(c) for c in source.cells]

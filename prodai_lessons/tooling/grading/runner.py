@@ -14,10 +14,13 @@ are neutralised (:func:`~prodai_lessons.tooling.grading.notebook.strip_magics`) 
   directory, a scrubbed environment, ``/dev/null`` for stdin/stdout/stderr, resource limits, no
   capabilities, Landlock where available) executes the cells and each check's ``collect``, and sends the
   plain data back on a pipe, framed with a per-run random nonce. Every process the learner starts ends
-  with the worker: killing the process group takes its children, and as root on Linux the worker's own
-  PID namespace also takes those that left the group with ``setsid``. Nothing limits how *many* processes
-  learner code starts (root is exempt from ``RLIMIT_NPROC``; a cgroup would be needed), so a fork bomb
-  loads the machine until the step's timeout, then goes with the worker.
+  with the worker: killing the process group takes its children, and on Linux the worker's own PID
+  namespace also takes those that left the group with ``setsid`` (as root directly; as a normal user
+  inside an unprivileged user namespace, where the kernel allows one: :func:`sandbox_probe` tells, and
+  ``prodai grade`` says so once at the start of a run when it does not). The worker also ends when the
+  grader does, even killed outright. Nothing limits how *many* processes learner code starts (root is
+  exempt from ``RLIMIT_NPROC``; a cgroup would be needed), so a fork bomb loads the machine until the
+  step's timeout, then goes with the worker.
 - The *parent* (this module) enforces a wall-clock timeout for every cell and every check, parses frames
   strictly (wrong nonce, wrong order, bad JSON: the step in progress scores 0, "invalid"), and calls each
   check's ``judge`` on the parsed data in its own process, where learner code never ran. A learner cannot
@@ -28,7 +31,13 @@ ends it (``os._exit``) or garbles the channel, that check scores 0 with the reas
 and a fresh worker runs the cells again and the *remaining* checks. When a *cell* does that (an infinite loop
 at the top level, ``os._exit()`` while the notebook runs), the cell is skipped and the notebook runs again
 without it (at most ``Limits.max_skipped_cells`` times), so one bad exploratory cell costs what it defines,
-not the whole grade. A cell that raises (``SystemExit`` included) just ends, as in Jupyter.
+not the whole grade. A cell that raises (``SystemExit`` included) just ends, as in Jupyter. All of this
+happens within :attr:`Limits.learner_timeout` per learner: when grading a learner reaches it, the check
+running then and those not yet run score 0 and are named in :attr:`LearnerGrade.cut_off`.
+
+**Sharding.** :func:`shard_of` splits a class into ``N`` stable parts by a SHA-256 of the learner id, so
+independent jobs (a Slurm array, a Kubernetes Indexed Job) each grade their part with the same seed and
+limits, and :func:`~prodai_lessons.tooling.grading.gradebook.merge_gradebooks` combines their gradebooks.
 
 **Tampering.** The worker fingerprints the grading code before learner code runs (the checks' functions,
 the exercise package, ``json``, ``builtins``) and reports any replacement; a submission that replaced any
@@ -40,6 +49,7 @@ still cannot do is listed above.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
@@ -68,7 +78,7 @@ from prodai_lessons.tooling.grading.notebook import (
 )
 
 __all__ = ["Limits", "Task", "Submission", "LearnerGrade", "GradingCancelled", "GraderError", "SubmissionsError",
-           "find_submissions", "grade_submission", "worker_command", "clean_text"]
+           "find_submissions", "grade_submission", "worker_command", "clean_text", "shard_of", "sandbox_probe"]
 
 MAX_FRAME = 16 * 1024 * 1024
 _STATUSES = frozenset({"not_attempted", "error", "memory", "invalid", "timeout"})
@@ -77,31 +87,62 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
 def clean_text(text: str) -> str:
     """``text`` with everything that is not encodable as UTF-8 (lone surrogates: the undecodable bytes of a
-    file name, or a learner's exception message) replaced by backslash escapes (``\\udce9``)."""
+    file name, or a learner's exception message) replaced by backslash escapes (``\\udce9``).
+
+    >>> clean_text("caf\\udce9"), clean_text("café")
+    ('caf\\\\udce9', 'café')
+    """
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class GraderError(RuntimeError):
     """The grader itself could not run a submission (the worker failed before any learner code ran: a broken
-    exercise module, an overloaded machine). Not a grade: the learner is left out so a rerun retries."""
+    exercise module, an overloaded machine). Not a grade: the learner is left out so a rerun retries.
+
+    >>> str(GraderError("amy: No module named 'ex9'"))
+    "amy: No module named 'ex9'"
+    """
 
 
 class GradingCancelled(Exception):
-    """Raised by :func:`grade_submission` when its ``cancel`` event is set (the worker was killed)."""
+    """Raised by :func:`grade_submission` when its ``cancel`` event is set (the worker was killed).
+
+    >>> issubclass(GradingCancelled, Exception) and not issubclass(GradingCancelled, GraderError)
+    True
+    """
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Sandbox limits. ``timeout``: wall-clock seconds for each cell and each check; ``memory_mb``: address
-    space of the worker; ``fsize_mb``: largest file it may write; ``startup_timeout``: for the worker's own
-    imports; ``max_skipped_cells``: cells that hang or kill the worker before the notebook counts as not
-    runnable; ``output_note_chars``: printed output above which the feedback mentions it (output is
-    always discarded).
+    """Sandbox limits. ``timeout``: wall-clock seconds for each cell and each check; ``learner_timeout``:
+    wall-clock seconds for one learner as a whole (default ``LEARNER_TIMEOUT_FACTOR`` x ``timeout``);
+    ``memory_mb``: address space of the worker; ``fsize_mb``: largest file it may write;
+    ``startup_timeout``: for the worker's own imports; ``max_skipped_cells``: cells that hang or kill the
+    worker before the notebook counts as not runnable; ``output_note_chars``: printed output above which
+    the feedback mentions it (output is always discarded).
+
+    **Why a cap per learner.** A check that hangs costs ``timeout``, then a fresh worker runs every cell
+    again for the remaining checks; so slow cells and several hanging checks multiply (3 cells of just under
+    2 s and 5 hanging checks: over 60 s at ``timeout=2``). ``learner_timeout`` bounds the whole: the clock
+    starts when the first worker is ready to run the learner's code, and when it runs out the step in
+    progress and every check not yet run score 0 (status ``"timeout"``), named in
+    :attr:`LearnerGrade.cut_off` and in the feedback. It is at least ``timeout`` and at most
+    ``MAX_LEARNER_TIMEOUT`` s.
 
     Upper bounds (``MAX_TIMEOUT`` s, ``MAX_MEMORY_MB``) keep every limit within what the operating system's
-    resource limits can hold (a larger value would only fail later, for every learner)."""
+    resource limits can hold (a larger value would only fail later, for every learner).
+
+    >>> Limits(timeout=2).learner_timeout
+    10.0
+    >>> Limits(timeout=2, learner_timeout=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: learner_timeout must be >= 2.0 (timeout); got 1.0
+    """
 
     MAX_TIMEOUT: ClassVar[float] = 3600.0  # one hour per cell or check
+    MAX_LEARNER_TIMEOUT: ClassVar[float] = 86400.0  # one day per learner
+    LEARNER_TIMEOUT_FACTOR: ClassVar[float] = 5.0
     MAX_MEMORY_MB: ClassVar[int] = 1024 * 1024  # 1 TiB
 
     timeout: float = 10.0
@@ -110,6 +151,7 @@ class Limits:
     startup_timeout: float = 60.0
     max_skipped_cells: int = 3
     output_note_chars: int = 1_000_000
+    learner_timeout: float | None = None  # None: LEARNER_TIMEOUT_FACTOR x timeout
 
     def __post_init__(self) -> None:
         for name in ("timeout", "startup_timeout"):
@@ -117,11 +159,26 @@ class Limits:
         for name, lo, hi in (("memory_mb", 64, self.MAX_MEMORY_MB), ("fsize_mb", 1, self.MAX_MEMORY_MB),
                              ("max_skipped_cells", 0, 1000), ("output_note_chars", 0, 2**62)):
             check_int(name, getattr(self, name), minimum=lo, maximum=hi)
+        cap = self.learner_timeout
+        if cap is None:
+            cap = self.LEARNER_TIMEOUT_FACTOR * float(self.timeout)
+        cap = check_real("learner_timeout", cap, maximum=self.MAX_LEARNER_TIMEOUT)
+        if cap < self.timeout:
+            raise ValueError(f"learner_timeout must be >= {float(self.timeout)} (timeout); got {cap}")
+        object.__setattr__(self, "learner_timeout", cap)
 
 
 @dataclass(frozen=True)
 class Task:
-    """What every submission of one run is graded against."""
+    """What every submission of one run is graded against: the exercise, its module, its learner version's
+    cells, the seed of the scenarios and the limits.
+
+    >>> from prodai_lessons.exercises import ex3
+    >>> from prodai_lessons.tooling.grading.notebook import ExerciseSource
+    >>> task = Task(ex3.EXERCISE, "prodai_lessons.exercises.ex3", ExerciseSource(("pass",), (True,), "-"), 7)
+    >>> task.seed, task.limits.timeout
+    (7, 10.0)
+    """
 
     exercise: Exercise
     module: str  # the importable module that defines ``EXERCISE`` (``prodai_lessons.exercises.ex3``)
@@ -129,11 +186,16 @@ class Task:
     seed: int
     limits: Limits = field(default_factory=Limits)
     sys_path: tuple[str, ...] = ()  # extra import paths for the worker (tests' fake exercises)
+    user_namespace: bool = True  # False: the workers do not try one (sandbox_probe said it cannot be set up)
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One learner's notebook; ``problem`` says why there is nothing to run (graded 0)."""
+    """One learner's notebook; ``problem`` says why there is nothing to run (graded 0).
+
+    >>> Submission("amy", "class/amy.ipynb").problem is None
+    True
+    """
 
     learner: str
     path: str | None
@@ -141,7 +203,17 @@ class Submission:
 
 
 class SubmissionsError(ValueError):
-    """The submission arguments cannot be graded at all (a missing path, no notebook, duplicate learners)."""
+    """The submission arguments cannot be graded at all (a missing path, no notebook, duplicate learners).
+
+    >>> find_submissions(["no/such/folder"])
+    Traceback (most recent call last):
+    ...
+    prodai_lessons.tooling.grading.runner.SubmissionsError: submission no/such/folder: no such file or folder
+    """
+
+
+_OUTSIDE = ("the submitted {what} is a link to a place outside the class folder; only work inside the class "
+            "folder is graded (submit a copy of your notebook, not a link)")
 
 
 def _hidden(p: Path) -> bool:
@@ -162,8 +234,21 @@ def find_submissions(paths: Sequence[str | Path], notebook_name: str = "",
     they sit among the submissions). Learner ids are :func:`clean_text` of the names, so every id can be
     written to the gradebook.
 
+    **Links.** Inside a folder of learners, a learner folder or a notebook that is a symbolic link (or sits
+    under one) to a place outside that folder is not graded: it becomes a :class:`Submission` with a
+    ``problem`` (graded 0, the reason in the gradebook), since a link to the solution, or to another class,
+    is not the learner's work. Links that stay inside the folder are followed. The paths given here, folders
+    or notebooks, are the instructor's and are taken as they are, links or not.
+
     Raises :class:`SubmissionsError` for a path that does not exist, a file that is not ``.ipynb``, a folder
     without any notebook, or two submissions with the same learner id.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = Path(tmp, "amy.ipynb").write_text("{}")
+    ...     Path(tmp, "bo").mkdir()
+    ...     [(s.learner, s.problem) for s in find_submissions([tmp])]
+    [('amy', None), ('bo', 'the folder holds no notebook (.ipynb)')]
     """
     if isinstance(paths, (str, Path)):
         raise TypeError("paths must be a list of paths; got a single path")
@@ -184,22 +269,31 @@ def find_submissions(paths: Sequence[str | Path], notebook_name: str = "",
             subs.append(Submission(clean_text(p.stem), str(p)))
             continue
         found = []
+        home = p.resolve()
+
+        def outside(x: Path) -> bool:
+            return not x.resolve().is_relative_to(home)
+
         for child in sorted(p.iterdir()):
             if skip(child):
                 continue
-            if child.is_file() and child.suffix == ".ipynb":
-                found.append(Submission(clean_text(child.stem), str(child)))
+            learner = clean_text(child.stem if child.suffix == ".ipynb" and not child.is_dir() else child.name)
+            if (child.is_dir() or child.is_file() and child.suffix == ".ipynb") and outside(child):
+                found.append(Submission(learner, None, _OUTSIDE.format(
+                    what="folder" if child.is_dir() else "notebook")))
+            elif child.is_file() and child.suffix == ".ipynb":
+                found.append(Submission(learner, str(child)))
             elif child.is_dir():
                 nbs = sorted(x for x in child.rglob("*.ipynb")
                              if x.is_file() and not skip(x)
                              and not any(skip(child / part) for part in x.relative_to(child).parents
                                              if part.name))
                 named = [x for x in nbs if x.name == notebook_name]
-                learner = clean_text(child.name)
-                if named:
-                    found.append(Submission(learner, str(named[0])))
-                elif len(nbs) == 1:
-                    found.append(Submission(learner, str(nbs[0])))
+                pick = named[0] if named else nbs[0] if len(nbs) == 1 else None
+                if pick is not None and outside(pick):
+                    found.append(Submission(learner, None, _OUTSIDE.format(what="notebook")))
+                elif pick is not None:
+                    found.append(Submission(learner, str(pick)))
                 elif nbs:
                     found.append(Submission(learner, None, f"the folder holds {len(nbs)} notebooks and none "
                                                            f"is named {notebook_name or '(unknown)'}"))
@@ -220,7 +314,17 @@ def find_submissions(paths: Sequence[str | Path], notebook_name: str = "",
 
 @dataclass(frozen=True)
 class LearnerGrade:
-    """The grade of one learner: one :class:`CheckResult` per check, plus notes on how the notebook ran."""
+    """The grade of one learner: one :class:`CheckResult` per check, plus notes on how the notebook ran.
+
+    ``cut_off`` names the checks that scored 0 because grading the learner reached
+    :attr:`Limits.learner_timeout` (the one running then, and those not run).
+
+    >>> from prodai_lessons.exercises._core import CheckResult
+    >>> g = LearnerGrade("amy", "ex0", 1, (CheckResult("a", 2.0, 2.0, True, "ok"),
+    ...                                     CheckResult("b", 0.0, 1.0, False, "no", "timeout")), cut_off=("b",))
+    >>> g.score, g.max_points, g.result("b").status, g.cut_off
+    (2.0, 3.0, 'timeout', ('b',))
+    """
 
     learner: str
     exercise: str
@@ -230,6 +334,7 @@ class LearnerGrade:
     source: str = ""
     seconds: float = 0.0
     sandbox: tuple[str, ...] = ()  # the confinement the worker reported (limits, Landlock, ...)
+    cut_off: tuple[str, ...] = ()  # checks cut by the per-learner time cap
 
     @property
     def score(self) -> float:
@@ -246,16 +351,62 @@ class LearnerGrade:
         raise KeyError(check)
 
 
+def shard_of(learner: str, count: int) -> int:
+    """The shard, from 0 to ``count - 1``, that grades ``learner`` when a class is split into ``count`` shards.
+
+    The first 8 bytes of the SHA-256 of the learner id (UTF-8), as a big-endian integer, modulo ``count``:
+    the same on every machine, in every Python process (``hash()`` of a string changes from one process to
+    the next) and whoever else is in the class, so independent jobs agree on who is theirs.
+
+    >>> [shard_of(name, 4) for name in ("amy", "bo", "cy")]
+    [0, 3, 2]
+    >>> shard_of("amy", 1)
+    0
+    """
+    check_int("count", count, minimum=1)
+    digest = hashlib.sha256(learner.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
 # ------------------------------------------------------------------------------------------ the worker
 
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
-         "from prodai_lessons.tooling.grading._worker import main; main()")
+         "from prodai_lessons.tooling.grading._worker import {entry}; {entry}()")
 
 
 def worker_command() -> list[str]:
     """The worker's command line: isolated mode (no user site, no ``PYTHON*`` variables, no cwd on the
-    path, so a learner's ``numpy.py`` cannot shadow anything) and no bytecode writing."""
-    return [sys.executable, "-I", "-B", "-c", _BOOT.format(root=_PACKAGE_ROOT)]
+    path, so a learner's ``numpy.py`` cannot shadow anything) and no bytecode writing.
+
+    >>> worker_command()[1:4]
+    ['-I', '-B', '-c']
+    """
+    return [sys.executable, "-I", "-B", "-c", _BOOT.format(root=_PACKAGE_ROOT, entry="main")]
+
+
+def sandbox_probe() -> tuple[tuple[str, ...], str | None]:
+    """The namespaces a worker of this grader gets from the kernel, and why not when it refuses them.
+
+    Runs the worker's own namespace set-up once in a short-lived process (about 0.1 s): ``(applied,
+    None)`` when the private PID namespace is there, ``(applied, reason)`` otherwise (a kernel without
+    unprivileged user namespaces, a container that forbids them). The grader runs it at the start of a run
+    to say *once* what the sandbox lacks, instead of leaving it to every learner's entry.
+
+    >>> applied, refused = sandbox_probe()
+    >>> refused is None or isinstance(refused, str)
+    True
+    """
+    cmd = [sys.executable, "-I", "-B", "-c", _BOOT.format(root=_PACKAGE_ROOT, entry="probe")]
+    with tempfile.TemporaryDirectory(prefix="prodai-probe-") as workdir:
+        try:
+            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                                 env=_environment(workdir), cwd=workdir)
+            doc = json.loads(res.stdout.decode("ascii", "replace").strip().splitlines()[-1])
+            applied = tuple(str(a) for a in doc["applied"])
+            refused = doc["refused"]
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError, KeyError, TypeError) as exc:
+            return (), f"the namespace test did not run ({type(exc).__name__})"
+    return applied, (None if refused is None else str(refused))
 
 
 def _environment(workdir: str) -> dict[str, str]:
@@ -333,8 +484,27 @@ class _Frames:
 class _Failure:
     step: str  # "startup" | "cell" | "check"
     index: int
-    kind: str  # "timeout" | "memory" | "crash" | "exit" | "corrupt" | "fatal"
+    kind: str  # "timeout" | "memory" | "crash" | "exit" | "corrupt" | "fatal" | "cap"
     detail: str = ""
+
+
+@dataclass
+class _Clock:
+    """The per-learner cap (:attr:`Limits.learner_timeout`): it starts when the first worker says hello."""
+
+    cap: float
+    deadline: float = math.inf
+
+    def start(self) -> None:
+        if self.deadline == math.inf:
+            self.deadline = time.monotonic() + self.cap
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
+class _CapReached(Exception):
+    pass
 
 
 @dataclass
@@ -381,9 +551,11 @@ def _inputs_payload(exercise: Exercise, check: str, seed: int) -> bytes:
 
 
 def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
-                cancel: threading.Event | None) -> _Outcome:
-    """One worker run over ``cells`` then ``checks``; stops at the first failure (see ``_Outcome``)."""
+                cancel: threading.Event | None, clock: _Clock | None = None) -> _Outcome:
+    """One worker run over ``cells`` then ``checks``; stops at the first failure (see ``_Outcome``), at
+    ``cancel``, or when ``clock`` (the learner's cap, started here at the first hello) runs out."""
     lim = task.limits
+    clock = clock if clock is not None else _Clock(lim.learner_timeout)
     nonce = secrets.token_hex(16)
     workdir = tempfile.mkdtemp(prefix="prodai-grade-")
     r, w = os.pipe()
@@ -392,7 +564,8 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
     cpu = math.ceil(lim.timeout * (len(cells) + len(checks) + 2)) + 5
     job = {"nonce": nonce, "fd": w, "reply_fd": reply_r, "module": task.module, "sys_path": list(task.sys_path),
            "cells": [{"label": c.label, "source": c.source} for c in cells], "checks": list(checks),
-           "workdir": workdir, "limits": {"memory_mb": lim.memory_mb, "cpu_s": cpu, "fsize_mb": lim.fsize_mb}}
+           "workdir": workdir, "parent": os.getpid(), "user_namespace": bool(task.user_namespace),
+           "limits": {"memory_mb": lim.memory_mb, "cpu_s": cpu, "fsize_mb": lim.fsize_mb}}
     by_name = {c.name: c for c in task.exercise.checks}
     environments: dict[int, Any] = {}
     out = _Outcome()
@@ -427,9 +600,15 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
             """Write one frame to the worker's reply pipe, within the current step's deadline."""
             view = memoryview(nonce.encode("ascii") + b" %d\n" % len(payload) + payload + b"\n")
             while view:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([], [reply_w], [], left)[1]:
+                if cancel is not None and cancel.is_set():
+                    raise GradingCancelled()
+                left = min(deadline, clock.deadline) - time.monotonic()
+                if left <= 0 and clock.expired():
+                    raise _CapReached()
+                if left <= 0:
                     raise _Corrupt("the worker stopped reading its inputs")
+                if not select.select([], [reply_w], [], min(left, 0.2))[1]:
+                    continue
                 try:
                     view = view[os.write(reply_w, view):]
                 except BlockingIOError:
@@ -459,6 +638,7 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
                     if ev != "hello":
                         raise _Corrupt("an unexpected first message")
                     hello = True
+                    clock.start()
                     out.sandbox = [str(s) for s in msg.get("sandbox", [])][:10]
                     next_step = ("cell", 0) if cells else ("check", 0)
                 elif done:
@@ -507,7 +687,7 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
 
         def fail(kind: str, detail: str) -> None:
             step, idx = started if started is not None else next_step
-            out.failure = (_Failure(step, idx, kind, detail) if hello else
+            out.failure = (_Failure(step, idx, kind, detail) if hello or kind == "cap" else
                            _Failure("startup", 0, "fatal", f"the worker failed before running any code ({detail})"))
 
         try:
@@ -517,12 +697,12 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
                     _kill(proc)
                     raise GradingCancelled()
                 now = time.monotonic()
-                if now >= deadline:
+                if now >= min(deadline, clock.deadline):
                     killed = True
                     _kill(proc)
-                    fail("timeout", "")
+                    fail("cap" if clock.deadline <= deadline else "timeout", "")
                     break
-                ready, _, _ = select.select([r], [], [], min(deadline - now, 0.2))
+                ready, _, _ = select.select([r], [], [], min(min(deadline, clock.deadline) - now, 0.2))
                 if ready:
                     chunk = os.read(r, 1 << 16)
                     if chunk:
@@ -539,6 +719,10 @@ def _run_worker(task: Task, cells: Sequence[ProgramCell], checks: Sequence[str],
                 if not done:
                     fail(*_death(proc.wait(), killed))
                 break
+        except _CapReached:
+            killed = True
+            _kill(proc)
+            fail("cap", "")
         except (_Corrupt, TypeError, AttributeError) as exc:
             killed = True
             _kill(proc)
@@ -577,7 +761,7 @@ def _all_zero(task: Task, submission: Submission, status: str, message: str, t0:
 def _check_failure(f: _Failure, lim: Limits) -> tuple[str, str]:
     if f.kind == "timeout":
         return "timeout", (f"did not finish within {lim.timeout:g} s (an infinite loop, or far too slow); "
-                           "the other checks still ran")
+                           "grading went on with the other checks")
     if f.kind == "memory":
         return "memory", f"ran out of memory (limit {lim.memory_mb} MB): your code {f.detail}"
     if f.kind == "corrupt":
@@ -607,11 +791,28 @@ def _judge(check, data: Any, seed: int) -> CheckResult:
     return r
 
 
+_CUT_RUNNING = ("was still running when grading your notebook reached its time limit of {cap:g} s for the "
+                "whole notebook (slow cells and checks that time out use it up: after each timeout your cells "
+                "run again)")
+_CUT_BEFORE = ("not run: grading your notebook reached its time limit of {cap:g} s for the whole notebook before "
+               "this check (slow cells and checks that time out use it up: after each timeout your cells run "
+               "again)")
+
+
 def grade_submission(task: Task, submission: Submission, cancel: threading.Event | None = None) -> LearnerGrade:
     """Grade one submission (never raises for anything the submission does; see the module docstring).
 
     Raises :class:`GradingCancelled` when ``cancel`` is set while a worker runs, and :class:`GraderError`
-    when the worker fails before running any learner code.
+    when the worker fails before running any learner code. Grading stops at
+    :attr:`Limits.learner_timeout`: the checks cut then score 0 and are named in
+    :attr:`LearnerGrade.cut_off`.
+
+    >>> from prodai_lessons.exercises import ex3
+    >>> from prodai_lessons.tooling.grading.notebook import ExerciseSource
+    >>> task = Task(ex3.EXERCISE, "prodai_lessons.exercises.ex3", ExerciseSource(("pass",), (True,), "-"), 0)
+    >>> g = grade_submission(task, Submission("amy", None, "the folder holds no notebook (.ipynb)"))
+    >>> g.score, g.results[0].status, g.results[0].message
+    (0.0, 'invalid', 'the folder holds no notebook (.ipynb)')
     """
     t0 = time.monotonic()
     ex, lim = task.exercise, task.limits
@@ -636,9 +837,22 @@ def grade_submission(task: Task, submission: Submission, cancel: threading.Event
     sandbox: list[str] = []
     pending = [c.name for c in ex.checks]
     by_name = {c.name: c for c in ex.checks}
+    clock = _Clock(lim.learner_timeout)
+    cut: list[str] = []
+
+    def cut_rest(running: str | None) -> None:
+        for name in pending:
+            if name not in results and name not in data:
+                text = _CUT_RUNNING if name == running else _CUT_BEFORE
+                results[name] = _zero(by_name[name], "timeout", text.format(cap=lim.learner_timeout))
+                cut.append(name)
+
     while pending:
+        if clock.expired():  # no time left for another worker
+            cut_rest(None)
+            break
         active = [i for i in range(len(program)) if i not in skipped]
-        outcome = _run_worker(task, [program[i] for i in active], pending, cancel)
+        outcome = _run_worker(task, [program[i] for i in active], pending, cancel, clock)
         output_chars = max(output_chars, outcome.output_chars)
         sandbox = sandbox or outcome.sandbox
         tampered |= set(outcome.tampered)
@@ -657,6 +871,13 @@ def grade_submission(task: Task, submission: Submission, cancel: threading.Event
             else:
                 results[name] = _zero(by_name[name], "invalid", "the worker sent an unexpected check status")
         f = outcome.failure
+        if f is not None and f.kind == "cap":
+            if f.step == "cell":
+                i = active[f.index]
+                cell_notes[i] = (f"{program[i].label} was still running when grading reached the time limit of "
+                                 f"{lim.learner_timeout:g} s for the whole notebook")
+            cut_rest(pending[f.index] if f.step == "check" and f.index < len(pending) else None)
+            break
         if f is not None:
             if f.kind == "fatal" or f.step == "startup":
                 raise GraderError(f"{submission.learner}: {f.detail or f.kind}")
@@ -688,7 +909,10 @@ def grade_submission(task: Task, submission: Submission, cancel: threading.Event
         final = tuple(results[c.name] if c.name in results else _judge(c, data[c.name], task.seed)
                       for c in ex.checks)
     notes = [cell_notes[i] for i in sorted(cell_notes)] + notes
+    if cut and not tampered:
+        notes.append(f"grading stopped at the time limit of {lim.learner_timeout:g} s for the whole notebook; "
+                     f"checks cut off: {', '.join(cut)}")
     if output_chars > lim.output_note_chars:
         notes.append(f"your code printed {output_chars:,} characters; printed output is discarded while grading")
     return LearnerGrade(submission.learner, ex.name, task.seed, final, tuple(notes), submission.path,
-                        time.monotonic() - t0, tuple(sandbox))
+                        time.monotonic() - t0, tuple(sandbox), tuple(cut) if not tampered else ())
