@@ -448,7 +448,7 @@ def m2_cost(kind):
 
         def routing_cost(queries, tiers, pricing):
             out = dict(base(queries, tiers, pricing))
-            if kind == "average":  # the original lesson's style: savings from an average price per request
+            if kind == "average":  # a common shortcut: savings from an average price per request
                 n_small = sum(t != "large" for t in tiers)
                 out["savings"] = n_small * out["baseline_cost"] / len(tiers)
             else:  # input tokens only

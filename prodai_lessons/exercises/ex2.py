@@ -77,7 +77,12 @@ MIN_SPEARMAN = 0.55
 
 @dataclass(frozen=True)
 class Query:
-    """One user query: its text, token counts and the offline quality of each tier's answer (0 to 1)."""
+    """One user query: its text, token counts and the offline quality of each tier's answer (0 to 1).
+
+    >>> q = Query("Why does the cache miss?", 7, 120, {"small": 0.4, "medium": 0.8, "large": 0.97})
+    >>> q, q.quality["large"]
+    (Query('Why does the cache miss?', 7+120 tokens), 0.97)
+    """
 
     text: str
     input_tokens: int
@@ -197,7 +202,14 @@ def _queries(r: np.random.Generator, n: int) -> tuple[list[Query], np.ndarray]:
 
 
 def make_queries(n: int = 300, seed: int = 0) -> list[Query]:
-    """``n`` queries like the checks use, for your own experiments (the difficulty stays hidden)."""
+    """``n`` queries like the checks use, for your own experiments (the difficulty stays hidden).
+
+    Parameters: ``n`` (how many) and ``seed``.
+
+    >>> qs = make_queries(3, seed=1)
+    >>> len(qs), sorted(qs[0].quality)
+    (3, ['large', 'medium', 'small'])
+    """
     return _queries(rng(seed, 2, 100), int(n))[0]
 
 

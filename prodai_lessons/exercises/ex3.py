@@ -37,6 +37,7 @@ calls, so a judge can tell "not evaluated" or "not reset" apart from "judged wro
 from __future__ import annotations
 
 import inspect
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -596,7 +597,11 @@ DEADLINE = 12  # steps after the degradation starts by which a rollback must hav
 @dataclass(frozen=True)
 class SimulationRun:
     """What happened in one simulated deployment: the champion after each step, the quality of the requests
-    served at each step, the controller's audit log and the versions' health at the end."""
+    served at each step, the controller's audit log and the versions' health at the end.
+
+    >>> [f.name for f in dataclasses.fields(SimulationRun)][:4]
+    ['scenario', 'deployed', 'champion', 'quality']
+    """
 
     scenario: str
     deployed: str
@@ -758,6 +763,11 @@ def simulate(namespace: Mapping[str, Any], scenario: str = "degrade", seed: int 
     incident that hits every version for a while), ``"noisy"`` (a healthy version whose quality sits
     just above the threshold), ``"dry_run"`` and ``"relapse"`` (after the rollback, the version rolled back
     to degrades too, and no healthy earlier version is left). Raises what your code raises.
+
+    >>> simulate({}, "degrade")
+    Traceback (most recent call last):
+    ...
+    prodai_lessons.exercises._core.InvalidSubmission: ModelRegistry is not defined: run the cell that defines it, then check() again
     """
     sc = _make_scenario(scenario, seed)
     return _run(namespace, _setup(sc), local_ask(_Serving(sc)), audit=True)

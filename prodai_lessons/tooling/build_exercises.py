@@ -57,7 +57,13 @@ GENERATED_NOTE = ("<!-- Generated from solutions/{name} by `prodai build-exercis
 
 
 class SolutionMarkupError(ValueError):
-    """A solution notebook whose markers cannot be turned into a learner version (names file and line)."""
+    """A solution notebook whose markers cannot be turned into a learner version (names file and line).
+
+    >>> strip_solutions("```{code-cell} ipython3\\n### BEGIN SOLUTION\\nx = 1\\n```\\n")
+    Traceback (most recent call last):
+    ...
+    prodai_lessons.tooling.build_exercises.SolutionMarkupError: <text>:2: a solution block at the top level of a cell would make the exercise notebook raise; put it inside a function or method
+    """
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,14 @@ def strip_solutions(text: str, *, source: str = "<text>", name: str | None = Non
     "generated from" comment under the notebook's title. Raises :class:`SolutionMarkupError` for an
     unclosed, nested or stray marker, a code marker outside a code cell, a line that looks like a marker
     but is not one, a block outside a function body, or a learner cell that is not valid Python.
+
+    >>> cell = "```{code-cell} ipython3\\ndef f():\\n    ### BEGIN SOLUTION\\n    return 1\\n    ### END SOLUTION\\n```\\n"
+    >>> print(strip_solutions(cell))
+    ```{code-cell} ipython3
+    def f():
+        raise NotImplementedError  # write your code here
+    ```
+    <BLANKLINE>
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str; got {type(text).__name__}")
@@ -215,7 +229,11 @@ def _check_stubs(cell: list[str], stubs: list[tuple[int, _Pos]]) -> None:
 
 
 def exercise_sources(solutions_dir: str | Path = "solutions") -> list[Path]:
-    """The solution notebooks (``*.md`` with a jupytext header) in ``solutions_dir``, sorted."""
+    """The solution notebooks (``*.md`` with a jupytext header) in ``solutions_dir``, sorted.
+
+    >>> [p.name for p in exercise_sources("solutions")][:1]  # run from the course's root folder
+    ['ex1_concept_drift.md']
+    """
     d = Path(solutions_dir)
     if not d.is_dir():
         raise FileNotFoundError(f"solutions_dir: {d} is not a directory")
@@ -239,6 +257,11 @@ def build_exercises(solutions_dir: str | Path = "solutions", exercises_dir: str 
     target, and its ``.md`` and ``.ipynb`` are written only once it ran, so a cell that fails leaves the
     previous pair as it was. With ``execute=False`` the ``.ipynb`` is written without outputs (quick; nbval
     then has nothing to compare). Returns the written paths.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> sorted(p.name for p in build_exercises("solutions", out, execute=False))[:2]
+    ['ex1_concept_drift.ipynb', 'ex1_concept_drift.md']
     """
     import jupytext
 
@@ -276,6 +299,10 @@ def stale_exercises(solutions_dir: str | Path = "solutions",
 
     Compares each ``.md`` byte for byte and the cells of each ``.ipynb`` (type and source; outputs are
     nbval's business), and reports files in ``exercises_dir`` that no solution generates.
+
+    >>> stale_exercises("solutions", "solutions")[0]  # a folder that is not the build's output
+    'solutions/ex1_concept_drift.md differs from what solutions/ex1_concept_drift.md generates (run `prodai build-exercises`)'
+
     """
     import jupytext
 
