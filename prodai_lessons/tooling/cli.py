@@ -26,6 +26,7 @@ LESSONS: tuple[tuple[str, str, str], ...] = (
     ("06_cost", "cost", "Cost control"),
     ("07_incident_response", "incidents", "Incident response"),
     ("08_observability_dashboard", "dashboard", "Observability dashboard"),
+    ("09_summary", "", "Course summary"),
 )
 
 
