@@ -12,13 +12,49 @@ arguments.
 ``PageHinkley(delta=0.02, threshold=50.0, warning=25.0, min_samples=30)``
     the Page-Hinkley test (Page 1954; river's ``PageHinkley``, mode "up") on the error indicator.
 ``diagnose_drift(ref_X, cur_X, ref_correct, cur_correct, alpha=0.01) -> "none" | "data" | "concept" | "both"``
-    did the inputs move (``ks_test`` per feature) and did the accuracy drop.
+    did the inputs move (``ks_test`` per feature, the error rate kept at ``alpha`` across the features:
+    Bonferroni) and did the accuracy drop (one-sided two-proportion z-test at ``alpha``).
 
-The streams come from a real, small model: inputs ``x ~ N(0, I)`` in two dimensions, labels from a linear
-concept with label noise, predictions from a fixed linear model fitted to the first concept. *Concept*
-drift rotates the concept (the inputs keep their distribution; the same x now has another label), abruptly
-or gradually (a growing share of new-concept samples). *Data* drift moves the inputs along the model's
-decision boundary, so their distribution changes while the accuracy does not.
+**Streams.** A real, small model: inputs ``x ~ N(0, I)`` in two dimensions, labels from a linear concept
+with label noise, predictions from a fixed linear model fitted to the first concept. *Concept* drift
+rotates the concept (the inputs keep their distribution; the same x now has another label), abruptly or
+gradually (a growing share of new-concept samples). Every stream has ``STREAM_LENGTH`` samples and label
+noise in ``LABEL_NOISE``, whatever its kind; an abrupt change comes anywhere in ``CHANGE_RANGE``, a
+gradual transition (400-800 samples) starts at 1300 or later and ends before 5200. So neither the length,
+nor the accuracy before the change, nor a fixed position says what a stream holds.
+
+**False alarms: the rule.** Each false-alarm check runs the detector on ``FALSE_ALARM_STREAMS`` = 50
+stationary streams, drawn and used as they come (no screening), and passes when it fires on at most
+``FALSE_ALARM_ALLOWED`` = 1 of them: a one-sided exact binomial test of "fires on a share p0 of streams".
+On 200,000 stationary streams from generators the checks never use (``MEASURED_FALSE_ALARMS``), the
+specified detectors at their defaults fire on 28 (window; p0 = 1.4e-4, 95% Clopper-Pearson interval
+9.3e-5 to 2.0e-4) and 1 (Page-Hinkley; p0 = 5e-6, at most 2.8e-5). A correct implementation therefore
+fails with probability P(Binomial(50, 2.0e-4) >= 2) < 5e-5 (Page-Hinkley: < 1e-6). A window detector
+that fires when the accuracy fell 5 points fires on 40.5% of the streams; at any share of 25% or more it
+passes with probability P(Binomial(50, 0.25) <= 1) < 1.1e-5 (at 40%: < 1e-9).
+
+**Detection.** The detection checks count an alarm before the change as a false alarm on that stream;
+what comes before the change is used as drawn. A stream with a change is kept only if both specified
+detectors (defaults, no restart) cross their drift level between the change and 60% of ``MAX_DELAY``
+after it (after the transition, for gradual): a condition on the detection, not on the quiet before it,
+and one that 9 of 100,000 drawn streams fail (``_detection_rates(50_000, seed=4)``: 8 of 50,000 abrupt,
+1 of 50,000 gradual), so it changes the chance of anything before the change by less than 1e-4: it
+cannot hide a false alarm. On those streams the specified window detector fired before the change on 4
+of 50,000 abrupt and 1 of 50,000 gradual ones, Page-Hinkley on none: with the upper ends of their 95%
+intervals (2.1e-4 and 1.1e-4), a correct implementation loses a detection point that way (3 abrupt and 2
+gradual streams) with probability below 1e-3.
+
+**Warnings.** On four stationary streams together, a detector may spend at most ``MAX_WARNING_SHARE`` of
+the updates in the warning state. Pooled over four streams because on a single stream a lucky reference
+window can keep the windowed z above 2.5 for a fifth of the updates or more (16 of 20,000 streams, either
+detector); pooled, the specified detectors exceeded the limit on none of 50,000 groups of four.
+
+**Diagnosis.** Ten pairs of batches (``DRIFT_CASES``), 10-20 features each: ordinary ones of each
+diagnosis, and pairs where a shortcut gets the answer wrong: a feature among many that differs at
+p < alpha by chance (uncorrected per-feature tests), a small but real shift or accuracy drop in large
+batches, and large but chance differences in small ones (any fixed threshold on a difference of means or
+of accuracies errs on one of the two), an accuracy that rose (a two-sided test). Each pair's truth is clear
+for the specified tests at the default alpha with a factor of 3 to 10 to spare.
 """
 
 from __future__ import annotations
@@ -47,18 +83,30 @@ from prodai_lessons.exercises._helpers import (
 )
 
 __all__ = ["EXERCISE", "check", "hint", "solution", "ConceptStream", "DriftBatches", "concept_stream",
-           "drift_batches", "STREAM_KINDS", "DIAGNOSES"]
+           "drift_batches", "STREAM_KINDS", "DIAGNOSES", "DRIFT_CASES", "STREAM_LENGTH"]
 
 STREAM_KINDS = ("stationary", "abrupt", "gradual")
 DIAGNOSES = ("none", "data", "concept", "both")
 _DETECTORS = ("WindowAccuracyDetector", "PageHinkley")
 
+#: Every stream, whatever its kind, has this many samples.
+STREAM_LENGTH = 6000
+#: An abrupt change comes at a sample drawn from this range; a gradual transition starts at 1300 or later
+#: and ends before 5200. Either way MAX_DELAY samples remain after it.
+CHANGE_RANGE = (1300, 5200)
+#: Label noise of every stream (the model's accuracy is 1 - noise before any change), whatever its kind.
+LABEL_NOISE = (0.04, 0.2)
 #: Detection must come within this many samples of the change (abrupt), or of the end of the transition
-#: (gradual). The streams are screened (:func:`_clear_cut`) so that the specified detectors, at their default
-#: settings, detect within 60% of it; typical delays are about 100 (windows) and 200 (Page-Hinkley) samples.
+#: (gradual). Typical delays after an abrupt change, at the default settings: about 120 (window) and 180
+#: (Page-Hinkley) samples.
 MAX_DELAY = {"abrupt": 800, "gradual": 800}
-#: At most this share of a stationary stream may be spent in the warning state.
+#: At most this share of the updates of the warnings check's four stationary streams (together) may be spent
+#: in the warning state.
 MAX_WARNING_SHARE = 0.2
+#: The false-alarm rule: each detector runs on this many (unscreened) stationary streams ...
+FALSE_ALARM_STREAMS = 50
+#: ... and passes when it fires on at most this many of them (see the module docstring).
+FALSE_ALARM_ALLOWED = 1
 
 
 # ------------------------------------------------------------------------------------------- streams
@@ -71,6 +119,10 @@ class ConceptStream:
     ``change_point``: first sample of the new concept (None for a stationary stream); ``width``: length of
     the transition (0 for abrupt: every sample from ``change_point`` on follows the new concept; for
     gradual, the share of new-concept samples grows linearly over ``width`` samples).
+
+    >>> s = concept_stream("abrupt", seed=0)
+    >>> s.kind, len(s.correct), s.change_point
+    ('abrupt', 6000, 2898)
     """
 
     kind: str
@@ -95,34 +147,49 @@ class ConceptStream:
         return float(part.mean())
 
 
-def _concept(angle: float) -> np.ndarray:
-    return np.array([math.cos(angle), math.sin(angle)])
+def _concept(angle: Any) -> np.ndarray:
+    """Unit vector(s) at ``angle``: shape (2,) for a number, (k, 2) for k angles."""
+    angle = np.asarray(angle, dtype=float)
+    return np.stack([np.cos(angle), np.sin(angle)], axis=-1)
 
 
-def _make_stream(kind: str, r: np.random.Generator) -> ConceptStream:
-    a = float(r.uniform(0, 2 * math.pi))
-    w0 = _concept(a)
+def _make_streams(kind: str, r: np.random.Generator, count: int) -> list[ConceptStream]:
+    """``count`` streams of one kind, drawn together (one array operation per step, not one per stream)."""
+    n = STREAM_LENGTH
+    a = r.uniform(0, 2 * math.pi, count)
+    eps = r.uniform(*LABEL_NOISE, count)
     if kind == "stationary":
-        n, eps, theta, t0, width = 4000, float(r.uniform(0.04, 0.2)), 0.0, None, 0
+        theta = np.zeros(count)
+        t0 = np.full(count, -1)
+        width = np.zeros(count, dtype=int)
     else:
-        n = 3000 if kind == "abrupt" else 3600
-        eps = float(r.uniform(0.04, 0.15))
-        theta = float(r.uniform(0.25, 0.45)) * math.pi * float(r.choice([-1, 1]))
-        t0 = int(r.integers(1300, 1800)) if kind == "abrupt" else int(r.integers(1300, 1700))
-        width = 0 if kind == "abrupt" else int(r.integers(400, 800))
-    X = r.normal(size=(n, 2))
-    w1 = _concept(a + theta)
-    if t0 is None:
-        new = np.zeros(n, dtype=bool)
-    elif width == 0:
-        new = np.arange(n) >= t0
+        theta = r.uniform(0.3, 0.5, count) * math.pi * r.choice([-1.0, 1.0], count)
+        if kind == "abrupt":
+            width = np.zeros(count, dtype=int)
+            t0 = r.integers(*CHANGE_RANGE, count)
+        else:
+            width = r.integers(400, 800, count)
+            t0 = r.integers(CHANGE_RANGE[0], CHANGE_RANGE[1] - width)
+    X = r.normal(size=(count, n, 2))
+    steps = np.arange(n)
+    if kind == "stationary":
+        new = np.zeros((count, n), dtype=bool)
+    elif kind == "abrupt":
+        new = steps >= t0[:, None]
     else:
-        new = r.random(n) < np.clip((np.arange(n) - t0 + 1) / width, 0.0, 1.0)
-    y = np.where(new, X @ w1 > 0, X @ w0 > 0) ^ (r.random(n) < eps)
-    correct = (X @ w0 > 0) == y
-    for a in (X, y, correct):
-        a.setflags(write=False)
-    return ConceptStream(kind, X, y, correct, t0, width, eps, theta)
+        new = r.random((count, n)) < np.clip((steps - t0[:, None] + 1) / width[:, None], 0.0, 1.0)
+    old_side = np.einsum("knj,kj->kn", X, _concept(a)) > 0  # the model's prediction (it learned concept 0)
+    new_side = np.einsum("knj,kj->kn", X, _concept(a + theta)) > 0
+    y = np.where(new, new_side, old_side) ^ (r.random((count, n)) < eps[:, None])
+    correct = old_side == y
+    out = []
+    for k in range(count):
+        arrays = [np.ascontiguousarray(v[k]) for v in (X, y, correct)]
+        for v in arrays:
+            v.setflags(write=False)
+        out.append(ConceptStream(kind, *arrays, None if t0[k] < 0 else int(t0[k]), int(width[k]),
+                                 float(eps[k]), float(theta[k])))
+    return out
 
 
 #: The detectors' default settings (the stubs' defaults), used to screen the generated streams.
@@ -131,145 +198,147 @@ PH_DEFAULTS = {"delta": 0.02, "threshold": 50.0, "warning": 25.0, "min_samples":
 
 
 def _window_z(correct: np.ndarray) -> np.ndarray:
-    """z statistic of the windowed detector (defaults, no reset) at every update; 0 before it is ready."""
+    """z statistic of the windowed detector (defaults, no reset) at every update; 0 before it is ready.
+
+    ``correct`` is one stream (1-D) or several of the same length (one per row)."""
     R, W = WINDOW_DEFAULTS["reference"], WINDOW_DEFAULTS["window"]
-    c = correct.astype(float)
-    z = np.zeros(len(c))
-    if len(c) < R + W:
+    c = np.asarray(correct, dtype=float)
+    z = np.zeros(c.shape)
+    if c.shape[-1] < R + W:
         return z
-    ref = c[:R].sum()
-    cs = np.concatenate([[0.0], np.cumsum(c[R:])])
-    recent = cs[W:] - cs[:-W]  # recent window ending at update R + W - 1 + k
+    ref = c[..., :R].sum(axis=-1, keepdims=True)
+    cs = np.cumsum(c[..., R:], axis=-1)
+    cs = np.concatenate([np.zeros(cs.shape[:-1] + (1,)), cs], axis=-1)
+    recent = cs[..., W:] - cs[..., :-W]  # recent window ending at update R + W - 1 + k
     pooled = (ref + recent) / (R + W)
     se = np.sqrt(pooled * (1 - pooled) * (1 / R + 1 / W))
     with np.errstate(divide="ignore", invalid="ignore"):
-        z[R + W - 1:] = np.where(se > 0, (ref / R - recent / W) / se, 0.0)
+        z[..., R + W - 1:] = np.where(se > 0, (ref / R - recent / W) / se, 0.0)
     return z
 
 
 def _ph_stat(correct: np.ndarray) -> np.ndarray:
-    """Page-Hinkley statistic m_t - min m (defaults, no reset) at every update; 0 before min_samples."""
-    e = (~correct).astype(float)
-    t = np.arange(1, len(e) + 1)
-    m = np.cumsum(e - np.cumsum(e) / t - PH_DEFAULTS["delta"])
-    ph = m - np.minimum.accumulate(m)
-    ph[:PH_DEFAULTS["min_samples"] - 1] = 0.0
+    """Page-Hinkley statistic m_t - min m (defaults, no reset) at every update; 0 before min_samples.
+
+    ``correct`` is one stream (1-D) or several of the same length (one per row)."""
+    e = 1.0 - np.asarray(correct, dtype=float)
+    t = np.arange(1, e.shape[-1] + 1)
+    m = np.cumsum(e - np.cumsum(e, axis=-1) / t - PH_DEFAULTS["delta"], axis=-1)
+    ph = m - np.minimum.accumulate(m, axis=-1)
+    ph[..., :PH_DEFAULTS["min_samples"] - 1] = 0.0
     return ph
 
 
-def _clear_cut(s: ConceptStream) -> bool:
-    """Keep a stream only if the specified detectors (default settings) read it unambiguously.
+def _detectable(streams: list[ConceptStream]) -> np.ndarray:
+    """For each stream with a change: do both specified detectors (default settings, no restart) cross
+    their drift level between the change and 60% of the allowed delay after it (after the transition)?
 
-    Before the change (the whole stream if stationary) neither statistic comes within a margin of its
-    drift level (window z < 4 for a level of 5; Page-Hinkley < 40 for 50) and warnings stay rare; after it,
-    both detect well inside the allowed delay. So an implementation of the contract passes on every seed,
-    and one that does not, fails for what it does wrong, not for bad luck.
+    Only the crossing after the change is asked for; what happens before it is left as drawn.
     """
-    z, ph = _window_z(s.correct), _ph_stat(s.correct)
-    end = len(z) if s.change_point is None else s.change_point
-    if z[:end].max() >= WINDOW_DEFAULTS["z_drift"] - 1 or ph[:end].max() >= 0.8 * PH_DEFAULTS["threshold"]:
-        return False
-    warn_share = max((z[:end] > WINDOW_DEFAULTS["z_warning"]).mean(), (ph[:end] > PH_DEFAULTS["warning"]).mean())
-    if warn_share > MAX_WARNING_SHARE / 2:
-        return False
-    if s.change_point is None:
-        return True
-    limit = s.change_point + s.width + int(0.6 * MAX_DELAY[s.kind])
-    return bool((z[end:limit] > WINDOW_DEFAULTS["z_drift"]).any() and (ph[end:limit] > PH_DEFAULTS["threshold"]).any())
+    C = np.stack([s.correct for s in streams])
+    t0 = np.array([s.change_point for s in streams])[:, None]
+    limit = t0 + np.array([s.width + int(0.6 * MAX_DELAY[s.kind]) for s in streams])[:, None]
+    steps = np.arange(C.shape[1])
+    after = (steps >= t0) & (steps < limit)
+    window = ((_window_z(C) > WINDOW_DEFAULTS["z_drift"]) & after).any(axis=1)
+    ph = ((_ph_stat(C) > PH_DEFAULTS["threshold"]) & after).any(axis=1)
+    return window & ph
 
 
-def _clear_stream(kind: str, r: np.random.Generator) -> ConceptStream:
-    while True:
-        s = _make_stream(kind, r)
-        if _clear_cut(s):
-            return s
+def _draw_streams(kind: str, r: np.random.Generator, count: int) -> list[ConceptStream]:
+    """``count`` streams of ``kind``. Stationary streams are kept as drawn; a stream with a change is kept
+    if :func:`_detectable` (about 1 in 10,000 is drawn again), so a correct detector finds every change
+    in time."""
+    if kind == "stationary":
+        return _make_streams(kind, r, count)
+    kept: list[ConceptStream] = []
+    while len(kept) < count:
+        batch = _make_streams(kind, r, count - len(kept))
+        kept += [s for s, ok in zip(batch, _detectable(batch)) if ok]
+    return kept
 
 
 def concept_stream(kind: str = "abrupt", seed: int = 0) -> ConceptStream:
-    """A stream like the ones the checks use (``kind`` in ``STREAM_KINDS``), for your own experiments."""
+    """A stream like the ones the checks use (``kind`` in ``STREAM_KINDS``), for your own experiments:
+    a stationary stream as drawn; a stream with a change drawn again in the rare case (a few in 100,000)
+    where the specified detectors would not detect it in time.
+
+    >>> concept_stream("abrupt", seed=0)
+    ConceptStream(abrupt, n=6000, change at 2898, width 0, accuracy before/after 0.900/0.517)
+    """
     if kind not in STREAM_KINDS:
         raise ValueError(f"kind must be one of {', '.join(map(repr, STREAM_KINDS))}; got {kind!r}")
-    return _clear_stream(kind, rng(seed, 1, 100 + STREAM_KINDS.index(kind)))
+    return _draw_streams(kind, rng(seed, 1, 100 + STREAM_KINDS.index(kind)), 1)[0]
 
 
-@dataclass(frozen=True, repr=False)
-class DriftBatches:
-    """A reference batch and a current batch: inputs and whether the model was right on each row.
-
-    ``inputs_moved`` and ``accuracy_dropped`` say what was done to the current batch (the truth).
-    """
-
-    ref_X: np.ndarray
-    cur_X: np.ndarray
-    ref_correct: np.ndarray
-    cur_correct: np.ndarray
-    inputs_moved: bool
-    accuracy_dropped: bool
-
-    @property
-    def truth(self) -> str:
-        return DIAGNOSES[int(self.inputs_moved) + 2 * int(self.accuracy_dropped)]
-
-    def __repr__(self) -> str:
-        return (f"DriftBatches(ref {len(self.ref_correct)} rows, current {len(self.cur_correct)} rows, "
-                f"accuracy {self.ref_correct.mean():.3f} -> {self.cur_correct.mean():.3f})")
-
-
-def _batches(r: np.random.Generator, moved: bool, dropped: bool) -> DriftBatches:
-    a = float(r.uniform(0, 2 * math.pi))
-    w0, along = _concept(a), _concept(a + math.pi / 2)  # `along` lies on the decision boundary
-    eps = float(r.uniform(0.04, 0.12))
-    n_ref, n_cur = int(r.integers(1200, 2000)), int(r.integers(1200, 2000))
-    Xr = r.normal(size=(n_ref, 2))
-    Xc = r.normal(size=(n_cur, 2))
-    if moved:
-        Xc = Xc + float(r.uniform(0.5, 1.0)) * float(r.choice([-1, 1])) * along
-    theta = float(r.uniform(0.25, 0.45)) * math.pi * float(r.choice([-1, 1])) if dropped else 0.0
-    yr = (Xr @ w0 > 0) ^ (r.random(n_ref) < eps)
-    yc = (Xc @ _concept(a + theta) > 0) ^ (r.random(n_cur) < eps)
-    return DriftBatches(Xr, Xc, (Xr @ w0 > 0) == yr, (Xc @ w0 > 0) == yc, moved, dropped)
+def _false_alarm_rates(n_streams: int, seed: int = 0, batch: int = 1000) -> dict[str, int]:
+    """Count, on ``n_streams`` stationary streams drawn as the checks draw them (from generators the checks
+    never use), the streams on which each specified detector (default settings) fires: ``window``,
+    ``ph``; the window detector with a drift level of 4 instead of 5: ``window_z4``; a detector firing when
+    the accuracy of the last 300 fell more than 5 points below that of the first 1,000: ``five_points``;
+    and the groups of four streams (as the warnings check uses) on which a detector spends more than
+    ``MAX_WARNING_SHARE`` of the updates in the warning state: ``warning_groups``. Vectorised (about 3 s
+    per 1,000 streams); ``MEASURED_FALSE_ALARMS`` holds ``_false_alarm_rates(200_000)``."""
+    R, W = WINDOW_DEFAULTS["reference"], WINDOW_DEFAULTS["window"]
+    group = _CHECK_STREAMS["warn_stationary"][1]
+    batch -= batch % group
+    counts = dict.fromkeys(("streams", "window", "window_z4", "ph", "five_points", "warning_groups"), 0)
+    for b in range(0, n_streams, batch):
+        size = min(batch, n_streams - b)
+        C = np.stack([s.correct for s in _make_streams("stationary", rng(seed, 9, b), size)])
+        z, ph = _window_z(C), _ph_stat(C)
+        cs = np.cumsum(C[:, R:], axis=1, dtype=float)
+        recent = (cs[:, W - 1:] - np.concatenate([np.zeros((size, 1)), cs[:, :-W]], axis=1)) / W
+        fall = C[:, :R].mean(axis=1, keepdims=True) - recent
+        counts["streams"] += size
+        counts["window"] += int((z.max(axis=1) > WINDOW_DEFAULTS["z_drift"]).sum())
+        counts["window_z4"] += int((z.max(axis=1) > 4.0).sum())
+        counts["ph"] += int((ph.max(axis=1) > PH_DEFAULTS["threshold"]).sum())
+        counts["five_points"] += int((fall.max(axis=1) > 0.05).sum())
+        whole = size - size % group
+        share = [(stat[:whole] > level).reshape(-1, group * STREAM_LENGTH).mean(axis=1)
+                 for stat, level in ((z, WINDOW_DEFAULTS["z_warning"]), (ph, PH_DEFAULTS["warning"]))]
+        counts["warning_groups"] += int((np.maximum(*share) > MAX_WARNING_SHARE).sum())
+    return counts
 
 
-def _batches_clear(b: DriftBatches) -> bool:
-    """Keep only batches whose truth is unmistakable at any alpha in [1e-6, 0.05]: no borderline sample."""
-    from prodai_lessons.drift import ks_test
-
-    p = min(ks_test(b.ref_X[:, j], b.cur_X[:, j], method="asymp").p_value for j in range(2))
-    n1, n2 = len(b.ref_correct), len(b.cur_correct)
-    a1, a2 = b.ref_correct.mean(), b.cur_correct.mean()
-    pool = (a1 * n1 + a2 * n2) / (n1 + n2)
-    z = (a1 - a2) / math.sqrt(pool * (1 - pool) * (1 / n1 + 1 / n2))
-    inputs_ok = p < 1e-9 if b.inputs_moved else p > 0.2
-    acc_ok = z > 7 if b.accuracy_dropped else -1.5 < z < 1.0
-    return inputs_ok and acc_ok
-
-
-def drift_batches(truth: str = "concept", seed: int = 0) -> DriftBatches:
-    """A reference/current pair like the checks use; ``truth`` in ``DIAGNOSES``."""
-    if truth not in DIAGNOSES:
-        raise ValueError(f"truth must be one of {', '.join(map(repr, DIAGNOSES))}; got {truth!r}")
-    k = DIAGNOSES.index(truth)
-    r = rng(seed, 1, 200 + k)
-    while True:
-        b = _batches(r, bool(k % 2), bool(k // 2))
-        if _batches_clear(b):
-            return b
-
-
-@lru_cache(maxsize=32)
-def _diagnose_scenarios(seed: int) -> list[DriftBatches]:
-    """Eight batches, two of each kind, in a random order."""
-    r = rng(seed, 1, 5)
-    truths = [DIAGNOSES[int(k)] for k in r.permutation([0, 0, 1, 1, 2, 2, 3, 3])]
-    out = []
-    for t in truths:
-        k = DIAGNOSES.index(t)
-        while True:
-            b = _batches(r, bool(k % 2), bool(k // 2))
-            if _batches_clear(b):
-                out.append(b)
-                break
+def _detection_rates(n_streams: int, seed: int = 0, batch: int = 1000) -> dict[str, dict[str, int]]:
+    """For each kind with a change, on ``n_streams`` streams drawn as the checks draw them before the screen
+    (from generators the checks never use): how many the screen (:func:`_detectable`) would draw again,
+    and on how many each specified detector (default settings) fires before the change. The figures in
+    the module docstring come from ``_detection_rates(50_000, seed=4)``."""
+    out = {}
+    for k, kind in enumerate(("abrupt", "gradual")):
+        counts = dict.fromkeys(("streams", "redrawn", "window_before", "ph_before"), 0)
+        for b in range(0, n_streams, batch):
+            streams = _make_streams(kind, rng(seed, 8, k, b), min(batch, n_streams - b))
+            C = np.stack([s.correct for s in streams])
+            before = np.arange(STREAM_LENGTH) < np.array([s.change_point for s in streams])[:, None]
+            counts["streams"] += len(streams)
+            counts["redrawn"] += int((~_detectable(streams)).sum())
+            for name, stat, level in (("window_before", _window_z, WINDOW_DEFAULTS["z_drift"]),
+                                      ("ph_before", _ph_stat, PH_DEFAULTS["threshold"])):
+                counts[name] += int(((stat(C) > level) & before).any(axis=1).sum())
+        out[kind] = counts
     return out
+
+
+#: ``_false_alarm_rates(200_000)``: of 200,000 stationary streams, how many made each detector fire.
+MEASURED_FALSE_ALARMS = {"streams": 200_000, "window": 28, "window_z4": 1612, "ph": 1, "five_points": 81026,
+                         "warning_groups": 0}
+
+
+def _clopper_pearson_upper(k: int, n: int, level: float = 0.95) -> float:
+    """Upper end of the two-sided Clopper-Pearson interval for a rate seen ``k`` times in ``n`` (bisection
+    on the binomial cumulative probability, summed in logs)."""
+    def cdf(p: float) -> float:
+        return sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                            + i * math.log(p) + (n - i) * math.log1p(-p)) for i in range(k + 1))
+    lo, hi = k / n, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) > (1 - level) / 2 else (lo, mid)
+    return hi
 
 
 # ---------------------------------------------------------------------------------------- detectors
@@ -277,16 +346,17 @@ def _diagnose_scenarios(seed: int) -> list[DriftBatches]:
 _CHECK_STREAMS = {  # check -> (kind, number of streams, key)
     "abrupt": ("abrupt", 3, 11),
     "gradual": ("gradual", 2, 12),
-    "stationary": ("stationary", 3, 13),
+    "stationary": ("stationary", FALSE_ALARM_STREAMS, 13),
     "warn_abrupt": ("abrupt", 2, 14),
-    "warn_stationary": ("stationary", 2, 15),
+    "warn_stationary": ("stationary", 4, 15),
 }
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _streams(seed: int, which: str) -> list[ConceptStream]:
+    """The streams of one group of checks (``which`` in ``_CHECK_STREAMS``) for ``seed``."""
     kind, n, key = _CHECK_STREAMS[which]
-    return [_clear_stream(kind, rng(seed, 1, key, k)) for k in range(n)]
+    return _draw_streams(kind, rng(seed, 1, key), n)
 
 
 def _detector_factory(ns: Mapping[str, Any], name: str):
@@ -364,7 +434,7 @@ def _read_runs(data: Any, name: str, n: int, length: int) -> list[dict]:
 def _detection_judge(detector: str, which: str):
     def judge(data: Any, seed: int, score: Score) -> CheckResult:
         streams = _streams(seed, which)
-        runs = _read_runs(data, detector, len(streams), len(streams[0].correct))
+        runs = _read_runs(data, detector, len(streams), STREAM_LENGTH)
         problems, delays = [], []
         for k, (s, run) in enumerate(zip(streams, runs), start=1):
             fires = run["fires"]
@@ -392,15 +462,21 @@ def _detection_judge(detector: str, which: str):
 
 
 def _false_alarm_judge(detector: str):
+    """Pass when the detector fires on at most ``FALSE_ALARM_ALLOWED`` of the ``FALSE_ALARM_STREAMS``
+    stationary streams (a one-sided binomial test on the share of streams with an alarm; see the module
+    docstring for its error rates)."""
     def judge(data: Any, seed: int, score: Score) -> CheckResult:
         streams = _streams(seed, "stationary")
-        runs = _read_runs(data, detector, len(streams), len(streams[0].correct))
-        alarms = [len(r["fires"]) for r in runs]
-        if not any(alarms):
-            return score(1.0, f"no alarm on {len(streams)} stationary streams")
-        bad = [f"stream {k}: {a} false alarm(s)" for k, a in enumerate(alarms, start=1) if a]
-        return score(alarms.count(0) / len(streams) * 0.5,
-                     "; ".join(bad) + " on streams whose concept never changes")
+        runs = _read_runs(data, detector, len(streams), STREAM_LENGTH)
+        alarmed = sum(1 for r in runs if r["fires"])
+        n = len(streams)
+        if alarmed <= FALSE_ALARM_ALLOWED:
+            return score(1.0, f"{alarmed} of {n} stationary streams with an alarm (at most "
+                              f"{FALSE_ALARM_ALLOWED} allowed)")
+        total = sum(len(r["fires"]) for r in runs)
+        return score(0.0, f"false alarms on {alarmed} of {n} stationary streams ({total} in all; at most "
+                          f"{FALSE_ALARM_ALLOWED} of {n} streams allowed): it fires on noise, on streams whose "
+                          "concept never changes")
     return judge
 
 
@@ -410,7 +486,7 @@ def _judge_warnings(data: Any, seed: int, score: Score) -> CheckResult:
     problems = []
     abrupt, stationary = _streams(seed, "warn_abrupt"), _streams(seed, "warn_stationary")
     for det in _DETECTORS:
-        runs = _read_runs(data["abrupt"], det, len(abrupt), len(abrupt[0].correct))
+        runs = _read_runs(data["abrupt"], det, len(abrupt), STREAM_LENGTH)
         for k, run in enumerate(runs, start=1):
             fires, warns = run["fires"], run["warnings"]
             first = next((i for i in fires if i >= abrupt[k - 1].change_point), None)
@@ -424,10 +500,11 @@ def _judge_warnings(data: Any, seed: int, score: Score) -> CheckResult:
             if first in warns:
                 problems.append(f"{det}: warning_detected is True at the update where drift_detected is")
                 break
-        runs = _read_runs(data["stationary"], det, len(stationary), len(stationary[0].correct))
-        share = max(len(r["warnings"]) / len(s.correct) for r, s in zip(runs, stationary))
+        runs = _read_runs(data["stationary"], det, len(stationary), STREAM_LENGTH)
+        share = sum(len(r["warnings"]) for r in runs) / (len(stationary) * STREAM_LENGTH)
         if share > MAX_WARNING_SHARE:
-            problems.append(f"{det}: in the warning state on {share:.0%} of a stationary stream")
+            problems.append(f"{det}: in the warning state on {share:.0%} of the updates of "
+                            f"{len(stationary)} stationary streams")
     if not problems:
         return score(1.0, "")
     return score(0.0, "; ".join(problems))
@@ -440,6 +517,190 @@ def _collect_warnings(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- diagnosis
+
+#: The ``alpha`` the diagnosis check leaves at its default (``diagnose_drift``'s default).
+DIAGNOSE_ALPHA = 0.01
+#: The kinds of batch pairs the diagnosis check uses, with the diagnoses each can have:
+#: "ordinary": 1,200-2,000 rows a batch, clear effects (any diagnosis);
+#: "many_features": inputs unmoved, but one of 12-20 features differs at p < alpha by chance;
+#: "small_shift": one feature moved slightly, in 10,000-12,000 rows a batch (a real input shift);
+#: "small_batch": 120-200 rows: large differences of means and of accuracies, all chance;
+#: "small_drop": the accuracy fell 1-3 points, in 10,000-12,000 rows a batch (a real drop);
+#: "accuracy_rose": the accuracy rose clearly (it did not drop).
+DRIFT_CASES = {
+    "ordinary": DIAGNOSES,
+    "many_features": ("none", "concept"),
+    "small_shift": ("data",),
+    "small_batch": ("none",),
+    "small_drop": ("concept",),
+    "accuracy_rose": ("none", "data"),
+}
+
+
+@dataclass(frozen=True, repr=False)
+class DriftBatches:
+    """A reference batch and a current batch: inputs and whether the model was right on each row.
+
+    ``inputs_moved`` and ``accuracy_dropped`` say what was done to the current batch (the truth);
+    ``case`` is the kind of pair (a key of ``DRIFT_CASES``).
+
+    >>> b = drift_batches("concept", seed=0)
+    >>> b.truth, b.ref_X.shape[1]
+    ('concept', 14)
+    """
+
+    ref_X: np.ndarray
+    cur_X: np.ndarray
+    ref_correct: np.ndarray
+    cur_correct: np.ndarray
+    inputs_moved: bool
+    accuracy_dropped: bool
+    case: str = "ordinary"
+
+    @property
+    def truth(self) -> str:
+        return DIAGNOSES[int(self.inputs_moved) + 2 * int(self.accuracy_dropped)]
+
+    @property
+    def n_features(self) -> int:
+        return int(self.ref_X.shape[1])
+
+    def __repr__(self) -> str:
+        return (f"DriftBatches({self.case}, {self.n_features} features, ref {len(self.ref_correct)} rows, "
+                f"current {len(self.cur_correct)} rows, accuracy {self.ref_correct.mean():.3f} -> "
+                f"{self.cur_correct.mean():.3f})")
+
+
+def _largest_gap_p(ref_X: np.ndarray, cur_X: np.ndarray) -> tuple[float, float]:
+    """The smallest per-feature KS p-value (``ks_test``, asymptotic) and the largest |difference of means|.
+
+    All features have the same sample sizes, so the smallest p-value is the one of the largest KS gap:
+    the gaps are computed for every feature at once, the p-value for that feature only."""
+    from prodai_lessons.drift import ks_test
+
+    n, m = len(ref_X), len(cur_X)
+    order = np.argsort(np.concatenate([ref_X, cur_X]), axis=0)
+    steps = np.concatenate([np.full(n, 1.0 / n), np.full(m, -1.0 / m)])
+    gaps = np.abs(np.cumsum(steps[order], axis=0)).max(axis=0)
+    j = int(np.argmax(gaps))
+    p = ks_test(ref_X[:, j], cur_X[:, j], method="asymp").p_value
+    return float(p), float(np.abs(ref_X.mean(axis=0) - cur_X.mean(axis=0)).max())
+
+
+def _drop_z(ref_correct: np.ndarray, cur_correct: np.ndarray) -> tuple[float, float]:
+    """Pooled two-proportion z statistic of "the accuracy dropped" and the observed drop."""
+    n1, n2 = len(ref_correct), len(cur_correct)
+    a1, a2 = float(ref_correct.mean()), float(cur_correct.mean())
+    pool = (a1 * n1 + a2 * n2) / (n1 + n2)
+    se = math.sqrt(pool * (1 - pool) * (1 / n1 + 1 / n2))
+    return (a1 - a2) / se if se > 0 else 0.0, a1 - a2
+
+
+def _inputs_clear(case: str, moved: bool, ref_X: np.ndarray, cur_X: np.ndarray) -> bool:
+    """Is "did the inputs move" clear at ``DIAGNOSE_ALPHA`` for a test that controls the error across the
+    d features (alpha / d), with a factor of 10 (moved) or 3 (not moved) to spare? And does the pair show
+    what its case is for?"""
+    alpha, d = DIAGNOSE_ALPHA, ref_X.shape[1]
+    p, mean_gap = _largest_gap_p(ref_X, cur_X)
+    if moved:
+        return p < alpha / d / 10 and (case != "small_shift" or mean_gap < 0.15)
+    if case == "many_features":
+        return 3 * alpha / d <= p <= 0.7 * alpha
+    return p >= 3 * alpha / d and (case != "small_batch" or mean_gap > 0.3)
+
+
+def _accuracy_clear(case: str, dropped: bool, ref_correct: np.ndarray, cur_correct: np.ndarray) -> bool:
+    """Is "did the accuracy drop" clear for a one-sided test at ``DIAGNOSE_ALPHA`` (p < alpha / 10 for a
+    drop, p > 3 alpha otherwise)? And does the pair show what its case is for?"""
+    z, drop = _drop_z(ref_correct, cur_correct)
+    if dropped:
+        return z > 3.09 and (case != "small_drop" or drop < 0.03)  # normal_sf(3.09) = alpha / 10
+    if case == "accuracy_rose":
+        return z < -3.09
+    if case == "small_batch":
+        return drop > 0.06 and z < 1.88  # normal_sf(1.88) = 3 alpha
+    return -1.88 < z < 1.88
+
+
+def _make_batches(r: np.random.Generator, case: str, truth: str) -> DriftBatches:
+    """One pair of batches of ``case`` with ``truth``, drawn until its truth is clear (see the two
+    ``_clear`` functions): a linear model on d standard normal features, labels from a linear concept
+    with label noise; the concept rotates when the accuracy drops, features shift or spread when the
+    inputs move."""
+    moved, dropped = truth in ("data", "both"), truth in ("concept", "both")
+    rows = {"small_shift": (10000, 12001), "small_drop": (10000, 12001), "small_batch": (120, 201)}
+    while True:
+        d = int(r.integers(12 if case == "many_features" else 10, 21))
+        n_ref, n_cur = (int(v) for v in r.integers(*rows.get(case, (1200, 2001)), 2))
+        ref_X, cur_X = r.normal(size=(n_ref, d)), r.normal(size=(n_cur, d))
+        if moved:
+            for j in r.choice(d, size=1 if case == "small_shift" else int(r.integers(1, 3)), replace=False):
+                if case == "small_shift":
+                    cur_X[:, j] += r.uniform(0.09, 0.12) * r.choice([-1.0, 1.0])
+                elif r.random() < 0.5:
+                    cur_X[:, j] += r.uniform(0.3, 0.6) * r.choice([-1.0, 1.0])
+                else:
+                    cur_X[:, j] *= r.uniform(1.4, 1.8)
+        if not _inputs_clear(case, moved, ref_X, cur_X):
+            continue
+        w0 = r.normal(size=d)
+        w0 /= np.linalg.norm(w0)
+        u = r.normal(size=d)
+        u -= (u @ w0) * w0
+        u /= np.linalg.norm(u)
+        model_ref, model_cur = ref_X @ w0 > 0, cur_X @ w0 > 0
+        for _ in range(50):  # labels for these inputs
+            if case == "small_batch":
+                eps_ref = eps_cur = float(r.uniform(0.15, 0.25))
+            elif case == "small_drop":
+                eps_ref = eps_cur = float(r.uniform(0.04, 0.08))
+            elif case == "accuracy_rose":
+                eps_ref = float(r.uniform(0.1, 0.15))
+                eps_cur = eps_ref - float(r.uniform(0.05, 0.08))
+            else:
+                eps_ref = eps_cur = float(r.uniform(0.04, 0.12))
+            if not dropped:
+                theta = 0.0
+            elif case == "small_drop":  # the drop is about theta / pi * (1 - 2 eps)
+                theta = math.pi * float(r.uniform(0.012, 0.022)) / (1 - 2 * eps_cur)
+            else:
+                theta = float(r.uniform(0.25, 0.45)) * math.pi
+            w1 = math.cos(theta) * w0 + math.sin(theta) * u
+            y_ref = model_ref ^ (r.random(n_ref) < eps_ref)
+            y_cur = (cur_X @ w1 > 0) ^ (r.random(n_cur) < eps_cur)
+            ref_correct, cur_correct = model_ref == y_ref, model_cur == y_cur
+            if _accuracy_clear(case, dropped, ref_correct, cur_correct):
+                for v in (ref_X, cur_X, ref_correct, cur_correct):
+                    v.setflags(write=False)
+                return DriftBatches(ref_X, cur_X, ref_correct, cur_correct, moved, dropped, case)
+
+
+def drift_batches(truth: str = "concept", seed: int = 0, case: str = "ordinary") -> DriftBatches:
+    """A reference/current pair like the checks use: ``truth`` in ``DIAGNOSES``, ``case`` in
+    ``DRIFT_CASES`` (each case allows the diagnoses listed there).
+
+    >>> drift_batches("concept", seed=0)
+    DriftBatches(ordinary, 14 features, ref 1474 rows, current 1795 rows, accuracy 0.919 -> 0.690)
+    """
+    if case not in DRIFT_CASES:
+        raise ValueError(f"case must be one of {', '.join(map(repr, DRIFT_CASES))}; got {case!r}")
+    if truth not in DRIFT_CASES[case]:
+        raise ValueError(f"truth must be one of {', '.join(map(repr, DRIFT_CASES[case]))} for case {case!r}; "
+                         f"got {truth!r}")
+    k = 6 * list(DRIFT_CASES).index(case) + DIAGNOSES.index(truth)
+    return _make_batches(rng(seed, 1, 200 + k), case, truth)
+
+
+@lru_cache(maxsize=8)
+def _diagnose_scenarios(seed: int) -> list[DriftBatches]:
+    """Ten pairs in a random order: one ordinary pair of each diagnosis, two "many_features" pairs and one
+    of each other case, their diagnosis drawn from those the case allows."""
+    r = rng(seed, 1, 5)
+    plan = [("ordinary", t) for t in DIAGNOSES] + [
+        (case, DRIFT_CASES[case][int(r.integers(len(DRIFT_CASES[case])))])
+        for case in ("many_features", "many_features", "small_shift", "small_batch", "small_drop",
+                     "accuracy_rose")]
+    return [_make_batches(r, *plan[int(i)]) for i in r.permutation(len(plan))]
 
 
 def _diagnose_inputs(seed: int) -> dict:
@@ -458,32 +719,54 @@ def _collect_diagnose(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
     return {"answers": answers}
 
 
+def _why(b: DriftBatches, said_moved: bool, said_dropped: bool) -> list[tuple[str, str]]:
+    """What is wrong with an answer, as (what was reported, what the pair shows) pairs."""
+    rows = f"{len(b.ref_correct):,} and {len(b.cur_correct):,} rows"
+    out = []
+    if said_moved and not b.inputs_moved:
+        out.append(("an input shift where the inputs kept their distribution", {
+            "many_features": f"{b.n_features} features, none moved: one differing at p < alpha is what "
+                             f"chance gives when {b.n_features} are tested",
+            "small_batch": f"{rows}: their differences of means are chance"}.get(b.case, "")))
+    if not said_moved and b.inputs_moved:
+        out.append(("no input shift where the inputs moved",
+                    f"a small shift of one feature, but over {rows}" if b.case == "small_shift" else ""))
+    if said_dropped and not b.accuracy_dropped:
+        if b.case == "accuracy_rose":
+            out.append(("an accuracy drop where the accuracy rose", ""))
+        else:
+            out.append(("an accuracy drop where the accuracy held",
+                        f"{rows}: a drop of {100 * (b.ref_correct.mean() - b.cur_correct.mean()):.0f} points "
+                        "is chance there" if b.case == "small_batch" else ""))
+    if not said_dropped and b.accuracy_dropped:
+        out.append(("no accuracy drop where the accuracy fell",
+                    f"by a few points, but over {rows}" if b.case == "small_drop" else ""))
+    return out
+
+
 def _judge_diagnose(data: Any, seed: int, score: Score) -> CheckResult:
     cases = _diagnose_scenarios(seed)
     answers = list_of(field(data, "answers", list), str, "answers", length=len(cases))
-    problems = []
+    wrong: dict[str, list[tuple[int, str]]] = {}  # what was reported -> [(case, what that case shows)]
+    right = 0
     for k, (b, got) in enumerate(zip(cases, answers), start=1):
         if got not in DIAGNOSES:
-            problems.append(f"case {k}: {got!r} is not a diagnosis")
+            wrong.setdefault(f"{got!r:.20}, which is not a diagnosis", []).append((k, ""))
             continue
-        said_moved, said_dropped = got in ("data", "both"), got in ("concept", "both")
-        why = []
-        if said_moved and not b.inputs_moved:
-            why.append("an input shift where the inputs kept their distribution")
-        if not said_moved and b.inputs_moved:
-            why.append("no input shift where the inputs moved")
-        if said_dropped and not b.accuracy_dropped:
-            why.append("an accuracy drop where the accuracy held")
-        if not said_dropped and b.accuracy_dropped:
-            why.append("no accuracy drop where the accuracy fell")
-        if why:
-            problems.append(f"case {k} ({got!r}) reported " + " and ".join(why))
-    right = len(cases) - len(problems)
-    if not problems:
+        why = _why(b, got in ("data", "both"), got in ("concept", "both"))
+        right += not why
+        for reported, detail in why:
+            wrong.setdefault(reported, []).append((k, detail))
+    if not wrong:
         return score(1.0, f"{right}/{len(cases)} cases diagnosed right")
-    return score(right / len(cases) * 0.75,
-                 f"{right}/{len(cases)} right; " + "; ".join(problems[:2])
-                 + (f" (+{len(problems) - 2} more)" if len(problems) > 2 else ""))
+    parts = []
+    for reported, where in wrong.items():
+        numbers = [str(k) for k, _ in where]
+        listed = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
+        details = "; ".join(detail if len(where) == 1 else f"case {k}: {detail}" for k, detail in where if detail)
+        parts.append(f"reported {reported} in case{'s' if len(numbers) > 1 else ''} {listed}"
+                     + (f" ({details})" if details else ""))
+    return score(right / len(cases) * 0.75, f"{right}/{len(cases)} right; " + "; ".join(parts))
 
 
 EXERCISE = Exercise(
@@ -498,7 +781,8 @@ EXERCISE = Exercise(
         scored_check("window_gradual", 2, "the window detector finds gradual concept drift",
               _stream_inputs("gradual"), _collect_streams("gradual", ("WindowAccuracyDetector",), warnings=False),
               _detection_judge("WindowAccuracyDetector", "gradual")),
-        scored_check("window_false_alarms", 2, "the window detector stays quiet on stationary streams",
+        scored_check("window_false_alarms", 2,
+              "the window detector fires on at most 1 of 50 stationary streams",
               _stream_inputs("stationary"), _collect_streams("stationary", ("WindowAccuracyDetector",), warnings=False),
               _false_alarm_judge("WindowAccuracyDetector")),
         scored_check("ph_abrupt", 3, "Page-Hinkley finds abrupt concept drift, soon, once",
@@ -507,12 +791,13 @@ EXERCISE = Exercise(
         scored_check("ph_gradual", 2, "Page-Hinkley finds gradual concept drift",
               _stream_inputs("gradual"), _collect_streams("gradual", ("PageHinkley",), warnings=False),
               _detection_judge("PageHinkley", "gradual")),
-        scored_check("ph_false_alarms", 2, "Page-Hinkley stays quiet on stationary streams",
+        scored_check("ph_false_alarms", 2, "Page-Hinkley fires on at most 1 of 50 stationary streams",
               _stream_inputs("stationary"), _collect_streams("stationary", ("PageHinkley",), warnings=False),
               _false_alarm_judge("PageHinkley")),
         scored_check("warnings", 2, "both detectors warn before they detect, and rarely on stationary streams",
               _stream_inputs("warn_abrupt", "warn_stationary"), _collect_warnings, _judge_warnings),
-        scored_check("concept_vs_data", 4, "diagnose_drift tells concept drift, data drift, both and none apart",
+        scored_check("concept_vs_data", 4,
+              "diagnose_drift tells concept drift, data drift, both and none apart, with tests",
               _diagnose_inputs, _collect_diagnose, _judge_diagnose),
     ),
     hints=(
