@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,7 @@ from prodai_lessons._drift_engine import (
     _uniform_counts,
     _wasserstein_safe,
 )
-from prodai_lessons._drift_view import plot_report, report_html, report_text
+from prodai_lessons._drift_view import DriftReport, FeatureDrift
 from prodai_lessons._validation import (
     as_1d_array,
     as_category_array,
@@ -521,100 +521,6 @@ def kl_divergence(
 # --------------------------------------------------------------------------------------------
 # Report over many features
 # --------------------------------------------------------------------------------------------
-
-_TEST_LABEL = {
-    "ks": "KS",
-    "wasserstein_normed": "Wasserstein (normed)",
-    "chi2": "chi-squared",
-    "jensen_shannon": "Jensen-Shannon",
-}
-
-
-@dataclass(frozen=True)
-class FeatureDrift:
-    """One row of a :class:`DriftReport`: the drift of one feature.
-
-    Attributes: ``name``; ``kind`` (``"numerical"``, ``"discrete"``: numbers with few distinct
-    values, tested as categories, or ``"categorical"``); ``test`` (``"ks"``,
-    ``"wasserstein_normed"``, ``"chi2"`` or ``"jensen_shannon"``); ``statistic``; ``p_value``
-    (``None`` for the distances); ``threshold``; ``drifted`` (p_value < threshold for a test,
-    statistic >= threshold for a distance); ``psi``; ``ref_mean``, ``cur_mean``, ``mean_shift``
-    (``None`` for categorical features).
-
-    >>> row = FeatureDrift("age", "numerical", "ks", 0.4, 1e-14, 0.05, True, 1.1, 0.0, 1.0, 1.0)
-    >>> row.rule
-    'p < 0.05'
-    """
-
-    name: str
-    kind: str
-    test: str
-    statistic: float
-    p_value: float | None
-    threshold: float
-    drifted: bool
-    psi: float
-    ref_mean: float | None
-    cur_mean: float | None
-    mean_shift: float | None
-
-    @property
-    def rule(self) -> str:
-        """The drift rule as text, e.g. ``"p < 0.05"`` or ``">= 0.1"``."""
-        return f"p < {self.threshold:g}" if self.p_value is not None else f">= {self.threshold:g}"
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class DriftReport:
-    """Per-feature drift results and the dataset-level verdict (:func:`feature_drift_report`).
-
-    ``share_drifted`` is the fraction of features flagged; ``dataset_drift`` is
-    ``share_drifted >= drift_share`` (Evidently's default drift_share is 0.5). ``report["name"]``
-    gives one :class:`FeatureDrift`. Renders as a text table (``repr``/``str``) and as an HTML table
-    in Jupyter; ``plot()`` draws every feature.
-
-    >>> rng = np.random.default_rng(0)
-    >>> ref = rng.normal(size=(200, 2))
-    >>> report = feature_drift_report(ref, ref + [0.0, 1.0], ["age", "income"])
-    >>> report.drifted_features, report.dataset_drift
-    (('income',), True)
-    """
-
-    features: tuple[FeatureDrift, ...]
-    n_reference: int
-    n_current: int
-    share_drifted: float
-    dataset_drift: bool
-    drift_share: float
-    reference_columns: tuple[np.ndarray, ...] = field(repr=False)
-    current_columns: tuple[np.ndarray, ...] = field(repr=False)
-
-    @property
-    def drifted_features(self) -> tuple[str, ...]:
-        """Names of the features flagged as drifted, in column order."""
-        return tuple(f.name for f in self.features if f.drifted)
-
-    def __getitem__(self, name: str) -> FeatureDrift:
-        for f in self.features:
-            if f.name == name:
-                return f
-        raise KeyError(f"no feature named {name!r}; features are {[f.name for f in self.features]}")
-
-    def __repr__(self) -> str:
-        return report_text(self, _TEST_LABEL)
-
-    __str__ = __repr__
-
-    def _repr_html_(self) -> str:
-        return report_html(self, _TEST_LABEL)
-
-    def plot(self, features: Sequence[str] | None = None, *, bins: int = 30) -> Any:
-        """Figure with one column per feature: overlaid histograms (top) and ECDFs (bottom) with
-        the KS gap marked as a vertical segment; categorical features show the share per category
-        (top) and the change in share (bottom). ``features``: names to draw (default all);
-        ``bins``: histogram bins, an integer >= 2. Returns the matplotlib ``Figure``."""
-        return plot_report(self, features, bins, _TEST_LABEL)
-
 
 def feature_drift_report(
     reference: Any,
