@@ -4,7 +4,8 @@
   (2011) and scipy do: Ruben-Gambino closed forms, Smirnov's one-sided Birnbaum-Tingey sum, Durbin's
   matrix method (Marsaglia, Tsang & Wang 2003) and the Pelz-Good asymptotic series;
 - the exact two-sample null distribution of D_{n,m} by counting lattice paths (Hodges 1958), with the
-  counts kept as floats times powers of two so that sizes up to 10^4 neither overflow nor lose digits.
+  counts kept as floats times powers of two so that sizes up to 10^4 neither overflow nor lose digits,
+  down to the far tail (p-values of 1e-300 keep their relative precision).
 
 The lesson's idea, Kolmogorov's limiting series, is :func:`prodai_lessons.stats.kolmogorov_sf_series`;
 the public functions in :mod:`prodai_lessons.stats` validate their input and call these kernels.
@@ -214,11 +215,18 @@ def _ks2_exact_square(n: int, h: int) -> float:
 
 #: Exact two-sample KS: counts are stored as floats times a power of two; the scales are chosen so
 #: that every stored count stays below e^_KS2_CAP (doubles overflow at e^709.78) and so that
-#: scale x (paths from a cell to the end) / C(a+b, b) stays below e^(_KS2_BUDGET - _KS2_CAP) = e^380:
-#: a count lost to underflow (below 2^-1074 of its scale) then moves the p-value by less than
-#: 2^-1074 e^380 = 1e-158 per cell, under 1e-150 in all for the sizes the exact method is used for.
+#: scale x (paths from a cell to the end) / C(a+b, b) stays below e^(budget - _KS2_CAP), e^380 for
+#: the usual budget _KS2_BUDGET: a rounding in the subnormal range (at most 2^-1075 of its scale)
+#: then moves the p-value by less than 2^-1075 e^380 = 6e-159 per operation, under 1e-150 in all
+#: for the sizes the exact method is used for. Far-tail p-values get a second pass with a smaller
+#: budget (see :func:`_ks2_exact_general`).
 _KS2_CAP = 700.0
 _KS2_BUDGET = 1080.0
+#: log(2^-1075): the largest rounding error of an operation whose result is subnormal, in units of
+#: the stored scale (half the smallest subnormal double)
+_LOG_HALF_TINY = -1075.0 * _LN2
+#: the relative error allowed to the underflow of the counts (the arithmetic adds ~1e-13)
+_KS2_REL = 1e-11
 #: a block of columns in one segment shorter than this is not worth its set-up: use row segments
 _KS2_MIN_BLOCK = 64
 
@@ -258,14 +266,14 @@ def _log_binom1(n: int, k: int, st: np.ndarray) -> float:
 
 
 def _ks2_plan_segments(size_top: np.ndarray, rows: np.ndarray, reach_first: np.ndarray,
-                       total: float) -> tuple[np.ndarray, np.ndarray]:
+                       total: float, budget: float) -> tuple[np.ndarray, np.ndarray]:
     """Split ``rows`` (consecutive) into segments [start, top] whose largest count, e^size_top[top],
     and largest path-continuation count, e^reach_first[start], keep log(scale x reach / total)
     within the budget. ``size_top`` increases along the rows, ``reach_first`` decreases."""
     starts, tops = [], []
     k = 0
     while k < rows.size:
-        limit = _KS2_BUDGET + total - reach_first[k]
+        limit = budget + total - reach_first[k]
         last = max(int(np.searchsorted(size_top, limit, side="right")) - 1, k)
         starts.append(int(rows[k]))
         tops.append(int(rows[last]))
@@ -274,6 +282,36 @@ def _ks2_plan_segments(size_top: np.ndarray, rows: np.ndarray, reach_first: np.n
 
 
 def _ks2_exact_general(n: int, m: int, g: int, h: int) -> float:
+    """P(D_{n,m} >= h/lcm), with relative precision down to the smallest doubles.
+
+    :func:`_ks2_count_outside` with budget B loses at most E(B) = N 2^-1075 e^(B - _KS2_CAP) of
+    probability to underflow (N bounds the rounded operations, four per cell of the grid). With
+    the usual budget that is ~1e-150, which is nothing next to any p-value above 1e-139: then
+    the first pass is the answer (relative error below 1e-11). Below, the first pass can be wrong
+    in every digit (it gives 1.9e-233 for p = 3.7e-233 at n, m = 3000, 3010), so the count is run
+    again with the budget B' = _KS2_CAP - log(8 N), for which E(B') = 2^-1078, an eighth of the
+    smallest subnormal double: the far tail keeps ~13 digits down to 1e-300, subnormal results
+    (below 2.2e-308) are within an ulp or so of the exact value, and a p-value below the smallest
+    double (4.9e-324) is 0.0. The second pass cuts the rows into more segments (up to 2x the time
+    of the first) and is only run in that far tail. When the leading term of the limiting
+    distribution, 2 exp(-2 z^2) with z^2 = D^2 n m / (n + m), is 1e20 times below that threshold,
+    the first pass is skipped (a saving only: the second pass is exact for every p).
+    """
+    a, b = (n, m) if n <= m else (m, n)
+    log_ops = math.log(4.0 * (a + 1) * (b + 2))
+    far_budget = _KS2_CAP - log_ops - 3.0 * _LN2
+    log_lost = log_ops + _LOG_HALF_TINY + _KS2_BUDGET - _KS2_CAP  # log E(B) for the first pass
+    log_threshold = log_lost - math.log(_KS2_REL)  # first pass trusted above e^log_threshold
+    d = h * g / (n * m)
+    if _LN2 - 2.0 * d * d * (n * m / (n + m)) < log_threshold - 20.0 * math.log(10.0):
+        return _ks2_count_outside(n, m, g, h, far_budget)
+    p = _ks2_count_outside(n, m, g, h, _KS2_BUDGET)
+    if p > 0.0 and math.log(p) >= log_threshold:
+        return p
+    return _ks2_count_outside(n, m, g, h, far_budget)
+
+
+def _ks2_count_outside(n: int, m: int, g: int, h: int, budget: float) -> float:
     """P(D_{n,m} >= h/lcm): share of the C(n+m, n) monotone lattice paths from (0, 0) to (a, b)
     that leave the band |b i - a j| < h g (a = min(n, m) columns, b = max(n, m) rows).
 
@@ -289,7 +327,9 @@ def _ks2_exact_general(n: int, m: int, g: int, h: int) -> float:
     Counts reach C(a+b, b) ~ 10^6000, so they are stored as floats times 2^e (block floating
     point): the columns are cut into blocks, and a block's rows into segments, each with its own
     exponent e, chosen from the bounds O(i, j) <= C(i+j, j) so that nothing overflows and anything
-    that underflows is worth less than 1e-150 of probability (see ``_KS2_BUDGET``). Narrow bands
+    that underflows is worth less than 2^-1075 e^(budget - _KS2_CAP) of probability per operation
+    (see ``_KS2_BUDGET``): a segment [start, top] of a block i0..i1 keeps
+    log C(i1 + top, top) + log(paths from (i0, start) to (a, b)) - log C(a+b, b) <= budget. Narrow bands
     (the usual case) need one segment; wide ones (large D, tiny p) a few, joined by carrying the
     last count of a segment into the next one's exponent. Binomials come from :func:`_log_binom`:
     the p-value is within ~1e-11 (relative) of the exact rational value.
@@ -328,7 +368,7 @@ def _ks2_exact_general(n: int, m: int, g: int, h: int) -> float:
     while i0 <= a:
         first = max(lo_l[i0] - 1, 0)
         # the longest block i0..i1 that fits in one segment ...
-        limit = _KS2_BUDGET + total - _log_binom1(a - i0 + b - first, b - first, st)
+        limit = budget + total - _log_binom1(a - i0 + b - first, b - first, st)
         i1 = int(np.searchsorted(size_top, limit, side="right")) - 1
         i1 = min(i1, a)
         if i1 - i0 + 1 >= _KS2_MIN_BLOCK or (i1 == a and i1 >= i0):
@@ -337,14 +377,14 @@ def _ks2_exact_general(n: int, m: int, g: int, h: int) -> float:
         else:  # ... or, when that is short (a wide band), a block where each row keeps half the budget
             def rows_fit(i_end: int) -> bool:
                 r = np.arange(first, hi[i_end] + 1)
-                return float(np.max(size(i_end, r) + reach(i0, r))) - total <= _KS2_BUDGET / 2
+                return float(np.max(size(i_end, r) + reach(i0, r))) - total <= budget / 2
             good, bad = i0, a + 1  # a single column always fits: size + reach <= total there
             while bad - good > 1:
                 mid = (good + bad) // 2
                 good, bad = (mid, bad) if rows_fit(mid) else (good, mid)
             i1 = good
             rows = np.arange(first, hi[i1] + 1)
-            starts, tops = _ks2_plan_segments(size(i1, rows), rows, reach(i0, rows), total)
+            starts, tops = _ks2_plan_segments(size(i1, rows), rows, reach(i0, rows), total, budget)
             exps = np.floor((size(i1, tops) - _KS2_CAP) / _LN2).astype(np.int64)
         # carry the previous column (rows lo..hi of column i0 - 1) over to the new exponents
         prev_lo, prev_hi = lo_l[i0 - 1], ends_l[i0 - 1] - 2

@@ -422,7 +422,11 @@ def ks_2samp_pvalue(d: Any, n: Any, m: Any, method: str) -> tuple[float, str]:
       lattice paths that leave the band |x/n - y/m| < h/lcm (Hodges 1958). n == m uses the closed
       reflection-principle sum; otherwise the outside paths are counted column by column, one
       cumulative sum per column, on counts kept as floats times powers of two (within ~2x of scipy's
-      compiled loop). As in scipy, when lcm(n, m) is too large for the exact method
+      compiled loop). The p-value keeps its relative precision (1e-10 or better against the exact
+      rational count) down to 1e-300: in the far tail (below ~1e-140) the count is redone with a
+      finer scaling. A p-value below the normal doubles (2.2e-308) is a subnormal within about one
+      step (4.9e-324) of the exact value; one below the smallest double is returned as 0.0.
+      As in scipy, when lcm(n, m) is too large for the exact method
       (n/g >= (2^31 - 1)/(m/g)), or the computation fails, a ``RuntimeWarning`` is emitted and the
       asymptotic p-value is returned with ``method_used = "asymp"``.
     - ``"asymp"``: ``kstwo_sf(d, round(n m / (n + m)))`` (scipy's choice; see :func:`kstwo_sf`).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from itertools import accumulate, combinations
 
 import numpy as np
 import pytest
@@ -461,21 +462,45 @@ def _scipy_p_for_d(n, m, d, method):
 
 
 def _exact_outside_share(n, m, h):
-    """Exact rational P(D_{n,m} >= h/lcm): integer counts of the monotone paths from (0, 0) to (n, m) that
-    stay strictly inside |i m - j n| < h g, one column at a time (Python integers, no floating point)."""
+    """Exact rational P(D_{n,m} >= h/lcm), counting lattice paths with Python integers (no floating point).
+
+    A path from (0, 0) to (n, m) steps right (a value of the first sample) or up (the second); the
+    ECDF gap at (i, j) is |i/n - j/m| = |i m - j n| / (n m), so D < h/lcm means the path stays in
+    the band |i m - j n| < h g. inside[j] counts the paths to (i, j) that stayed in the band: in
+    column i, on the band's rows lo..hi, it is inside(i - 1, j) + inside(i, j - 1), a running sum;
+    outside the band it is 0. The p-value is the share of the C(n + m, n) paths that left it."""
     g = math.gcd(n, m)
-    inside = [1 if abs(j * n) < h * g else 0 for j in range(m + 1)]
-    for j in range(1, m + 1):
-        inside[j] = inside[j - 1] if inside[j] else 0
+    inside = [1 if j * n < h * g else 0 for j in range(m + 1)]  # column 0: straight up, while in the band
+    inside = list(accumulate(inside, lambda left, v: left * v))  # ... and 0 above the first row that leaves
     for i in range(1, n + 1):
-        column = []
-        for j in range(m + 1):
-            value = 0
-            if abs(i * m - j * n) < h * g:
-                value = inside[j] + (column[j - 1] if j else 0)
-            column.append(value)
+        lo = max((i * m - h * g) // n + 1, 0)  # rows with |i m - j n| < h g
+        hi = min((i * m + h * g - 1) // n, m)
+        column = [0] * (m + 1)
+        column[lo:hi + 1] = accumulate(inside[lo:hi + 1])
         inside = column
-    return Fraction(math.comb(n + m, n) - inside[m], math.comb(n + m, n))
+    total = math.comb(n + m, n)
+    return Fraction(total - inside[m], total)
+
+
+def _brute_force_share(n, m, h):
+    """P(D_{n,m} >= h/lcm) by listing every arrangement of the two samples (tiny sizes only)."""
+    g = math.gcd(n, m)
+    hits = 0
+    for firsts in combinations(range(n + m), n):  # positions of the first sample in the pooled order
+        i = j = 0
+        reached = False
+        for k in range(n + m):
+            i, j = (i + 1, j) if k in firsts else (i, j + 1)
+            reached = reached or abs(i * m - j * n) >= h * g
+        hits += reached
+    return Fraction(hits, math.comb(n + m, n))
+
+
+def test_rational_reference_counts_paths_like_listing_them():
+    for n, m in [(1, 1), (1, 4), (2, 3), (3, 3), (4, 6), (5, 3), (6, 7)]:
+        lcm = n * m // math.gcd(n, m)
+        for h in range(1, lcm + 1):
+            assert _exact_outside_share(n, m, h) == _brute_force_share(n, m, h), (n, m, h)
 
 
 @pytest.mark.parametrize("n, m, d", [
@@ -521,6 +546,64 @@ def test_ks_2samp_exact_blocks_and_segments_against_exact_fractions(monkeypatch,
             else:
                 assert abs(Fraction(p) - exact) <= Fraction(1, 10**11) * exact, (n, m, h, p, float(exact))
     assert sum(starts.size > 1 for starts, _ in segmented) >= 3  # the multi-segment path did run
+
+
+SMALLEST_SUBNORMAL = Fraction(2.0 ** -1074)
+
+
+@pytest.mark.parametrize("n, m, d", [
+    (2_000, 2_010, 0.39),     # p = 1.5e-136: the usual scaling is trusted (above ~4e-141 at this size)
+    (700, 1_500, 0.55),       # p = 1.5e-133, unequal sizes: likewise
+    (2_000, 2_010, 0.4),      # p = 7.7e-144: below, the count is redone with a finer scaling
+    (2_000, 2_010, 0.42),     # p = 4.5e-159 (the usual scaling alone: relative error 8e-5)
+    (1_000, 1_010, 0.6),      # p = 8.4e-169
+    (3_000, 3_010, 0.4157),   # p = 3.7e-233 (the usual scaling alone gives 1.9e-233)
+    (1_500, 1_499, 0.64),     # p = 1.1e-289
+    (1_800, 1_810, 0.6),      # p = 9.8e-303 (the usual scaling alone gives 5.3e-303)
+    (2_000, 2_010, 0.5781),   # p = 1.5e-310, a subnormal double
+    (2_500, 2_000, 0.6),      # p = 1e-372, below the smallest double: 0.0
+])
+def test_ks_2samp_exact_far_tail_against_the_rational_count(n, m, d):
+    """Relative error below 1e-10 against the exact rational count down to 1e-300; below the normal
+    doubles the p-value is within two of the smallest subnormal steps (4.9e-324), 0.0 below them."""
+    g = math.gcd(n, m)
+    lcm = n // g * m
+    h = round(d * lcm)
+    exact = _exact_outside_share(n, m, h)
+    p, used = S.ks_2samp_pvalue(h / lcm, n, m, "exact")
+    assert used == "exact"
+    if exact >= Fraction(2.2250738585072014e-308):
+        assert abs(Fraction(p) - exact) <= Fraction(1, 10**10) * exact, (n, m, h, p, float(exact))
+    else:
+        assert abs(Fraction(p) - exact) <= 2 * SMALLEST_SUBNORMAL, (n, m, h, p, float(exact))
+        if exact < SMALLEST_SUBNORMAL / 2:
+            assert p == 0.0
+
+
+def test_ks_2samp_exact_far_tail_needs_the_second_count():
+    """Must fail: the count with the usual scaling alone loses the far tail (half of p = 3.7e-233)."""
+    n, m, h = 3_000, 3_010, 375_377
+    exact = _exact_outside_share(n, m, h)
+    first = K._ks2_count_outside(n, m, 10, h, K._KS2_BUDGET)
+    assert abs(Fraction(first) - exact) > Fraction(1, 10) * exact
+    assert abs(Fraction(S.ks_2samp_pvalue(h / (n * m // 10), n, m, "exact")[0]) - exact) <= exact / 10**10
+
+
+def test_ks_exact_and_asymptotic_p_values_agree_in_the_far_tail():
+    """scipy's consistency check (its test_gh12999): n = 1000 .. 11000 values against n + 10 shifted by
+    0.5; the exact and the asymptotic p-values (down to 1e-191) must be within a factor of 3."""
+    from prodai_lessons.drift import ks_test
+
+    rng = np.random.RandomState(123456)
+    smallest = 1.0
+    for size in range(1_000, 12_000, 1_000):
+        x = rng.normal(size=size)
+        y = rng.normal(size=size + 10, loc=0.5)
+        exact, asymp = ks_test(x, y, "exact"), ks_test(x, y, "asymp")
+        assert exact.method == "exact" and asymp.method == "asymp"
+        assert exact.p_value < 3 * asymp.p_value and asymp.p_value < 3 * exact.p_value, (size, exact, asymp)
+        smallest = min(smallest, exact.p_value)
+    assert smallest < 1e-180
 
 
 def test_ks_2samp_exact_not_possible_falls_back_like_scipy():
