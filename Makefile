@@ -17,10 +17,10 @@ PYTEST_ARGS ?=
 
 NOTEBOOK_DIRS := $(wildcard notebooks exercises solutions)
 
-.PHONY: help install lab test unit nbval notebooks exercises html bench clean
+.PHONY: help install lab test unit nbval notebooks exercises site site-instructor html bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@echo "==> installing the course into $(VENV)"
@@ -37,8 +37,9 @@ lab: $(STAMP)  ## open JupyterLab on the course index (LAB_ARGS=--no-browser for
 
 # nbval runs strict: every text output is compared. MPLBACKEND is unset so figures use the
 # kernel's inline backend (with Agg they vanish and nbval fails on the missing outputs).
-test: $(STAMP)  ## unit tests + every notebook executed and compared by nbval
-	env -u MPLBACKEND $(BIN)/python -m pytest tests $(NOTEBOOK_DIRS) \
+# The package's docstring examples run too (--doctest-modules over prodai_lessons/).
+test: $(STAMP)  ## unit tests + docstring examples + every notebook executed and compared by nbval
+	env -u MPLBACKEND $(BIN)/python -m pytest tests prodai_lessons $(NOTEBOOK_DIRS) --doctest-modules \
 	    --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
 	    --durations=10 $(PYTEST_ARGS)
 
@@ -52,8 +53,15 @@ notebooks: $(STAMP)  ## sync every .md/.ipynb pair and re-execute it (NB=noteboo
 exercises: $(STAMP)  ## regenerate the exercise stubs (exercises/) from solutions/ and execute them
 	env -u MPLBACKEND $(BIN)/prodai build-exercises
 
-html: $(STAMP)  ## execute every notebook and export it to _build/html with an index page
-	env -u MPLBACKEND $(BIN)/python -m prodai_lessons.tooling.build_notebooks html $(NOTEBOOK_DIRS) --out _build/html
+# The website: Sphinx + MyST-NB over the notebooks' committed outputs (nothing is executed), with
+# the theme, search and MathJax served from the site itself, so it works offline. site/conf.py.
+site: $(STAMP)  ## build the course website (lessons + exercises) into _build/site, offline
+	$(BIN)/python -m prodai_lessons.tooling.build_site --out _build/site
+
+site-instructor: $(STAMP)  ## the same website with the reference solutions, into _build/site-instructor
+	$(BIN)/python -m prodai_lessons.tooling.build_site --instructor --out _build/site-instructor
+
+html: site  ## the website (same as make site; replaces the old nbconvert export)
 
 bench: $(STAMP)  ## run the benchmarks (figures against the reference libraries)
 	for f in $(sort $(wildcard benchmarks/bench_*.py)); do echo "==> $$f"; $(BIN)/python "$$f"; done

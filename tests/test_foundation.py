@@ -94,7 +94,7 @@ def test_dependency_comparison_notices_a_missing_package(pyproject):
 def test_runtime_dependencies_are_numpy_and_matplotlib_only(pyproject):
     names = {re.split(r"[<>=!~ ]", r)[0] for r in pyproject["project"]["dependencies"]}
     assert names == {"numpy", "matplotlib"}
-    assert pyproject["project"]["optional-dependencies"]["dev"] == ["prodai-lessons[course,test]"]
+    assert pyproject["project"]["optional-dependencies"]["dev"] == ["prodai-lessons[course,test,site]"]
 
 
 ORACLES = {"scipy", "statsmodels", "sklearn", "pandas"}

@@ -1,24 +1,24 @@
-"""Build steps for the course's notebooks (``make notebooks``, ``make html``).
+"""Build step for the course's notebooks (``make notebooks``).
 
 The MyST ``.md`` file is the source of truth. ``notebooks`` reads it with jupytext, executes it
 with nbclient in the notebook's own folder, and writes the paired ``.ipynb`` with its outputs, so
-both files always hold the same cells. ``html`` does the same and exports each executed notebook
-to HTML with nbconvert, plus an ``index.html``. These tools come with the ``course`` extra; they are
+both files always hold the same cells. These tools come with the ``course`` extra; they are
 imported here lazily so the package itself needs numpy and matplotlib only.
 
-Run as ``python -m prodai_lessons.tooling.build_notebooks notebooks DIR...`` or ``... html DIR... --out DIR``.
+The website (``make site``, ``make html``) is built from the executed pairs by
+:mod:`prodai_lessons.tooling.build_site`, without executing anything.
+
+Run as ``python -m prodai_lessons.tooling.build_notebooks notebooks DIR...``.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["find_sources", "execute_source", "build_notebooks", "build_html"]
+__all__ = ["find_sources", "execute_source", "build_notebooks"]
 
 KERNEL = "python3"
 
@@ -96,50 +96,12 @@ def build_notebooks(paths: Sequence[str | Path], *, log=print) -> list[Path]:
     return written
 
 
-def build_html(paths: Sequence[str | Path], out_dir: str | Path, *, log=print) -> Path:
-    """Execute every notebook under ``paths`` and export it to ``out_dir/<folder>/<name>.html``.
-
-    Links between notebooks (``foo.ipynb``) are rewritten to the exported pages; an
-    ``index.html`` lists every page. Returns the index path.
-    """
-    from nbconvert import HTMLExporter
-
-    out_dir = Path(out_dir)
-    exporter = HTMLExporter()
-    pages: list[tuple[str, str]] = []
-    for md in find_sources(paths):
-        log(f"executing and exporting {md}")
-        nb = execute_source(md)
-        body, _ = exporter.from_notebook_node(nb)
-        body = re.sub(r'href="([^"#:]+)\.ipynb', r'href="\1.html', body)
-        target = out_dir / md.parent.name / f"{md.stem}.html"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(body, encoding="utf-8")
-        title = next((c.source.lstrip("# ").splitlines()[0] for c in nb.cells
-                      if c.cell_type == "markdown" and c.source.startswith("#")), md.stem)
-        pages.append((f"{md.parent.name}/{md.stem}.html", title))
-    items = "\n".join(f'<li><a href="{html.escape(href)}">{html.escape(href)}</a>: {html.escape(title)}</li>'
-                      for href, title in pages)
-    index = out_dir / "index.html"
-    index.parent.mkdir(parents=True, exist_ok=True)
-    index.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>Production AI Systems</title></head>"
-        f"<body><h1>Production AI Systems: the course</h1><ul>\n{items}\n</ul></body></html>\n",
-        encoding="utf-8",
-    )
-    return index
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m prodai_lessons.tooling.build_notebooks")
-    parser.add_argument("step", choices=["notebooks", "html"])
+    parser.add_argument("step", choices=["notebooks"])
     parser.add_argument("paths", nargs="+")
-    parser.add_argument("--out", default="_build/html")
     args = parser.parse_args(argv)
-    if args.step == "notebooks":
-        build_notebooks(args.paths)
-    else:
-        print(f"wrote {build_html(args.paths, args.out)}")
+    build_notebooks(args.paths)
     return 0
 
 
