@@ -9,6 +9,11 @@ Prints, for windows of 200 and 10,000 requests:
 - events per second of ``log_batch`` on 1,000,000 requests (evaluated every 10 and every 100 requests,
   and every 60 s of simulated time at ~100 requests/s).
 
+- the engine of the lesson's trade-off figure: error flags per second through ``cusum_paths`` and
+  ``burn_rule_pages`` (numpy, many sequences at once) against the ``ErrorCusum`` core (one request at a
+  time), milliseconds per ``cusum_arl`` call, and seconds per 1,000 seeds of ``false_pages`` (the pipeline
+  with the lesson's rules on 1,000 normal requests per seed).
+
 Goals: <= 5 us per request amortised at window 10,000; >= 1,000,000 events/s batched. The
 summary checks them at window 10,000 with evaluation every 10 requests (per request) and every 100
 (batched) and prints the margin. Run: ``python benchmarks/bench_monitoring.py`` (about 30 s). Timings
@@ -21,7 +26,19 @@ import time
 
 import numpy as np
 
-from prodai_lessons.monitoring import AlertRule, BurnRateRule, MonitoringPipeline, NaiveThresholdMonitor, SLO
+from prodai_lessons.monitoring import (
+    SLO,
+    AlertRule,
+    BurnRateRule,
+    ErrorCusum,
+    MonitoringPipeline,
+    NaiveThresholdMonitor,
+    burn_rule_pages,
+    cusum_arl,
+    cusum_paths,
+    standard_rules,
+)
+from prodai_lessons.simulate import false_pages
 
 
 def rules_on(window: int):
@@ -96,6 +113,27 @@ def batch_events_per_s(window: int, n: int, **cadence) -> float:
     return n / best_of(run)
 
 
+def tradeoff_engine() -> None:
+    flags = np.random.default_rng(2).random((200, 25_000)) < 0.02
+    core_flags = flags[0, :5_000].tolist() * 20                     # 100,000 flags through the core
+
+    def core():
+        c = ErrorCusum(0.02, 0.15, h=9.0)
+        for e in core_flags:
+            c.update(e)
+
+    rule = standard_rules()[0]
+    print("The trade-off engine (error flags per second)")
+    print(f"  ErrorCusum.update, one at a time   {len(core_flags) / best_of(core):14,.0f}")
+    print(f"  cusum_paths, 200 x 25,000 at once  {flags.size / best_of(lambda: cusum_paths(flags, 0.02, 0.15)):14,.0f}")
+    print(f"  burn_rule_pages, 200 x 25,000      {flags.size / best_of(lambda: burn_rule_pages(flags, rule)):14,.0f}")
+    ms = best_of(lambda: cusum_arl(12.0, 0.02, 0.02, 0.15)) * 1e3
+    print(f"  cusum_arl at h = 12 (15 % errors): {ms:.0f} ms per call")
+    t0 = time.perf_counter()
+    false_pages(standard_rules(), range(900_000, 901_000))
+    print(f"  false_pages, lesson's rules:       {time.perf_counter() - t0:.1f} s per 1,000 seeds of 1,000 requests")
+
+
 def main() -> None:
     print("MonitoringPipeline.log_request vs the naive per-request monitor (us per request)")
     print(f"{'window':>7} {'cadence':>12} {'pipeline':>10} {'naive':>10} {'naive/pipeline':>15}")
@@ -124,6 +162,8 @@ def main() -> None:
           f"{'met' if us <= 5 else 'NOT met'}, {5 / us:.1f}x margin)")
     print(f"  log_batch, evaluated every 100 requests: {eps / 1e6:6.2f} M events/s  (goal >= 1 M: "
           f"{'met' if eps >= 1e6 else 'NOT met'}, {eps / 1e6:.1f}x margin)")
+    print()
+    tradeoff_engine()
 
 
 if __name__ == "__main__":

@@ -2,30 +2,28 @@
 
 Read it top-down, as the lesson goes:
 
-1. The three ideas, each in a few lines: :class:`RollingPercentile` (keep the window sorted, insert and
-   evict, interpolate), :func:`alert_step` (one evaluation of the Prometheus alert state machine, with
-   ``for_`` and hysteresis) and :func:`burn_rate_condition` (the SRE Workbook's multiwindow burn rate).
+1. The ideas, each in a few lines: :class:`RollingPercentile` (keep the window sorted, insert and evict,
+   interpolate), :func:`alert_step` (the Prometheus alert state machine, with ``for_`` and hysteresis),
+   :func:`burn_rate_condition` (the SRE Workbook's burn rate) and :class:`ErrorCusum` (Page's CUSUM).
 2. The rules: :class:`AlertRule` (a threshold on one metric over a window), :class:`SLO` and
    :class:`BurnRateRule`, and the lesson's rule set :func:`standard_rules`.
-3. :class:`MonitoringPipeline`: ``log_request`` / ``log_batch`` ingest requests; the rules are evaluated
-   on a cadence (every ``k`` requests, or every ``interval`` of clock time, like Prometheus'
-   ``evaluation_interval``), each rule advancing by :func:`alert_step`; ``history`` holds the
-   :class:`Alert` notifications (one ``"firing"`` and one ``"resolved"`` per episode) and ``metrics()``
-   returns a frozen :class:`MetricsSnapshot`.
-4. :class:`NaiveThresholdMonitor`: a common first monitor, kept as the counter-example: it appends an
-   alert on every request while a threshold is crossed and recomputes a percentile over a copy of the
-   window at every request.
+3. :class:`MonitoringPipeline`: ``log_request`` / ``log_batch`` ingest requests; the rules are evaluated on a
+   cadence (every ``k`` requests, or every ``interval`` of clock time, like Prometheus' ``evaluation_interval``),
+   each advancing by :func:`alert_step`; ``history`` holds the :class:`Alert` notifications (one ``"firing"``
+   and one ``"resolved"`` per episode) and ``metrics()`` returns a frozen :class:`MetricsSnapshot`.
+4. :class:`NaiveThresholdMonitor`: a common first monitor, kept as the counter-example: an alert on every
+   request while a threshold is crossed, and a percentile recomputed over a copy of the window each time.
 
 The production machinery sits in private modules and is re-exported here: ``_monitoring_windows``
-(:class:`RollingWindow`, exact percentiles of many windows at once, :func:`parse_duration`),
-``_monitoring_engine`` (the columnar request log with running sums, the window statistics, batch
-checks) and ``_monitoring_records`` (:class:`Alert`, :class:`StateChange`, :class:`AlertEpisode`,
-:func:`alert_episodes`, :class:`MetricsSnapshot`).
+(:class:`RollingWindow`, exact percentiles of many windows at once, :func:`parse_duration`), ``_monitoring_engine``
+(the columnar request log with running sums, the window statistics, batch checks), ``_monitoring_detection``
+(CUSUM and burn-rate rule on many sequences at once, run lengths) and ``_monitoring_records`` (:class:`Alert`,
+:class:`StateChange`, :class:`AlertEpisode`, :func:`alert_episodes`, :class:`MetricsSnapshot`).
 
-**Clock.** Pass ``timestamp`` (seconds, e.g. from :mod:`prodai_lessons.simulate`) with every request,
-or with none: without timestamps the pipeline's clock is the request's sequence number (0, 1, 2, ...),
-so durations such as ``for_`` count requests. Timestamps must be non-decreasing: an out-of-order
-timestamp raises ``ValueError`` (it is never reordered or dropped silently); equal timestamps are fine.
+**Clock.** Pass ``timestamp`` (seconds, e.g. from :mod:`prodai_lessons.simulate`) with every request, or with
+none: without timestamps the pipeline's clock is the request's sequence number (0, 1, 2, ...), so durations
+such as ``for_`` count requests. Timestamps must be non-decreasing: an out-of-order timestamp raises
+``ValueError`` (it is never reordered or dropped silently); equal timestamps are fine.
 
 **Windows** are given as an ``int`` (the last N requests) or a duration string such as ``"30s"``,
 ``"5m"``, ``"1h"`` (the last T seconds, as a Prometheus range ``[5m]``, which needs timestamps).
@@ -61,35 +59,24 @@ from prodai_lessons._monitoring_engine import (
     _trace_arrays,
     _window_metrics,
 )
+from prodai_lessons._monitoring_detection import (burn_rule_pages, cusum_arl, cusum_llr, cusum_paths,
+                                                  first_crossing, siegmund_arl, wilson_interval)
 from prodai_lessons._monitoring_records import Alert, AlertEpisode, MetricsSnapshot, StateChange, alert_episodes
 from prodai_lessons._monitoring_windows import RollingWindow, _flag, _real, _spec_label, _window_spec, parse_duration
 from prodai_lessons._validation import check_choice, check_int, check_probability, check_real, check_str
 
 __all__ = [
-    "RollingPercentile",
-    "alert_step",
-    "burn_rate_condition",
-    "RollingWindow",
-    "METRICS",
-    "METRIC_CATEGORY",
-    "SEVERITIES",
-    "AlertRule",
-    "SLO",
-    "BurnRateRule",
-    "Alert",
-    "StateChange",
-    "AlertEpisode",
-    "alert_episodes",
-    "MetricsSnapshot",
-    "MonitoringPipeline",
-    "NaiveThresholdMonitor",
-    "standard_rules",
-    "parse_duration",
+    "RollingPercentile", "alert_step", "burn_rate_condition", "ErrorCusum",                  # the ideas
+    "RollingWindow", "METRICS", "METRIC_CATEGORY", "SEVERITIES",                            # windows, metrics
+    "AlertRule", "SLO", "BurnRateRule", "standard_rules", "parse_duration",                 # rules
+    "Alert", "StateChange", "AlertEpisode", "alert_episodes", "MetricsSnapshot",            # what the pipeline sends
+    "MonitoringPipeline", "NaiveThresholdMonitor",
+    "cusum_llr", "cusum_paths", "first_crossing", "cusum_arl", "siegmund_arl", "burn_rule_pages", "wilson_interval",
 ]
 
 
 # --------------------------------------------------------------------------------------------------
-# The three ideas
+# The ideas
 # --------------------------------------------------------------------------------------------------
 class RollingPercentile:
     """Percentiles of the last ``size`` values: keep the window sorted, insert and evict, interpolate.
@@ -170,6 +157,31 @@ def burn_rate_condition(long_error_rate, short_error_rate, slo_target, burn_rate
     long_burn = long_error_rate / budget
     short_burn = short_error_rate / budget
     return (long_burn > burn_rate) & (short_burn > burn_rate)
+
+
+class ErrorCusum:
+    """Page's CUSUM on error flags: add each request's evidence for "incident", floor at 0, page above ``h``.
+
+    An error adds ``ln(p_incident / p_normal)`` nats of evidence for an incident, a success the negative
+    ``ln((1 - p_incident) / (1 - p_normal))``; the floor forgets older evidence; a page restarts from 0. No
+    detector has a smaller worst-case delay for its false-page rate (Page 1954; Lorden 1971; Moustakides 1986).
+
+    >>> c = ErrorCusum(p_normal=0.02, p_incident=0.15, h=3.0)
+    >>> [c.update(e) for e in (True, False, True)], c.s     # 2.01, 1.87, then 3.89 > 3: a page
+    ([False, False, True], 0.0)
+    """
+
+    def __init__(self, p_normal: float, p_incident: float, h: float) -> None:
+        self.up = math.log(p_incident / p_normal)                  # one error: evidence for an incident
+        self.down = math.log((1 - p_incident) / (1 - p_normal))    # one success: evidence against it
+        self.h, self.s = h, 0.0
+
+    def update(self, error: bool) -> bool:
+        self.s = max(0.0, self.s + (self.up if error else self.down))
+        if self.s > self.h:
+            self.s = 0.0                                           # page, then start afresh
+            return True
+        return False
 
 
 # --------------------------------------------------------------------------------------------------

@@ -37,6 +37,10 @@ Generators:
 - :func:`simulate_day`: 24 hours with a daily cycle; hours ``incident_hours = (14, 17)`` mean
   14:00 up to (not including) 17:00, i.e. hours 14, 15 and 16.
 
+Alert rules measured on many seeds of this traffic (the monitoring lesson's figures, stated on seeds no
+rule was tuned on): :func:`first_firing_delays` on the standard scenario and :func:`false_pages` on normal
+traffic, each running :class:`prodai_lessons.monitoring.MonitoringPipeline` once per seed, cached.
+
 The phases are plain, round models of a healthy and a sick service (log-normal(5, 0.5) ms, 2 % errors,
 ``Beta(5, 1)`` normal; log-normal(6, 0.8), 15 %, ``Beta(2, 3)`` degraded); the model names and prices
 are fictional round numbers (pass ``prices`` to use a real price list).
@@ -47,6 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -58,6 +63,7 @@ from prodai_lessons._validation import (
     check_real,
     check_str,
 )
+from prodai_lessons.monitoring import AlertRule, BurnRateRule, MonitoringPipeline
 
 __all__ = [
     "PhaseProfile",
@@ -72,6 +78,8 @@ __all__ = [
     "standard_scenario",
     "simulate_day",
     "hourly_counts",
+    "first_firing_delays",
+    "false_pages",
 ]
 
 
@@ -576,3 +584,89 @@ def hourly_counts(timestamps, n_hours: int = 24) -> np.ndarray:
     if t.size and t.max() >= n_hours * 3600.0:
         raise ValueError(f"timestamps must be < n_hours * 3600 = {n_hours * 3600}; got {t.max()}")
     return np.bincount((t // 3600.0).astype(np.int64), minlength=n_hours)
+
+
+# --------------------------------------------------------------------------------------------------
+# Alert rules measured on many seeds of the traffic
+# --------------------------------------------------------------------------------------------------
+def _sweep_args(rules: Sequence[AlertRule | BurnRateRule], seeds: Sequence[int]) -> tuple[tuple, tuple[int, ...]]:
+    """The rules and seeds as tuples (hashable, for the cache), checked as the pipeline checks them."""
+    rules = tuple(MonitoringPipeline(rules).rules)
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or len(seeds) == 0:
+        raise TypeError(f"seeds must be a non-empty sequence of ints (e.g. a range); got {seeds!r}")
+    return rules, tuple(check_int("seeds", s) for s in seeds)
+
+
+def _frozen(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A fresh dict of read-only views: a caller cannot change what the cache holds."""
+    out = {}
+    for name, arr in columns.items():
+        view = arr.view()
+        view.flags.writeable = False
+        out[name] = view
+    return out
+
+
+def first_firing_delays(rules: Sequence[AlertRule | BurnRateRule], seeds: Sequence[int]) -> dict[str, np.ndarray]:
+    """How many requests after the incident's start each rule first fires, on ``standard_scenario(seed)``.
+
+    Per rule name, one delay per seed (in the order of ``seeds``): the request number of the rule's first
+    ``"firing"`` notification during or after the incident, minus the incident's start (150), so 1 is the
+    incident's first request; ``inf`` when the rule did not fire then. (A page on the normal requests
+    before the incident is a false page: :func:`false_pages` counts those.) ``"any rule"`` holds the
+    smallest delay of all rules. Rules are evaluated after every request, by
+    :class:`MonitoringPipeline` with ``log_requests``. Results are cached (the same rules and seeds are
+    computed once per process) and returned read-only.
+
+    >>> from prodai_lessons.monitoring import standard_rules
+    >>> d = first_firing_delays(standard_rules(), range(2, 4))
+    >>> sorted(d), d["high p95 latency"].tolist()
+    (['any rule', 'cost per request', 'error budget burn', 'high p95 latency', 'low confidence'], [25.0, 12.0])
+    """
+    return _frozen(_delays_cached(*_sweep_args(rules, seeds)))
+
+
+@lru_cache(maxsize=16)
+def _delays_cached(rules: tuple, seeds: tuple[int, ...]) -> dict[str, np.ndarray]:
+    delays = {r.name: np.full(len(seeds), np.inf) for r in rules}
+    for k, seed in enumerate(seeds):
+        traffic = standard_scenario(seed)
+        start = traffic.incidents[0].start_index
+        p = MonitoringPipeline(rules)
+        p.log_requests(traffic.requests)
+        for a in p.history:
+            if a.status == "firing" and a.n_requests > start and np.isinf(delays[a.rule][k]):
+                delays[a.rule][k] = a.n_requests - start
+    delays["any rule"] = np.minimum.reduce(list(delays.values()))
+    return delays
+
+
+def false_pages(rules: Sequence[AlertRule | BurnRateRule], seeds: Sequence[int],
+                n_requests: int = 1000) -> dict[str, np.ndarray]:
+    """How often each rule pages on purely normal traffic: ``simulate_requests(n_requests, seed=seed)``.
+
+    Per rule name, the number of ``"firing"`` notifications on each seed's stretch (in the order of
+    ``seeds``); ``"any rule"`` their sum. Every page on normal traffic is a false page. Rules are evaluated
+    after every request, by :class:`MonitoringPipeline` with ``log_requests``. Results are cached (the same
+    rules, seeds and length are computed once per process) and returned read-only.
+
+    >>> from prodai_lessons.monitoring import standard_rules
+    >>> pages = false_pages(standard_rules(), range(3), n_requests=500)
+    >>> pages["any rule"].tolist()
+    [0, 0, 0]
+    """
+    n_requests = check_int("n_requests", n_requests, minimum=1)
+    return _frozen(_pages_cached(*_sweep_args(rules, seeds), n_requests))
+
+
+@lru_cache(maxsize=16)
+def _pages_cached(rules: tuple, seeds: tuple[int, ...], n_requests: int) -> dict[str, np.ndarray]:
+    pages = {r.name: np.zeros(len(seeds), dtype=np.int64) for r in rules}
+    for k, seed in enumerate(seeds):
+        p = MonitoringPipeline(rules)
+        p.log_requests(simulate_requests(n_requests, seed=seed))
+        for a in p.history:
+            if a.status == "firing":
+                pages[a.rule][k] += 1
+    pages["any rule"] = np.sum(list(pages.values()), axis=0)
+    return pages

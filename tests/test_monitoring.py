@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -24,13 +23,18 @@ from prodai_lessons.monitoring import (
     NaiveThresholdMonitor,
     RollingWindow,
     alert_episodes,
+    burn_rule_pages,
+    cusum_arl,
+    cusum_paths,
+    first_crossing,
     parse_duration,
     standard_rules,
+    wilson_interval,
 )
-from prodai_lessons.simulate import PHASES, simulate_phases, simulate_requests, standard_scenario
+from prodai_lessons.simulate import PHASES, false_pages, first_firing_delays, simulate_phases, standard_scenario
 
 #: The notebook's seed: the first seed whose incident draws 8 errors in 50 requests, the nominal 15 % rounded
-#: (and the median over 300 seeds); chosen on that count, before looking at detection times.
+#: (and the median over seeds 0-299).
 LESSON_SEED = 2
 
 
@@ -470,36 +474,18 @@ def test_slo_arithmetic():
 
 
 # --------------------------------------------------------------------------------------------------
-# The lesson's figures, and the naive per-request monitor as the mutant that fails them
+# The lesson's figures, on seeds no rule was tuned on, and the mutants that fail them
 # --------------------------------------------------------------------------------------------------
-#: Seeds of the standard scenario (150 normal requests, then 50 at 15 % errors) over which the figures are
-#: stated: the same 300 as notebook 03.
-N_SEEDS = 300
-NEVER = 10**6   # "did not fire" in arrays of delays
+#: The thresholds of ``standard_rules()``, and notebook 03's examples, were set on seeds 0-299 of the
+#: scenario and seeds 0-19 of normal traffic. The notebook states its figures on these seeds instead, and so
+#: do the tests: 1,000 scenarios and 5,000 stretches of 1,000 normal requests.
+SCENARIO_SEEDS = range(100_000, 101_000)
+NORMAL_SEEDS = range(200_000, 205_000)
+#: A third range, disjoint from the others, for the mutants.
+SPARE_SEEDS = range(300_000, 301_000)
 BURN, LATENCY = "error budget burn", "high p95 latency"
-
-
-@lru_cache(maxsize=None)
-def _scenario_runs():
-    """The standard rules on the first ``N_SEEDS`` scenarios: per rule, the delay (requests after the incident
-    start) of its first firing, ``NEVER`` when it did not fire; ``"any"``, the first of all; ``"earliest"``,
-    the request number of the earliest firing of any rule (to check nothing fires before the incident);
-    ``"errors"``, the scenarios' error flags (seeds x 200). Computed once, shared by the tests below."""
-    names = [r.name for r in standard_rules()]
-    delay = {name: np.full(N_SEEDS, NEVER) for name in names}
-    earliest = np.full(N_SEEDS, NEVER)
-    errors = []
-    for seed in range(N_SEEDS):
-        r = standard_scenario(seed).requests
-        errors.append(r.error)
-        p = MonitoringPipeline(standard_rules())
-        p.log_requests(r)
-        for a in p.history:
-            if a.status == "firing":
-                earliest[seed] = min(earliest[seed], a.n_requests)
-                delay[a.rule][seed] = min(delay[a.rule][seed], a.n_requests - 150)
-    delay["any"] = np.minimum.reduce([delay[name] for name in names])
-    return delay, earliest, np.array(errors)
+#: The two error rates the scenario draws from (Bernoulli flags per request, see simulate.py).
+P_NORMAL, P_INCIDENT = PHASES["normal"].error_rate, PHASES["degraded"].error_rate
 
 
 def test_lesson_seed_incident_detected_by_latency_within_25_requests():
@@ -517,135 +503,118 @@ def test_lesson_seed_incident_detected_by_latency_within_25_requests():
     assert len(burn) == 1 and 25 < burn[0].n_requests - 150 <= 50   # the error alert: during, not within 25
 
 
-def test_incident_detected_within_25_requests_via_latency_over_300_seeds():
-    """"An alert within 25 requests of the incident's start" holds for *some* alert in about 80 % of
-    seeds, and it is the latency rule that delivers it: without it, under half the seeds would be detected
-    that fast. Nothing ever fires before the incident, and every incident is detected before it ends."""
-    delay, earliest, _ = _scenario_runs()
-    assert (earliest > 150).all()                                    # never on the 150 normal requests
-    share_any = np.mean(delay["any"] <= 25)
-    assert 0.75 <= share_any <= 0.85                                 # achieved: 238 of 300 = 0.79
-    assert 0.70 <= np.mean(delay[LATENCY] <= 25) <= share_any        # achieved: 0.76
-    others = np.minimum.reduce([d for name, d in delay.items() if name not in (LATENCY, "any")])
-    assert np.mean(others <= 25) < 0.5                               # achieved: 0.14 (the error-budget rule)
-    assert delay["any"].max() <= 50                                  # achieved: 39 at worst
+def test_some_alert_fires_within_25_requests_in_at_least_75_percent_of_fresh_scenarios():
+    """The notebook's figure: some alert fires within 25 requests of the incident's start in 809 of 1,000
+    fresh scenarios (80.9 %, 95 % Wilson interval 78.3 % to 83.2 %), so the 75 % target holds with the
+    interval's lower end above it. The latency rule delivers it: the error-budget rule alone gets there in
+    about one scenario in seven, and fires before the 50-request incident ends in about three in five."""
+    d = first_firing_delays(standard_rules(), SCENARIO_SEEDS)
+    n = len(SCENARIO_SEEDS)
+    hit = int(np.count_nonzero(d["any rule"] <= 25))
+    assert wilson_interval(hit, n)[0] >= 0.75                       # achieved: 809 of 1,000, from 0.783
+    assert 0.70 <= np.mean(d[LATENCY] <= 25) <= hit / n               # achieved: 0.78
+    assert 0.08 <= np.mean(d[BURN] <= 25) <= 0.20                     # achieved: 0.14
+    assert 0.55 <= np.mean(d[BURN] <= 50) <= 0.70                     # achieved: 0.62
+    assert (d["any rule"] >= 1).all() and (d["any rule"] <= 50).all()  # every incident caught before it ends
 
 
-def test_error_budget_rule_detection_over_300_seeds():
-    """The error-rate alert's own figures. Within 25 requests (the target of the notebook's last section) it
-    gets there in about 1 seed in 7 (see the CUSUM test for why no error-rate detector can reach most seeds). It fires before
-    the 50-request incident ends in about 2 seeds in 3, and never after it ended (its short window
-    requires the errors to be current); with zero false alarms on normal traffic (next test)."""
-    delay, _, _ = _scenario_runs()
-    burn = delay[BURN]
-    assert 0.08 <= np.mean(burn <= 25) <= 0.22                        # achieved: 43 of 300 = 0.14
-    assert np.mean(burn <= 25) < 0.5                                  # the 25-request target is NOT reached
-    assert 0.60 <= np.mean(burn <= 50) <= 0.73                        # before the incident ends; achieved 0.66
-    assert (burn[burn < NEVER] <= 50).all()                           # never fires after the incident ended
-    assert (burn[burn < NEVER] >= 1).all()
+def test_false_page_rate_on_fresh_normal_traffic_is_below_one_percent():
+    """The notebook's figure: the standard rules page on 26 of 5,000 fresh stretches of 1,000 normal
+    requests (0.52 %, 95 % Wilson interval 0.36 % to 0.76 %): the interval's upper end is below the 1 % goal.
+    Most false pages come from the error-budget rule; no stretch pages twice."""
+    pages = false_pages(standard_rules(), NORMAL_SEEDS)
+    paged = int(np.count_nonzero(pages["any rule"]))
+    assert wilson_interval(paged, len(NORMAL_SEEDS))[1] < 0.01      # achieved: 26 of 5,000, up to 0.0076
+    assert pages[BURN].sum() > pages[LATENCY].sum() > 0              # achieved: 20 and 6
+    assert pages["any rule"].max() == 1
 
 
-#: The two error rates the scenario draws from (Bernoulli flags per request, see simulate.py).
-P_NORMAL, P_INCIDENT = PHASES["normal"].error_rate, PHASES["degraded"].error_rate
+def test_a_rule_that_misses_the_goal_passes_a_20_seed_check_but_not_the_interval():
+    """The mutant: the error-budget rule one error less strict (2.5x: 6 errors in 50 instead of 7). It stays
+    silent on the 20 normal seeds a quick check would use, yet it pages on about 3 % of fresh stretches: on
+    1,000 spare seeds its interval lies wholly above the 1 % goal. The standard rules, on the same 1,000,
+    stay at or below it."""
+    rules = standard_rules()
+    assert rules[0].name == BURN
+    bad = (replace(rules[0], burn_rate=2.5),) + rules[1:]
+    assert false_pages(bad, range(20))["any rule"].sum() == 0
+    bad_paged = int(np.count_nonzero(false_pages(bad, SPARE_SEEDS)["any rule"]))
+    assert wilson_interval(bad_paged, len(SPARE_SEEDS))[0] > 0.01   # achieved: 34 of 1,000, from 0.024
+    good = int(np.count_nonzero(false_pages(rules, SPARE_SEEDS)["any rule"]))
+    assert good <= 0.01 * len(SPARE_SEEDS)                           # achieved: 8 of 1,000
 
 
-def _burn_rule_first_firing(errors: np.ndarray, rule: BurnRateRule) -> np.ndarray:
-    """Request number of the first firing of ``rule`` on each row of error flags (0 when it never fires), for
-    a pipeline evaluated after every request, vectorised: the burn over both count windows with the
-    pipeline's own float arithmetic (``(k / n) / budget > burn_rate``), tabulated for every count ``k``."""
-    m, n = errors.shape
-    L, S = rule.long_window, rule.short_window
-    c = np.zeros((m, n + 1), dtype=np.int32)
-    np.cumsum(errors, axis=1, out=c[:, 1:])
-    budget, burn = rule.slo.error_budget, rule.burn_rate
-    hot_long = np.array([(k / L) / budget > burn for k in range(L + 1)])
-    hot_short = np.array([(k / S) / budget > burn for k in range(S + 1)])
-    fire = hot_long[c[:, L:] - c[:, :n + 1 - L]] & hot_short[c[:, L:] - c[:, L - S:n + 1 - S]]
-    return np.where(fire.any(axis=1), L + fire.argmax(axis=1), 0)
+def test_seed_sweeps_are_cached_and_read_only():
+    a = false_pages(standard_rules(), range(3), n_requests=300)
+    b = false_pages(list(standard_rules()), range(3), n_requests=300)
+    assert all(a[k] is not b[k] and np.shares_memory(a[k], b[k]) for k in a)   # computed once
+    with pytest.raises(ValueError):
+        a["any rule"][0] = 5
+    with pytest.raises(TypeError, match="seeds"):
+        false_pages(standard_rules(), [])
+    with pytest.raises(TypeError, match="rules"):
+        first_firing_delays("rules", range(3))
 
 
-def _cusum_llr():
-    """Log-likelihood ratio of one request for "incident" (15 % errors) against "normal" (2 %): an error, a success."""
-    return np.log(P_INCIDENT / P_NORMAL), np.log((1 - P_INCIDENT) / (1 - P_NORMAL))
+def test_burn_rule_pages_equals_the_pipeline():
+    """The vectorised replica behind the trade-off figure (first page and number of pages per sequence)
+    against the pipeline, on sequences near the threshold that page several times, for the lesson's rule
+    and for variants: other burn thresholds, no clear burn rate, equal windows."""
+    rng = np.random.default_rng(11)
+    errors = rng.random((40, 1200)) < 0.07
+    errors[:5] = rng.random((5, 1200)) < P_NORMAL                # and a few ordinary sequences
+    base = standard_rules()[0]
+    variants = (base, replace(base, burn_rate=2.0), replace(base, burn_rate=2.5, clear_burn_rate=None),
+                replace(base, long_window=30, short_window=30, clear_burn_rate=2.0))
+    for rule in variants:
+        first, count = burn_rule_pages(errors, rule)
+        assert count.max() >= 3
+        for i in range(len(errors)):
+            p = MonitoringPipeline([rule])
+            p.log_batch(np.full(1200, 100.0), errors[i], np.full(1200, 0.9), np.zeros(1200))
+            fired = [a.n_requests for a in p.history if a.status == "firing"]
+            assert (first[i], count[i]) == ((fired[0] if fired else 0), len(fired)), (rule, i)
 
 
-def _cusum_max(errors: np.ndarray) -> np.ndarray:
-    """Largest CUSUM statistic ``S_j = max(0, S_{j-1} + llr_j)`` (Page 1954) reached on each row."""
-    up, down = _cusum_llr()
-    s = np.zeros(errors.shape[0])
-    top = np.zeros(errors.shape[0])
-    for col in errors.T:
-        s = np.maximum(0.0, s + np.where(col, up, down))
-        np.maximum(top, s, out=top)
-    return top
+def test_the_course_rule_sits_near_the_cusum_bound_and_speed_costs_false_pages():
+    """The trade-off figure's claims, on draws of their own. At the 15 % incident, the optimal CUSUM held to
+    the course rule's false-page rate is faster, but only a little (notebook: about 48 requests on average
+    against 51); a mean delay of 25 requests costs the CUSUM tens of times the rule's false pages (notebook:
+    about 0.36 per 1,000 normal requests against 0.005). The delays: 150 normal requests, then the incident
+    until the page, over runs that did not page before it."""
+    rng = np.random.default_rng(2026)
+    rule = standard_rules()[0]
+    pages = sum(int(burn_rule_pages(rng.random((200, 25_000)) < P_NORMAL, rule)[1].sum()) for _ in range(4))
+    rule_rate = 1000 * pages / (4 * 200 * 25_000)
+    assert 0.003 <= rule_rate <= 0.008                               # notebook: 0.0051
 
+    def arl0(h):
+        return cusum_arl(h, P_NORMAL, P_NORMAL, P_INCIDENT)
 
-def _cusum_first_alarm(errors: np.ndarray, h: float) -> np.ndarray:
-    """Request number at which the CUSUM first exceeds ``h`` on each row (``NEVER`` if it does not)."""
-    up, down = _cusum_llr()
-    s = np.zeros(errors.shape[0])
-    first = np.full(errors.shape[0], NEVER)
-    for j, col in enumerate(errors.T, start=1):
-        s = np.maximum(0.0, s + np.where(col, up, down))
-        first[(s > h) & (first == NEVER)] = j
-    return first
+    lo, hi = 5.0, 14.0                                               # the h with the rule's false-page rate
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if 1000 / arl0(mid) > rule_rate else (lo, mid)
+    h = hi
+    runs = np.hstack([rng.random((4000, 150)) < P_NORMAL, rng.random((4000, 450)) < P_INCIDENT])
 
+    def mean_delay(first):
+        quiet = (first == 0) | (first > 150)
+        assert (first[quiet] > 0).all()
+        return np.mean(first[quiet] - 150)
 
-def test_error_alert_within_25_requests_is_out_of_reach_even_for_an_optimal_cusum():
-    """The infeasibility claim, tested. The CUSUM on the Bernoulli log-likelihood ratio (2 % vs 15 % errors)
-    is the optimal detector of this change (Lorden 1971, Moustakides 1986: the least worst-case delay for a
-    given false-alarm rate). Tuned to page on no more normal 1,000-request sequences than our error-budget
-    rule does (both measured on the same 5,000 sequences; the CUSUM is also silent on the 20 seeds of the
-    no-false-alarm check), it detects the incident within 25 requests in well under half the seeds.
-
-    A threshold fitted to just the 20 seeds of that check would get past 0.5, but pages
-    on many times more fresh normal sequences than our rule: silence on 20 sequences is not a false-alarm
-    rate, so the threshold is set on a sample large enough to measure one."""
-    assert (P_NORMAL, P_INCIDENT) == (0.02, 0.15)
-    rule = next(r for r in standard_rules() if r.name == BURN)
-    delay, _, scenario_errors = _scenario_runs()
-    # the vectorised replica of our rule is exact: the pipeline's first firing on every scenario
-    np.testing.assert_array_equal(_burn_rule_first_firing(scenario_errors, rule),
-                                  np.where(delay[BURN] < NEVER, delay[BURN] + 150, 0))
-
-    normal = np.random.default_rng(2024).random((5000, 1000)) < P_NORMAL   # the simulator's error model
-    ours = _burn_rule_first_firing(normal, rule)
-    for i in np.flatnonzero(ours)[:3]:                   # ... and on normal sequences where our rule pages
-        p = MonitoringPipeline([rule])
-        p.log_batch(np.full(1000, 100.0), normal[i], np.full(1000, 0.9), np.zeros(1000))
-        assert p.history[0].status == "firing" and p.history[0].n_requests == ours[i]
-    n_paged = int(np.count_nonzero(ours))
-    assert 5 <= n_paged <= 50                            # ours pages on about 0.4 % of 1,000-request sequences
-    top = _cusum_max(normal)
-    h = np.sort(top)[::-1][n_paged]                      # the lowest threshold paging on <= n_paged sequences
-    assert np.count_nonzero(top > h) <= n_paged
-    check_seeds = np.array([simulate_requests(1000, seed=s).error for s in range(20)])
-    assert not (_cusum_max(check_seeds) > h).any()       # the check's 0 of 20 holds for it too
-
-    first = _cusum_first_alarm(scenario_errors, h) - 150
-    within_25 = np.mean((first >= 1) & (first <= 25))
-    assert within_25 < 0.5                               # achieved: 0.22 (67 of 300)
-    # not a straw man: it beats our rule within 25 requests, and matches it within 50
-    assert within_25 >= np.mean(delay[BURN] <= 25)
-    assert np.mean((first >= 1) & (first <= 50)) >= np.mean(delay[BURN] <= 50) - 0.05
-
-    # the mutant tuning: fitted to the 20 check seeds only
-    h20 = _cusum_max(check_seeds).max()
-    first20 = _cusum_first_alarm(scenario_errors, h20) - 150
-    assert np.mean((first20 >= 1) & (first20 <= 25)) >= 0.5
-    assert np.count_nonzero(top > h20) >= 10 * n_paged   # achieved: 916 sequences against 21, 44 times as many
-
-
-def test_no_false_alarms_on_20_seeds_of_normal_traffic():
-    for seed in range(20):
-        p = MonitoringPipeline(standard_rules())
-        p.log_requests(simulate_requests(1000, seed=seed))
-        assert [a for a in p.history if a.status == "firing"] == [], seed
+    ours = mean_delay(burn_rule_pages(runs, rule)[0])
+    paths = cusum_paths(runs, P_NORMAL, P_INCIDENT)
+    best = mean_delay(first_crossing(paths, h))
+    assert best < ours <= 1.15 * best                                # notebook: 47.9 and 51.4
+    h25 = next(x for x in np.arange(3.0, 9.0, 0.25) if mean_delay(first_crossing(paths, x)) > 25)
+    assert 1000 / arl0(h25) >= 30 * rule_rate                         # notebook: 0.36 against 0.0051
 
 
 def test_naive_monitor_storms_and_misses():
-    """The naive per-request monitor fails the same figures on the same 20 scenarios: dozens of
-    notifications per incident, alarms during the normal part, and the 15 % error incident missed."""
+    """The naive per-request monitor on 20 scenarios: dozens of notifications per incident, alarms during
+    the normal part, and the 15 % error incident missed; the pipeline on the same scenarios sends one
+    notification per rule and nothing before the incident."""
     storms, missed, false_alarm_seeds = [], 0, 0
     for seed in range(20):
         r = standard_scenario(seed).requests
@@ -952,22 +921,21 @@ def test_every_alert_the_pipeline_sends_passes_incident_manager_checks():
 
 
 def test_error_alert_is_fast_once_each_request_carries_more_evidence():
-    """The bound above is about evidence, not about our rule: give the incident 40 % errors instead of 15 %
-    (same latency, same normal traffic, same seeds) and the same error-budget rule fires within 25 requests
-    in nearly every seed, still never before the start. Its false-alarm side does not depend on the
-    incident at all (normal traffic is drawn identically), so nothing was traded for the speed."""
+    """The delay is about evidence, not about the rule: give the incident 40 % errors instead of 15 % (same
+    latency, same normal traffic, the same fresh seeds) and the same error-budget rule fires within 25
+    requests in nearly every scenario. Its false pages do not depend on the incident at all (normal traffic
+    is drawn the same way), so nothing was traded for the speed."""
     outage = replace(PHASES["degraded"], name="outage", error_rate=0.40)
     delays = []
-    for seed in range(N_SEEDS):
-        p = MonitoringPipeline([next(r for r in standard_rules() if r.name == BURN)])
+    for seed in SCENARIO_SEEDS[:300]:
+        p = MonitoringPipeline([standard_rules()[0]])
         p.log_requests(standard_scenario(seed, incident_phase=outage).requests)
-        fired = [a.n_requests - 150 for a in p.history if a.status == "firing"]
-        delays.append(fired[0] if fired else NEVER)
+        fired = [a.n_requests - 150 for a in p.history if a.status == "firing" and a.n_requests > 150]
+        delays.append(fired[0] if fired else np.inf)
     delays = np.array(delays)
-    assert (delays >= 1).all()
     assert np.mean(delays <= 25) >= 0.90                              # achieved: 0.95
-    # and the standard scenario's seeds, unchanged: the same rule at 15 % stays under half
-    assert np.mean(_scenario_runs()[0][BURN] <= 25) < 0.5
+    # and at 15 %, on the same seeds, the same rule stays far below that
+    assert np.mean(first_firing_delays(standard_rules(), SCENARIO_SEEDS)[BURN][:300] <= 25) < 0.5
 
 
 # --------------------------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def test_bad_input_names_the_argument(call, exc, word):
 
 def test_incident_window_times_select_exactly_its_requests():
     """``[start_s, end_s)`` and ``[start_index, end_index)`` agree, also when the incident ends the traffic
-    (its last request used to fall outside the time window) and when it is a single request."""
+    (a common off-by-one leaves its last request outside the time window) and when it is a single request."""
     for phases in ([("normal", 5), ("degraded", 3)], [("normal", 5), ("spike", 1)],
                    [("degraded", 4), ("normal", 6), ("spike", 2)]):
         t = simulate_phases(phases, seed=3)
