@@ -28,6 +28,9 @@ def find_sources(paths: Iterable[str | Path]) -> list[Path]:
 
     ``README.md`` files and markdown files without a ``jupytext`` header are not notebooks.
     Raises ``FileNotFoundError`` naming a path that does not exist.
+
+    >>> [p.name for p in find_sources(["notebooks"])][:2]  # run from the course's root folder
+    ['00_index.md', '01_deployment_patterns.md']
     """
     found: list[Path] = []
     for p in map(Path, paths):
@@ -49,7 +52,11 @@ def execute_source(md: Path, *, timeout: int = 600):
     """Read ``md`` with jupytext, execute it with nbclient in its folder, return the notebook.
 
     Cell timing metadata is not recorded, so a rebuild only changes the ``.ipynb`` where an
-    output really changed.
+    output really changed. (The example is not run by the test suite: it starts a kernel.)
+
+    >>> nb = execute_source(Path("notebooks/09_summary.md"))  # doctest: +SKIP
+    >>> nb.cells[-2].outputs[0]["text"].splitlines()[0]  # doctest: +SKIP
+    'lesson 01: Where the always-on API becomes cheaper       checks: break_even'
     """
     import jupytext
     from nbclient import NotebookClient
@@ -83,7 +90,13 @@ def _coalesce_streams(outputs: list) -> list:
 
 
 def build_notebooks(paths: Sequence[str | Path], *, log=print) -> list[Path]:
-    """Execute every notebook source under ``paths`` and write its paired ``.ipynb``."""
+    """Execute every notebook source under ``paths`` and write its paired ``.ipynb``.
+
+    ``log`` gets one line per notebook. Returns the written ``.ipynb`` paths.
+
+    >>> build_notebooks(["notebooks/09_summary.md"], log=lambda line: None)  # doctest: +SKIP
+    [PosixPath('notebooks/09_summary.ipynb')]
+    """
     import jupytext
 
     written = []

@@ -41,12 +41,20 @@ HOME = "notebooks/00_index"
 
 
 def site_folders(*, instructor: bool) -> tuple[str, ...]:
-    """The folders whose notebooks become pages: solutions only on the instructor site."""
+    """The folders whose notebooks become pages: solutions only on the instructor site.
+
+    >>> site_folders(instructor=False), site_folders(instructor=True)[-1]
+    (('notebooks', 'exercises'), 'solutions')
+    """
     return INSTRUCTOR_FOLDERS if instructor else LEARNER_FOLDERS
 
 
 def site_pages(root: str | Path = ROOT, *, instructor: bool = False) -> list[str]:
-    """The pages of the site (``folder/stem``), in navigation order: the course index first."""
+    """The pages of the site (``folder/stem``), in navigation order: the course index first.
+
+    >>> site_pages()[:2]
+    ['notebooks/00_index', 'notebooks/01_deployment_patterns']
+    """
     root = Path(root)
     pages = [f"{folder}/{p.stem}" for folder in site_folders(instructor=instructor)
              for p in sorted((root / folder).glob("*.ipynb"))]
@@ -61,6 +69,10 @@ def setup_sphinx(app, *, root: Path, instructor: bool) -> None:
     """Connect the site's build steps to a Sphinx application (called from ``site/conf.py``).
 
     Registers ``prodai_lab_url``: where "Open in JupyterLab" points, followed by the notebook's path.
+
+    >>> # in site/conf.py, which Sphinx runs:
+    >>> def setup(app):  # doctest: +SKIP
+    ...     setup_sphinx(app, root=ROOT, instructor=False)
     """
     from sphinx.util import logging
 
@@ -168,7 +180,11 @@ def build_site(out: str | Path, *, instructor: bool = False, root: str | Path = 
 
     Raises ``RuntimeError`` when Sphinx fails. Doctrees are cached in ``.doctrees/<name>`` beside ``out``, so a
     rebuild reads only the notebooks that changed (``fresh=True`` rebuilds everything). Warnings
-    go to stderr and, with ``warning_file``, to that file too.
+    go to stderr and, with ``warning_file``, to that file too. (The example is not run by the test suite:
+    ``tests/test_site.py`` builds the site.)
+
+    >>> build_site("_build/site").name  # doctest: +SKIP
+    'index.html'
     """
     from sphinx.cmd.build import build_main
 
