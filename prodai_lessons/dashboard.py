@@ -43,12 +43,15 @@ from prodai_lessons._dashboard_engine import clock_text, day_texts, html_page, i
 from prodai_lessons._validation import as_1d_array, as_category_array, check_int, check_real
 from prodai_lessons.cost import CostTracker, load_pricing
 from prodai_lessons.guardrails import (
+    GroundednessGuard,
     GuardrailPipeline,
     InvisibleTextGuard,
+    LanguageGuard,
     LengthGuard,
     PIIGuard,
     PromptInjectionGuard,
     ToxicityGuard,
+    load_groundedness_corpus,
 )
 from prodai_lessons.incidents import IncidentManager
 from prodai_lessons.monitoring import SLO, Alert, AlertRule, BurnRateRule, MetricsSnapshot, MonitoringPipeline
@@ -525,7 +528,7 @@ def collect_dashboard(
 
 
 # ------------------------------------------------------------------------------------------ plotting
-_GUARD_COLORS = ("#e67e22", "#8e44ad", "#16a085", "#c0392b", "#2c3e50", "#7f8c8d")
+_GUARD_COLORS = ("#e67e22", "#8e44ad", "#16a085", "#c0392b", "#2c3e50", "#7f8c8d", "#2980b9", "#d4ac0d")
 
 
 def plot_dashboard(data: DashboardData, *, figsize: tuple[float, float] = (15, 12)):
@@ -715,6 +718,7 @@ def simulate_observed_day(
     guarded_share: float = 0.05,
     ack_after: float = 300.0,
     quiet_period: float = 900.0,
+    answer_checks: bool = False,
 ) -> ObservedDay:
     """Run one simulated day through the course's components and collect the dashboard from their records.
 
@@ -726,7 +730,9 @@ def simulate_observed_day(
        :class:`~prodai_lessons.monitoring.MonitoringPipeline` (:func:`day_rules`, evaluated every minute),
        a :class:`~prodai_lessons.cost.CostTracker` and, for the user-facing share ``guarded_share`` of the
        requests, a :class:`~prodai_lessons.guardrails.GuardrailPipeline` (input: injection, invisible
-       text, length, toxicity flagged; output: PII redacted). Then the pipeline is scraped.
+       text, length, toxicity flagged; output: PII redacted; with ``answer_checks`` also a
+       ``LanguageGuard`` on inputs and a ``GroundednessGuard`` on answers drawn with their retrieved context
+       from the groundedness corpus, one in ten unsupported, both flagged). Then the pipeline is scraped.
     3. New alert notifications go to an :class:`~prodai_lessons.incidents.IncidentManager`. The simulated
        on-call engineer acknowledges an incident ``ack_after`` seconds after it opens and resolves it once
        its alerts have been clear for ``quiet_period`` seconds (the spike stops on its own; no mitigation is
@@ -759,9 +765,15 @@ def simulate_observed_day(
     rules = day_rules()
     pipeline = MonitoringPipeline(rules, window="5m", evaluate_interval="1m", slo=rules[0].slo)
     tracker = CostTracker(pricing)
+    answer_checks = bool(answer_checks)
     guards = GuardrailPipeline(
-        [PromptInjectionGuard(), InvisibleTextGuard(), LengthGuard(), ToxicityGuard()], [PIIGuard()],
-        policy={"toxicity": "flag", "pii": "redact"})
+        [PromptInjectionGuard(), InvisibleTextGuard(), LengthGuard(), ToxicityGuard()]
+        + ([LanguageGuard()] if answer_checks else []), [PIIGuard()] + ([GroundednessGuard()] if answer_checks else []),
+        policy={"toxicity": "flag", "pii": "redact", **({"language": "flag", "groundedness": "flag"} if answer_checks else {})})
+    rag = [[x for x in load_groundedness_corpus() if x["label"] == k] for k in (0, 1)] if answer_checks else []
+    rag_rng = np.random.default_rng([seed, 9])  # a stream of its own: the day's other draws stay the same
+    rag_pick = [(int(bad), int(k)) for bad, k in zip(rag_rng.random(len(r)) < 0.1, rag_rng.integers(0, 1 << 30, len(r)))
+                ] if answer_checks else []  # one answer in ten unsupported
     manager = IncidentManager()
     recorder = MetricsRecorder()
     g_times: list[float] = []
@@ -783,7 +795,11 @@ def simulate_observed_day(
             for j in np.flatnonzero(guarded[lo:hi]) + lo:
                 t = float(r.timestamp[j])
                 checked = guards.check_input(inputs[j], timestamp=t)
-                if checked.allowed:
+                if checked.allowed and answer_checks:
+                    bad, k = rag_pick[j]
+                    row = rag[bad][k % len(rag[bad])]
+                    checked = (checked, guards.check_output(row["answer"], timestamp=t, context=row["context"]))
+                elif checked.allowed:
                     checked = (checked, guards.check_output(outputs[j], timestamp=t))
                 else:
                     checked = (checked,)

@@ -15,12 +15,19 @@ Every guard has a ``name`` and a ``check(text) -> GuardResult``. The modules fol
 - ``inputs``: ``LengthGuard``, ``InvisibleTextGuard``, ``RateLimitGuard``;
 - ``pii``: ``luhn`` and the other validators, ``redact_spans``, and ``PIIGuard``;
 - ``toxicity``: ``ToxicityGuard``; ``formats``: ``FormatGuard``;
+- ``groundedness``: ``GroundednessGuard``, a lexical check that the retrieved context supports each claim
+  of an answer (numbers, dates, names, ``weighted_support``, ``negation_flip``), and its labelled corpus;
+- ``confidence``: ``ConfidenceGuard`` from token log-probabilities and self-consistency, and
+  ``threshold_for_fpr`` to set its thresholds on labelled data;
+- ``language``: ``LanguageGuard``, Unicode scripts then character n-grams (``char_ngrams``,
+  ``log_likelihoods``), with code and quotations set aside;
 - ``pipeline``: ``GuardrailPipeline``, a per-guard action (block / redact / flag), counts, a bounded log;
 - ``evaluation``: ``evaluate`` and ``rates_by_category`` on the shipped labelled corpus
   (``load_corpus``), each figure with its ``wilson_interval``, and the naive ``SubstringGuard``
   every rule must beat.
 
-The private modules (``_fold``, ``_rules``, ``_invisible``, ``_pii_scan``) hold the fast paths:
+The private modules (``_fold``, ``_rules``, ``_invisible``, ``_pii_scan``, ``_grounding``,
+``_language_engine``) hold the fast paths:
 anchor-word gates, numpy scans for long texts, scans that never let one candidate hide another.
 Each has a plain twin in the tests that it must agree with. Every pattern is linear in the input.
 
@@ -44,9 +51,35 @@ from prodai_lessons.guardrails.evaluation import (
     rates_by_category,
     wilson_interval,
 )
+from prodai_lessons.guardrails.confidence import (
+    ConfidenceGuard,
+    agreement,
+    synthetic_confidence_data,
+    threshold_for_fpr,
+    token_confidence,
+)
 from prodai_lessons.guardrails.formats import FormatGuard
+from prodai_lessons.guardrails.groundedness import (
+    GROUNDEDNESS_CATEGORIES,
+    GroundednessGuard,
+    load_groundedness_corpus,
+    negation_flip,
+    split_sentences,
+    weighted_support,
+)
 from prodai_lessons.guardrails.injection import PromptInjectionGuard, ignore_instructions, noisy_or
 from prodai_lessons.guardrails.inputs import InvisibleTextGuard, LengthGuard, RateLimitGuard
+from prodai_lessons.guardrails.language import (
+    LANGUAGES,
+    LanguageGuard,
+    LanguageProfile,
+    char_ngrams,
+    detect_language,
+    language_profiles,
+    load_language_samples,
+    log_likelihoods,
+    train_profiles,
+)
 from prodai_lessons.guardrails.normalization import NormalizedText, fold, normalize
 from prodai_lessons.guardrails.pii import (
     IBAN_LENGTHS,
@@ -103,4 +136,24 @@ __all__ = [
     "ACTIONS",
     "IBAN_LENGTHS",
     "DEFAULT_ALLOW_LIST",
+    "split_sentences",
+    "weighted_support",
+    "negation_flip",
+    "GroundednessGuard",
+    "load_groundedness_corpus",
+    "GROUNDEDNESS_CATEGORIES",
+    "token_confidence",
+    "agreement",
+    "threshold_for_fpr",
+    "ConfidenceGuard",
+    "synthetic_confidence_data",
+    "LANGUAGES",
+    "char_ngrams",
+    "log_likelihoods",
+    "LanguageProfile",
+    "train_profiles",
+    "language_profiles",
+    "detect_language",
+    "LanguageGuard",
+    "load_language_samples",
 ]

@@ -57,6 +57,15 @@ class GuardrailPipeline:
 
     ``stats()`` gives counts per guard; ``log`` keeps the last ``log_size`` decisions (a ``deque``
     with ``maxlen``: memory stays bounded however long the service runs).
+
+    Guards that judge an answer by more than its text are opt-in: put ``LanguageGuard`` among the input
+    guards, ``GroundednessGuard`` (needs the retrieved ``context``) and ``ConfidenceGuard`` (needs
+    ``logprobs`` or ``samples``) among the output guards, and pass what they need to ``check_output``:
+
+    >>> from prodai_lessons.guardrails import GroundednessGuard
+    >>> rag = GuardrailPipeline([], [GroundednessGuard()], policy={"groundedness": "flag"})
+    >>> rag.check_output("It opened in 2017.", context="The plant opened in 2019.").flagged_by
+    ('groundedness',)
     """
 
     def __init__(self, input_guards: Sequence[Any] = (), output_guards: Sequence[Any] = (),
@@ -112,12 +121,21 @@ class GuardrailPipeline:
         """Run the input guards on a user's text (``user`` feeds per-user guards such as rate limits)."""
         return self._run("input", self.input_guards, text, user, timestamp)
 
-    def check_output(self, text: str | bytes, *, user: str = "anonymous",
-                     timestamp: float | None = None) -> PipelineResult:
-        """Run the output guards on the model's text before it reaches the user."""
-        return self._run("output", self.output_guards, text, user, timestamp)
+    def check_output(self, text: str | bytes, *, user: str = "anonymous", timestamp: float | None = None,
+                     context: Any = None, logprobs: Any = None, samples: Any = None) -> PipelineResult:
+        """Run the output guards on the model's text before it reaches the user.
 
-    def _run(self, stage: str, guards: list[Any], text: Any, user: Any, timestamp: Any) -> PipelineResult:
+        ``context`` (the retrieved passages), ``logprobs`` (the answer's token log-probabilities) and
+        ``samples`` (further sampled answers) go to the guards that name them in ``extra_inputs``
+        (``GroundednessGuard``: context; ``ConfidenceGuard``: logprobs and samples); a guard that needs
+        one that was not given decides for itself (both of those fail closed).
+        """
+        extras = {k: v for k, v in (("context", context), ("logprobs", logprobs), ("samples", samples))
+                  if v is not None}
+        return self._run("output", self.output_guards, text, user, timestamp, extras)
+
+    def _run(self, stage: str, guards: list[Any], text: Any, user: Any, timestamp: Any,
+             extras: Mapping[str, Any] | None = None) -> PipelineResult:
         text = _as_text("text", text)
         user = check_str("user", user)
         if timestamp is not None:
@@ -130,7 +148,9 @@ class GuardrailPipeline:
             c = self._counts[g.name]
             c["checked"] += 1
             try:
-                res = g.check(current, user=user) if getattr(g, "uses_user", False) else g.check(current)
+                wanted = {k: extras[k] for k in getattr(g, "extra_inputs", ()) if extras and k in extras}
+                res = (g.check(current, user=user, **wanted) if getattr(g, "uses_user", False)
+                       else g.check(current, **wanted))
                 if not isinstance(res, GuardResult):
                     raise TypeError(f"check() returned {type(res).__name__}, not GuardResult")
             except Exception as exc:  # a broken guard is a failed guard, never a crashed request

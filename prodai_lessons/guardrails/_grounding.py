@@ -1,0 +1,664 @@
+"""The machinery behind ``guardrails.groundedness``: sentences, words, numbers, dates, names and negation.
+
+``groundedness`` states the checks in a few lines each; this module turns normalized text into what they
+compare: sentence spans, content words reduced to a stem (with a small table of irregular forms and
+common synonyms), the numbers and dates a sentence states (``3.5 million`` and ``3,500,000`` are one value;
+``2 May 2024`` and ``May 2, 2024`` one date), the capitalised names it mentions, and the words each
+negation governs. Every pattern is linear in the input. Private: the lesson module imports from here,
+never the other way round.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import heapq
+import math
+import re
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+# -------------------------------------------------------------------------------------------- sentences
+#: Abbreviations after which a full stop does not end a sentence (compared lower case, without the dot).
+ABBREVIATIONS = frozenset("""mr mrs ms dr prof st jr sr vs etc e.g i.e approx no nos fig figs inc ltd co corp
+dept est vol p pp ca cf al a.m p.m u.s u.k e.u mt ft jan feb mar apr jun jul aug sep sept oct nov dec""".split())
+_SENTENCE_END_RX = re.compile(r"[.!?]+(?=[\"')\]\u201d\u2019]*(?:\s|$))|\n\s*\n")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``: ends at . ! ? followed by a space (not after an
+    abbreviation or a single initial, not inside a number) or at a blank line; whitespace trimmed."""
+    spans, start = [], 0
+    for m in _SENTENCE_END_RX.finditer(text):
+        p = m.start()
+        if text[p] == ".":
+            q = p
+            while q > start and p - q < 12 and (text[q - 1].isalnum() or text[q - 1] in "._"):
+                q -= 1
+            w = text[q:p].lower()
+            if w in ABBREVIATIONS or (len(w) == 1 and w.isalpha()):
+                continue
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- words
+#: Words that carry no claim of their own (function words, auxiliaries, vague quantifiers).
+STOPWORDS = frozenset("""a an the and or but if then than so as of in on at to for from by with about into over
+under after before between through during without within up down out off again further once here there when
+where why how all any both each few more most other some such only own same too very can will just should now
+is are was were be been being am do does did doing have has had having i me my we our you your he him his she
+her it its they them their this that these those what which who whom whose also still yet however while
+because since until although though would could may might must shall one's per via around roughly about
+itself himself herself themselves ourselves yourself myself far
+sure yes yeah okay ok hello hi hey thanks thank please certainly absolutely indeed
+approximately nearly almost just some many much lot lots according say says said context text passage document
+information mention mentions mentioned provided given""".split())
+NEGATIONS = frozenset("not no never none nobody nothing neither nor without cannot".split())
+#: Irregular forms, common synonyms and unit abbreviations mapped to one stem, so "rose" supports
+#: "increased", "bought" "purchased" and "km" "kilometres". Deliberately small: a lexical check knows only
+#: the synonyms it is given (an NLI model or an LLM judge knows them all).
+_GROUPS = """increase rise rose risen grow grew grown increased climb climbed jump jumped soar soared
+decrease fall fell fallen drop dropped decline declined decreased shrink shrank dip dipped slump slumped
+buy bought purchase purchased acquire acquired
+sell sold
+start begin began begun started
+finish end ended finished complete completed conclude concluded
+large big huge
+small little tiny
+fast quick rapid
+win won
+lead led head headed
+make made produce produced manufacture manufactured
+take took taken
+give gave given provide provided supply supplied offer offered
+find found
+build built
+pay paid
+spend spent
+hold held
+keep kept retain retained maintain maintained
+leave left
+send sent
+write wrote written
+run ran
+come came
+go went gone
+fly flew flown
+bring brought
+tell told
+know knew known
+choose chose chosen select selected pick picked
+lose lost
+meet met
+hire hired
+employee staff worker workers employees personnel
+allow allowed permit permitted let enable enabled
+need needed require required
+receive received get got obtain obtained
+show showed shown display displayed exhibit exhibited present presented
+help helped assist assisted aid aided
+close closed shut
+open opened
+cost costs price prices priced fee fees charge charges
+part section portion piece
+area region zone
+car vehicle automobile
+company firm business corporation
+customer client
+shop store
+trip journey
+switch turn
+blink flash flicker
+talk speak spoke spoken
+fix repair repaired mend mended
+try attempt attempted tried
+contain include included comprise comprised
+answer reply replied respond responded
+chief ceo
+km kilometre kilometres kilometer kilometers
+kg kilogram kilograms kilo kilos
+metre metres meter meters
+cm centimetre centimetres centimeter centimeters
+litre litres liter liters
+kw kilowatt kilowatts
+watt watts
+gb gigabyte gigabytes
+mb megabyte megabytes
+percent
+euro euros eur
+dollar dollars usd"""
+SYNONYMS = {w: line.split()[0] for line in _GROUPS.splitlines() for w in line.split()}
+_TOKEN_RX = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+
+
+@functools.lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light suffix-stripping stem of a lower-case word, through the synonym table ("bikes" -> "bike",
+    "closes" -> "close", "purchased" -> "buy")."""
+    if word in SYNONYMS:
+        return SYNONYMS[word]
+    w = word[:-2] if word.endswith("'s") else word
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 4 and w.endswith(("sses", "shes", "ches", "xes", "zes")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if w in SYNONYMS:
+        return SYNONYMS[w]
+    if len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+    elif len(w) > 4 and w.endswith("ed"):
+        w = w[:-2]
+    elif len(w) > 5 and w.endswith("ly"):
+        w = w[:-2]
+    if w in SYNONYMS:
+        return SYNONYMS[w]
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+        w = w[:-1]  # "stopped" -> "stopp" -> "stop"
+    if len(w) > 4 and w.endswith("e"):
+        w = w[:-1]  # "reserve" and "reserved" (-> "reserv") meet
+    return SYNONYMS.get(w, w)
+
+
+def words(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, int, int]]:
+    """(word, start, end) of the words of normalized ``text[start:end]``; ``n't`` becomes a word ``not``."""
+    end = len(text) if end is None else end
+    out = [(m.group(), m.start(), m.end()) for m in _TOKEN_RX.finditer(text, start, end)]
+    if text.find("'", start, end) < 0:
+        return out
+    fixed = []
+    for w, a, b in out:
+        if "'" not in w:
+            fixed.append((w, a, b))
+        elif w.endswith("n't"):
+            base = {"can't": "can", "won't": "will", "shan't": "shall"}.get(w, w[:-3])
+            fixed.append((base, a, b - 3))
+            fixed.append(("not", b - 3, b))
+        elif w.endswith("'s"):
+            fixed.append((w[:-2], a, b))
+        else:
+            fixed.append((w, a, b))
+    return fixed
+
+
+def content_stems(ws: list[tuple[str, int, int]]) -> list[str]:
+    """Stems of the words that carry content: not stop words or negations, not number or month words
+    (numbers and dates are compared as values), two letters or more."""
+    return [stem(w) for w, _, _ in ws if len(w) > 1 and w not in _NOT_CONTENT]
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+_UNITS = {"0": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+          "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+          "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+         "ninety": 90}
+SCALES = {"hundred": 1e2, "thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9,
+          "bn": 1e9, "b": 1e9, "trillion": 1e12, "tn": 1e12}
+MONTHS = {m: i for i, m in enumerate("january february march april may june july august september october "
+                                     "november december".split(), start=1)}
+MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
+MONTHS["sept"] = 9
+_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|" \
+         r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_WORD_NUMBER = (r"(?:(?:" + "|".join(_TENS) + r")(?:[- ](?:" + "|".join(k for k in _UNITS if k.isalpha() and
+                _UNITS[k] < 10 and _UNITS[k] > 0) + r"))?|" + "|".join(k for k in _UNITS if k.isalpha()) + r")")
+_SCALE = r"(?:hundred|thousand|million|billion|trillion|mn|bn|tn|k|m|b)"
+# Each pattern is tried only where its first character can be: at a run of digits, a month or a number
+# word (``numbers_and_dates`` finds those first), never at every position of the text.
+_DATE_AT_DIGIT = re.compile(
+    rf"(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?: of)? (?P<m1>{_MONTH})\b\.?(?:,? (?P<y1>\d{{4}}))?(?!\w)"
+    rf"|(?P<y4>\d{{4}})-(?P<m4>\d{{1,2}})-(?P<d4>\d{{1,2}})(?!\w)"
+    rf"|(?P<a5>\d{{1,2}})[/.](?P<b5>\d{{1,2}})[/.](?P<y5>\d{{4}})(?![\w/])")
+_DATE_AT_MONTH = re.compile(
+    rf"(?P<m2>{_MONTH})\.? (?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b(?!:)(?:,? (?P<y2>\d{{4}}))?(?!\w)"
+    rf"|(?P<m3>{_MONTH})\.?,? (?:of )?(?P<y3>\d{{4}})(?!\w)")
+_MONTH_ONLY_BEFORE = frozenset("in by since until from of during early late mid".split())
+_NUMBER_AT_DIGIT = re.compile(
+    r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))? ?(?P<ampm>a\.m\.|p\.m\.|am\b|pm\b)"
+    r"|(?P<hh>\d{1,2}):(?P<mm>\d{2})(?![\d:])"
+    rf"|(?P<num>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?)(?:(?:st|nd|rd|th)\b)?"
+    rf"(?P<half> and a half\b)?(?:[ -]?(?P<scale>{_SCALE})\b)?")
+_NUMBER_AT_WORD = re.compile(
+    rf"(?P<word>{_WORD_NUMBER}|twice|thrice)\b(?P<whalf> and a half\b)?(?:[ -](?P<wscale>{_SCALE})\b)?"
+    r"|(?P<a>a|one) (?P<ascale>hundred|thousand|million|billion)\b")
+_NOT_CONTENT = STOPWORDS | NEGATIONS | frozenset(_UNITS) | frozenset(_TENS) | frozenset(
+    "hundred thousand million billion trillion".split()) | frozenset(MONTHS)
+
+
+class Number(NamedTuple):
+    """A number a sentence states: its ``value``, the ``step`` of its last written digit times its scale
+    (``3.5 million``: step 100,000), the ``text`` as written, its ``span`` in the normalized text, and its
+    ``kind`` ("number", or "time": minutes after midnight, so "6 p.m." and "18:00" are both 1080)."""
+
+    value: float
+    step: float
+    text: str
+    span: tuple[int, int]
+    kind: str = "number"
+
+
+class Date(NamedTuple):
+    """A date a sentence states, as the (year, month, day) ``readings`` it allows (``None`` for a part not
+    given; 03/04/2021 allows two), the ``text`` as written and its ``span``."""
+
+    readings: tuple[tuple[int | None, int | None, int | None], ...]
+    text: str
+    span: tuple[int, int]
+
+
+def _month(name: str) -> int:
+    return MONTHS[name[:3]]
+
+
+def _word_value(w: str) -> int:
+    parts = re.split(r"[- ]", w)
+    return sum(_TENS.get(p, _UNITS.get(p, 0)) for p in parts)
+
+
+_NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | frozenset(("twice", "thrice"))
+_DIGITS_RX = re.compile(r"\d+")
+
+
+def numbers_and_dates(text: str, start: int = 0, end: int | None = None,
+                      ws: list[tuple[str, int, int]] | None = None) -> tuple[list[Number], list[Date]]:
+    """The numbers and dates stated in normalized ``text[start:end]``; a date's parts are not also numbers,
+    but its year is (so "in 2021" is supported by "3 March 2021"). ``ws``: the words of that stretch,
+    if already known."""
+    end = len(text) if end is None else end
+    if ws is None:
+        ws = words(text, start, end)
+    # Where a number or a date can start: a run of digits not inside a number (after "," or "."), a
+    # month or number word, "a" or "one" before "hundred" ... Sorted by position.
+    anchors: list[tuple[int, str]] = []
+    for m in _DIGITS_RX.finditer(text, start, end):
+        p = m.start()
+        if p == 0 or not (text[p - 1].isalnum() or text[p - 1] in "_.,:/"):
+            anchors.append((p, "digit"))
+    for k, (w, a, _) in enumerate(ws):
+        if w in MONTHS:
+            anchors.append((a, "month"))
+            before = ws[k - 1][0] if k else ""
+            if before in _MONTH_ONLY_BEFORE:
+                anchors.append((a, "month only " + w))
+        if w in _NUMBER_WORDS or (w in ("a", "one") and k + 1 < len(ws) and ws[k + 1][0] in SCALES):
+            anchors.append((a, "word"))
+    if not anchors:
+        return [], []
+    anchors.sort()
+    dates: list[Date] = []
+    nums: list[Number] = []
+    busy = -1  # end of the last date or number found: nothing starts inside it
+    for p, kind in anchors:
+        if p < busy:
+            continue
+        if kind in ("digit", "month"):
+            m = (_DATE_AT_DIGIT if kind == "digit" else _DATE_AT_MONTH).match(text, p, end)
+            if m is not None:
+                date = _date(m)
+                if date is not None:
+                    dates.append(date)
+                    busy = m.end()
+                    y = date.readings[0][0]
+                    if y is not None:  # the year of a date is a number the sentence states too
+                        a = m.start() + m.group().rfind(str(y))
+                        nums.append(Number(float(y), 1.0, str(y), (a, a + 4)))
+                    continue
+        if kind.startswith("month only"):
+            if dates and dates[-1].span[0] == p:
+                continue
+            name = kind[len("month only "):]
+            dates.append(Date(((None, _month(name), None),), name, (p, p + len(name))))
+            busy = p + len(name)
+            continue
+        if kind == "digit":
+            m = _NUMBER_AT_DIGIT.match(text, p, end)
+        elif kind == "word":
+            m = _NUMBER_AT_WORD.match(text, p, end)
+        else:
+            continue
+        number = _number(m) if m is not None else None
+        if number is not None:
+            nums.append(number)
+            busy = number.span[1]
+    nums.sort(key=lambda n: n.span)
+    return nums, dates
+
+
+def _date(m: re.Match) -> Date | None:
+    at_month = m.re is _DATE_AT_MONTH
+    month_name = (m.group("m2") or m.group("m3")) if at_month else m.group("m1")
+    if month_name:
+        day_text = m.group("d2") if at_month else m.group("d1")
+        year_text = (m.group("y2") or m.group("y3")) if at_month else m.group("y1")
+        day = int(day_text) if day_text else None
+        if day is not None and not 1 <= day <= 31:
+            return None
+        return Date(((int(year_text) if year_text else None, _month(month_name), day),), m.group(), m.span())
+    if m.group("y4"):
+        y, mo, d = int(m.group("y4")), int(m.group("m4")), int(m.group("d4"))
+        return Date(((y, mo, d),), m.group(), m.span()) if 1 <= mo <= 12 and 1 <= d <= 31 else None
+    a, b, y = int(m.group("a5")), int(m.group("b5")), int(m.group("y5"))
+    readings = tuple(dict.fromkeys((y, mo, d) for mo, d in ((a, b), (b, a)) if 1 <= mo <= 12 and 1 <= d <= 31))
+    return Date(readings, m.group(), m.span()) if readings else None
+
+
+def _number(m: re.Match) -> Number | None:
+    if m.re is _NUMBER_AT_WORD:
+        word = m.group("word")
+        if word:
+            wscale, whalf = m.group("wscale"), m.group("whalf")
+            scale = SCALES[wscale] if wscale else 1.0
+            value = ({"twice": 2, "thrice": 3}.get(word) or _word_value(word)) + (0.5 if whalf else 0.0)
+            return Number(value * scale, (0.1 if whalf else 1.0) * scale, m.group(), m.span())
+        scale = SCALES[m.group("ascale")]
+        return Number(scale, scale, m.group(), m.span())
+    hour = m.group("hour") or m.group("hh")
+    if hour:
+        h, minute = int(hour), int(m.group("minute") or m.group("mm") or 0)
+        ampm = m.group("ampm")
+        if ampm:
+            if not 1 <= h <= 12:
+                return None
+            h = h % 12 + (12 if ampm[0] == "p" else 0)
+        if h > 24 or minute > 59:
+            return None
+        return Number(float(h * 60 + minute), 0.0, m.group(), m.span(), "time")
+    num = m.group("num")
+    digits = num.replace(",", "")
+    half = m.group("half")
+    value = float(digits) + (0.5 if half else 0.0)
+    decimals = len(digits) - digits.index(".") - 1 if "." in digits else (1 if half else 0)
+    scale_word, span, written = m.group("scale"), m.span(), m.group()
+    if scale_word in ("m", "b", "k") and m.end("num") != m.start("scale"):
+        scale_word, span, written = None, m.span("num"), num  # "5 m" written apart is metres
+    scale = SCALES[scale_word] if scale_word else 1.0
+    return Number(value * scale, 10.0 ** -decimals * scale, written, span)
+
+
+def number_supported(n: Number, context: list[Number]) -> bool:
+    """True when ``n`` equals a context number of the same kind, or is one rounded to the precision ``n``
+    is written with ("3.5 million" for 3,512,000; never "3.6 million", and "12" only for 11.5 to 12.5)."""
+    return any(c.kind == n.kind and abs(c.value - n.value) <= n.step / 2 + 1e-9 * max(1.0, abs(c.value))
+               for c in context)
+
+
+def date_supported(d: Date, context_dates: list[Date]) -> bool:
+    """True when some reading of ``d`` agrees with a reading of a context date on every part ``d`` states."""
+    for y, m, day in d.readings:
+        for c in context_dates:
+            for cy, cm, cd in c.readings:
+                if all(a is None or a == b for a, b in ((y, cy), (m, cm), (day, cd))):
+                    return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------- names
+#: Capitalised words that are not names: titles, pronoun "I", and words commonly capitalised in headings.
+NOT_NAMES = frozenset("i mr mrs ms dr prof sir madam st a an the".split()) | frozenset(MONTHS) | frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday".split())
+#: Units and symbols written in capitals that are not names.
+UNITS = frozenset("kw kwh mw gw w v a db dba gb mb tb kb mah km kg mm cm ml hz khz mhz ghz mph kph rpm usd eur gbp "
+                  "chf sek nok dkk jpy cad aud am pm k m bn ip".split())
+
+
+def names(original: str, ws: list[tuple[str, int, int]], spans: list[tuple[int, int]]) -> list[int]:
+    """Indices of the words of a sentence that read as names. ``ws``: the sentence's words in the
+    normalized text; ``spans``: their spans in ``original``, where the case survives. A name is
+    capitalised in the original and is not the sentence's first word, unless that word is in capitals or
+    begins a run of capitalised words ("Grace Wanjiru won ..."). Units, titles, month and day names are
+    not names."""
+    caps = [e > s and original[s].isupper() for s, e in spans]
+    out = []
+    for k, (w, _, _) in enumerate(ws):
+        if not caps[k] or w in NOT_NAMES or w in UNITS or w in NEGATIONS or len(w) < 2:
+            continue
+        if k == 0:
+            s, e = spans[k]
+            all_caps = e - s >= 2 and original[s:e].isupper()
+            if not all_caps and not (k + 1 < len(ws) and caps[k + 1] and ws[k + 1][0] not in NOT_NAMES):
+                continue
+        out.append(k)
+    return out
+
+
+def initials_of(acronym: str, initials: str) -> bool:
+    """True when ``acronym`` ("cto") spells the first letters of consecutive context words
+    ("chief technology officer"), given those first letters in order (``ContextIndex.initials``)."""
+    return len(acronym) >= 2 and acronym in initials
+
+
+# ------------------------------------------------------------------------------------------- negation
+_CLAUSE_END_RX = re.compile(r"[,;:.!?]|\b(?:but|while|whereas|although|though)\b")
+
+
+def negated_stems(text: str, ws: list[tuple[str, int, int]], scope: int = 1) -> set[str]:
+    """Stems of the content words a negation governs: up to ``scope`` content words after each negation
+    word, within its clause ("did not close; it was sold" negates "close" only)."""
+    out: set[str] = set()
+    for k, (w, a, b) in enumerate(ws):
+        if w not in NEGATIONS:
+            continue
+        stop = _CLAUSE_END_RX.search(text, b)
+        limit = stop.start() if stop else len(text)
+        taken = 0
+        for w2, a2, _ in ws[k + 1:]:
+            if a2 >= limit or taken >= scope:
+                break
+            if w2 in NEGATIONS or w2 == "longer":
+                continue
+            if len(w2) > 1 and w2 not in _NOT_CONTENT:
+                out.add(stem(w2))
+                taken += 1
+    return out
+
+
+# --------------------------------------------------------------------------------------------- refusal
+_SOURCE = (r"(?:context|text|document|documents|passage|passages|article|report|page|notice|leaflet|source|sources|"
+           r"information|profile|announcement|instructions|rules|policy|sheet|excerpt|material|website|manual|guide|"
+           r"description|records|data|it|they)")
+#: A sentence that says the context does not answer ("The leaflet does not say ...", "I could not find ...").
+REFUSAL_RX = re.compile(
+    r"\bi (?:do not|don't|cannot|can't|could not|couldn't|am not able to|am unable to|was unable to) (?:know|find|tell|"
+    r"say|answer|determine|see)\b|\bi(?:'m| am) (?:not sure|unsure)\b|\bnot sure (?:what|whether|if|who|when|how)\b"
+    rf"|\b{_SOURCE}(?: [\w-]+){{0,2}} (?:does not|doesn't|do not|don't|did not|didn't) (?:say|mention|specify|state|include|list|give|"
+    r"provide|contain|tell|explain|name|cover|show)\b|\bno information (?:about|on|regarding)\b"
+    r"|\b(?:is|are|was|were) not (?:mentioned|stated|given|specified|provided|listed)\b|\bunable to (?:find|answer|"
+    r"determine)\b|\bthere is no (?:mention|information)\b|\bi (?:do not|don't) have (?:any )?information\b"
+    r"|\bcannot be determined\b|\bcan't tell\b")
+#: After a refusal, these words start a clause that may claim something again ("..., but it opened in 2019").
+CONTRAST_RX = re.compile(r"\b(?:but|however|although|though|yet|still)\b")
+
+
+def substitutions(claim: list[str], source: list[str], novel: set[str], max_gap: int = 3) -> list[tuple[str, str]]:
+    """Words of the claim that stand where the source sentence has other words: a run of claim words the
+    context never uses (``novel``), between two words claim and source share, where the source has up to
+    ``max_gap`` words the claim lacks ("made of brushed copper" against "made of brushed steel"; at the
+    end of the claim one shared word on the left is enough). Returns (claim words, source words) pairs."""
+    where: dict[str, list[int]] = {}
+    for j, w in enumerate(source):
+        where.setdefault(w, []).append(j)
+    mine = set(claim)
+    out = []
+    i = 0
+    while i < len(claim):
+        if claim[i] not in novel:
+            i += 1
+            continue
+        k = i
+        while k < len(claim) and claim[k] in novel:
+            k += 1
+        left = claim[i - 1] if i > 0 else None
+        right = claim[k] if k < len(claim) else None
+        for j in where.get(left, []) if left is not None else []:
+            if right is None:
+                gap = [w for w in source[j + 1:j + 1 + max_gap] if w not in mine]
+                if gap and source[j + 1] not in mine:
+                    out.append((" ".join(claim[i:k]), " ".join(gap[:k - i])))
+                    break
+            else:
+                hit = next((j2 for j2 in where.get(right, []) if 1 <= j2 - j - 1 <= max_gap
+                            and all(w not in mine for w in source[j + 1:j2])), None)
+                if hit is not None:
+                    out.append((" ".join(claim[i:k]), " ".join(source[j + 1:hit])))
+                    break
+        i = k
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the index
+_K1, _B = 1.2, 0.75  # BM25's usual constants (Robertson & Zaragoza 2009)
+#: At most this many context sentences are scored for one claim (the ones sharing its rarest words), so a
+#: huge context costs time in proportion to its length, not to its length times the answer's.
+MAX_CANDIDATES = 2000
+
+
+@dataclass
+class ContextIndex:
+    """The context, prepared once: normalized text, sentence spans, per sentence its content stems (with
+    counts) and negated stems, document frequencies for BM25, and the numbers, dates and words it states."""
+
+    text: str
+    spans: list[tuple[int, int]]
+    stems: list[dict[str, int]]
+    lengths: list[int]
+    negated: list[set[str]]
+    df: dict[str, int]
+    postings: dict[str, list[int]]
+    values: list[Number]
+    dates: list[Date]
+    words: set[str]
+    stem_set: set[str]
+    _initials: str | None = None
+    _sorted: list[tuple[str, float, int]] | None = None
+    _keys: list[tuple[str, float]] | None = None
+    _sequences: dict[int, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, text: str) -> ContextIndex:
+        spans = sentence_spans(text)
+        ws_all = words(text)
+        starts = [a for _, a, _ in ws_all]
+        stems, lengths, negated = [], [], []
+        df: dict[str, int] = {}
+        postings: dict[str, list[int]] = {}
+        for i, (a, b) in enumerate(spans):
+            ws = ws_all[bisect.bisect_left(starts, a):bisect.bisect_left(starts, b)]
+            counts: dict[str, int] = {}
+            for s in content_stems(ws):
+                counts[s] = counts.get(s, 0) + 1
+            stems.append(counts)
+            lengths.append(sum(counts.values()))
+            negated.append(negated_stems(text, ws) if not NEGATIONS.isdisjoint(w for w, _, _ in ws) else set())
+            for s in counts:
+                df[s] = df.get(s, 0) + 1
+                postings.setdefault(s, []).append(i)
+        nums, dates = numbers_and_dates(text, ws=ws_all)
+        return cls(text, spans, stems, lengths, negated, df, postings, nums, dates, {w for w, _, _ in ws_all}, set(df))
+
+    def match_number(self, n: Number, used: set[int]) -> int | None:
+        """Index of a context number that supports ``n`` (see ``number_supported``) and is not in ``used``."""
+        if self._sorted is None:
+            self._sorted = sorted((c.kind, c.value, i) for i, c in enumerate(self.values))
+            self._keys = [(k, v) for k, v, _ in self._sorted]
+        tol = n.step / 2 + 2e-9 * max(1.0, abs(n.value))
+        lo = bisect.bisect_left(self._keys, (n.kind, n.value - tol))
+        for kind, value, i in self._sorted[lo:]:
+            if kind != n.kind or value > n.value + tol:
+                break
+            if i not in used and number_supported(n, [self.values[i]]):
+                return i
+        return None
+
+    @property
+    def initials(self) -> str:
+        """The first letters of the context's content words, in order (for acronyms)."""
+        if self._initials is None:
+            self._initials = "".join(w[0] for w, _, _ in words(self.text) if w not in STOPWORDS)
+        return self._initials
+
+    def idf(self, s: str) -> float:
+        """BM25's inverse document frequency, ln(1 + (N - n + 0.5) / (n + 0.5)), over context sentences."""
+        n, big_n = self.df.get(s, 0), len(self.spans)
+        return math.log(1.0 + (big_n - n + 0.5) / (n + 0.5))
+
+    def weight(self, s: str) -> float:
+        """The weight of a claim word in the support: its ``idf``, but a word the context never uses weighs
+        as much as one it uses once (BM25's idf would weigh it more, and a paraphrase uses new words)."""
+        n, big_n = max(1, self.df.get(s, 0)), len(self.spans)
+        return math.log(1.0 + (big_n - n + 0.5) / (n + 0.5))
+
+    def sequence(self, i: int) -> list[str]:
+        """The content stems of context sentence ``i`` in order."""
+        if i not in self._sequences:
+            a, b = self.spans[i]
+            self._sequences[i] = content_stems(words(self.text, a, b))
+        return self._sequences[i]
+
+    def best_sentences(self, query: list[str], k: int) -> list[int]:
+        """Indices of the ``k`` context sentences with the highest BM25 scores for ``query``, best first
+        (the earlier sentence on ties)."""
+        terms = sorted(set(query), key=lambda s: (self.df.get(s, 0), s))
+        candidates: dict[int, None] = {}
+        for s in terms:
+            for i in self.postings.get(s, ()):
+                candidates[i] = None
+                if len(candidates) >= MAX_CANDIDATES:
+                    break
+            if len(candidates) >= MAX_CANDIDATES:
+                break
+        if not candidates:
+            return []
+        avg = sum(self.lengths) / len(self.lengths) if self.lengths else 1.0
+        idf = {s: self.idf(s) for s in terms}
+        scored = []
+        for i in candidates:
+            tf_row, norm = self.stems[i], _K1 * (1 - _B + _B * self.lengths[i] / (avg or 1.0))
+            score = 0.0
+            for s in terms:
+                tf = tf_row.get(s, 0)
+                if tf:
+                    score += idf[s] * tf * (_K1 + 1) / (tf + norm)
+            scored.append((-score, i))
+        return [i for _, i in heapq.nsmallest(k, scored)]
+
+
+_CLAUSE_RX = re.compile(r"[,;:]\s+(?:and|but|which|while|whereas|so|who|where)\b|;\s|\s(?:and|but|while|whereas)\s")
+
+
+def clauses(text: str, ws: list[tuple[str, int, int]], min_words: int = 2) -> list[list[tuple[str, int, int]]]:
+    """The words of a sentence split into clauses at "; ", ", and", ", which", " but " and the like, each
+    clause keeping at least ``min_words`` content words (a shorter piece joins the one before it, so
+    "China and Turkey" stays one clause). Every clause is a claim of its own."""
+    if not ws:
+        return []
+    a, b = ws[0][1], ws[-1][2]
+    cuts = [m.start() for m in _CLAUSE_RX.finditer(text, a, b)]
+    pieces: list[list[tuple[str, int, int]]] = [[]]
+    k = 0
+    for w in ws:
+        while k < len(cuts) and w[1] >= cuts[k]:
+            pieces.append([])
+            k += 1
+        pieces[-1].append(w)
+    out: list[list[tuple[str, int, int]]] = []
+    for p in pieces:
+        if out and len(content_stems(p)) < min_words:
+            out[-1].extend(p)
+        elif not out or len(content_stems(out[-1])) >= min_words:
+            out.append(list(p))
+        else:
+            out[-1].extend(p)
+    return [p for p in out if p]

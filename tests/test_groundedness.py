@@ -1,0 +1,343 @@
+"""GroundednessGuard: the four checks, bad input, the labelled corpus and its frozen-rules batch, scaling.
+
+The corpus figures below are the ones lesson 5 prints. Batch v2 was written after the rules were frozen;
+``test_the_rules_are_the_ones_frozen_before_v2`` recomputes the fingerprint recorded in the data file, so a
+change of the rules shows up here (and v2 would then no longer be out-of-sample).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prodai_lessons.guardrails import (
+    GROUNDEDNESS_CATEGORIES,
+    ConfidenceGuard,
+    GroundednessGuard,
+    GuardrailPipeline,
+    LanguageGuard,
+    LengthGuard,
+    PIIGuard,
+    PromptInjectionGuard,
+    ToxicityGuard,
+    load_corpus,
+    load_groundedness_corpus,
+    negation_flip,
+    split_sentences,
+    weighted_support,
+    wilson_interval,
+)
+from prodai_lessons.guardrails._grounding import numbers_and_dates, sentence_spans, stem
+
+ROOT = Path(__file__).resolve().parents[1]
+GUARD = GroundednessGuard()
+CTX = ("Harbor Analytics was founded in 2014 by Maria Lindqvist in Gothenburg. In 2023 its revenue reached "
+       "3,512,000 euros. It opened an office in Rotterdam on 3 March 2022. The company has not raised outside "
+       "funding. The chief technology officer is Tomas Ek.")
+
+
+def verdict(answer, context=CTX):
+    return GUARD.check(answer, context=context)
+
+
+# --------------------------------------------------------------------------------------------- the steps
+def test_sentences_end_at_punctuation_but_not_at_abbreviations_or_decimals():
+    text = "Dr. Yusuf leads the team. It costs 3.5 million! Open 8 a.m. to 6 p.m. on weekdays. J. Smith agrees?"
+    assert split_sentences(text) == ["Dr. Yusuf leads the team.", "It costs 3.5 million!",
+                                     "Open 8 a.m. to 6 p.m. on weekdays.", "J. Smith agrees?"]
+    assert split_sentences("") == [] and split_sentences("no end") == ["no end"]
+    assert sentence_spans("First part.\n\nSecond part") == [(0, 11), (13, 24)]
+
+
+@pytest.mark.parametrize("written,value", [
+    ("3.5 million", 3_500_000), ("3,500,000", 3_500_000), ("$3.5m", 3_500_000), ("4.2bn", 4.2e9), ("12%", 12),
+    ("twenty-five", 25), ("four and a half", 4.5), ("a thousand", 1000), ("twice", 2), ("2,200-watt", 2200),
+    ("17th", 17)])
+def test_numbers_are_read_as_values(written, value):
+    (n,) = numbers_and_dates(written)[0]
+    assert n.value == pytest.approx(value)
+
+
+def test_times_dates_and_units_are_read_apart():
+    nums, _ = numbers_and_dates("from 8 a.m. to 6 p.m., or 18:00; the mast is 5 m high")
+    assert [(n.value, n.kind) for n in nums] == [(480, "time"), (1080, "time"), (1080, "time"), (5, "number")]
+    _, dates = numbers_and_dates("on 14 september 2021, may 2, 2024, 2024-05-02, 03/04/2021 and in march")
+    assert [d.readings for d in dates] == [((2021, 9, 14),), ((2024, 5, 2),), ((2024, 5, 2),),
+                                           ((2021, 3, 4), (2021, 4, 3)), ((None, 3, None),)]
+    assert numbers_and_dates("the IP68 rating") == ([], [])  # digits inside a word are no number
+
+
+@pytest.mark.parametrize("answer", [
+    "Revenue was 3.5 million euros in 2023.",         # rounded, another notation
+    "Revenue was 3,512,000 euros in 2023.",
+    "The Rotterdam office opened on March 3, 2022.",  # another date format
+    "The Rotterdam office opened in March 2022.",     # a less precise date
+    "The company was founded in 2014.",
+    "Its CTO is Tomas Ek.",                           # an acronym for words of the context
+    "Harbor Analytics has not raised outside funding.",
+])
+def test_supported_claims_pass(answer):
+    assert verdict(answer).passed, verdict(answer).reason
+
+
+@pytest.mark.parametrize("answer,kind", [
+    ("Revenue was 3.6 million euros in 2023.", "unsupported_number"),
+    ("Revenue was 4,200,000 euros in 2023.", "unsupported_number"),
+    ("The Rotterdam office opened on 4 March 2022.", "unsupported_date"),
+    ("The company was founded in 2014 by Maria Lindqvist in Malmo.", "unsupported_name"),
+    ("Harbor Analytics has raised outside funding.", "negation_flip"),
+    ("The company was founded in 2014. It also makes drones for farmers.", "low_support"),
+])
+def test_unsupported_claims_fail_with_the_reason(answer, kind):
+    r = verdict(answer)
+    assert not r.passed and r.findings[-1].type == kind, r
+
+
+def test_a_number_stated_twice_needs_two_context_numbers():
+    ctx = "The clinic is open from 8 a.m. to 6 p.m. on weekdays."
+    assert verdict("It is open from 8 a.m. to 6 p.m. on weekdays.", ctx).passed
+    assert verdict("It is open from 8 a.m. to 8 a.m. on weekdays.", ctx).findings[0].detail == \
+        "number '8 a.m.' is not in the context"
+
+
+def test_score_is_the_share_of_unsupported_claims_and_findings_point_at_the_sentences():
+    answer = "Harbor Analytics was founded in 2014. Its revenue was 9 million euros. It is based in Oslo."
+    r = verdict(answer)
+    assert not r.passed and r.score == pytest.approx(2 / 3)
+    assert [answer[a:b] for a, b in (f.span for f in r.findings)] == [
+        "Its revenue was 9 million euros.", "It is based in Oslo."]
+    assert r.reason.startswith("2 of 3 claim(s) not supported: number '9 million'")
+
+
+def test_refusals_make_no_claim_but_a_clause_after_but_does():
+    assert verdict("The context does not say who the largest customer is.").reason == "no claim to check"
+    assert verdict("I could not find that.").passed
+    r = verdict("I could not find the founder, but the company was founded in 2019.")
+    assert not r.passed and "2019" in r.findings[0].detail
+    assert verdict("Sure! Yes, thanks.").reason == "no claim to check"
+    assert verdict("").passed
+
+
+def test_cores():
+    idf = {"revenue": 1.0, "rise": 1.0, "paris": 2.0}
+    assert weighted_support(["revenue", "rise", "paris"], {"revenue", "rise"}, idf) == 0.5
+    assert weighted_support([], set(), {}) == 1.0
+    assert negation_flip({"close"}, set(), {"plant", "close"}) == {"close"}
+    assert negation_flip({"close"}, {"close"}, {"plant", "close"}) == set()
+    assert negation_flip(set(), {"export"}, {"plant"}) == set()  # a negated word the claim does not use
+    assert [stem(w) for w in ("bikes", "closes", "closed", "purchased", "km", "kilometres")] == [
+        "bike", "close", "close", "buy", "km", "km"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["revenue", "rise", "paris", "plant", "open", "staff"]), max_size=8),
+       st.sets(st.sampled_from(["revenue", "rise", "paris", "plant"])))
+def test_weighted_support_is_a_share(claim, source):
+    idf = {"revenue": 0.5, "rise": 1.0, "paris": 2.0, "plant": 0.1, "open": 1.5, "staff": 0.7}
+    s = weighted_support(claim, source, idf)
+    assert 0.0 <= s <= 1.0
+    assert s == 1.0 if set(claim) <= source else s < 1.0
+
+
+# ------------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("context,reason", [
+    (None, "no context given: nothing to check the answer against"),
+    ("", "empty context: nothing to check the answer against"),
+    ("  \n ", "empty context: nothing to check the answer against"),
+    ([], "empty context: nothing to check the answer against"),
+    (["", " "], "empty context: nothing to check the answer against"),
+])
+def test_a_missing_or_empty_context_fails_closed(context, reason):
+    r = GUARD.check("The company was founded in 2014.", context=context)
+    assert (r.passed, r.score, r.reason) == (False, 1.0, reason)
+
+
+def test_non_text_input_raises_type_error_naming_the_argument():
+    with pytest.raises(TypeError, match="^answer must be a str"):
+        GUARD.check(5, context=CTX)
+    with pytest.raises(TypeError, match="^context must be a str"):
+        GUARD.check("x", context=5)
+    with pytest.raises(TypeError, match=r"^context\[1\] must be a str"):
+        GUARD.check("x", context=["fine", 3])
+    with pytest.raises(TypeError, match="check_names must be a bool"):
+        GroundednessGuard(check_names="yes")
+    with pytest.raises(ValueError, match="min_support"):
+        GroundednessGuard(min_support=1.5)
+
+
+def test_passages_and_bytes_are_accepted():
+    passages = ["Harbor Analytics was founded in 2014.", "Its revenue reached 3,512,000 euros in 2023."]
+    assert GUARD.check(b"Revenue was 3.5 million euros in 2023.", context=passages).passed
+    assert not GUARD.check("Revenue was 5 million euros in 2023.", context=tuple(passages)).passed
+
+
+def test_a_coarse_rounding_passes_as_a_rounding():
+    # "4 million" is 3,512,000 rounded to the nearest million: the rule accepts it, a reader may not
+    assert verdict("Revenue was 4 million euros in 2023.").passed
+    assert not verdict("Revenue was 4.0 million euros in 2023.").passed
+
+
+@pytest.mark.parametrize("answer", [
+    "Revenue was 4\u200b,200,000 euros in 2023.",        # a zero-width space inside a wrong number
+    "Revenue was \uff14,200,000 euros in 2023.",          # a fullwidth digit
+    "The company was founded in 2014 in \u0422allinn.",  # a Cyrillic letter in an unsupported name
+    "The company was founded in 20\u00ad17.",            # a soft hyphen inside a year
+])
+def test_invisible_characters_and_homoglyphs_cannot_hide_a_number_or_a_name(answer):
+    r = verdict(answer)
+    assert not r.passed
+    a, b = r.findings[0].span
+    assert answer[a:b] == answer  # the span covers the whole sentence, hidden characters included
+
+
+def test_look_alike_letters_of_a_supported_name_are_read_as_the_name():
+    assert verdict("It was founded in 2014 in G\u043ethenburg by Maria Lindq\u200bvist.").passed
+
+
+# ---------------------------------------------------------------------------------------------- corpus
+CORPUS = load_groundedness_corpus()
+
+
+def test_corpus_size_categories_and_labels():
+    assert len(CORPUS) >= 200
+    by_batch = Counter(r["batch"] for r in CORPUS)
+    assert by_batch == {"v1": 208, "v2": 108}
+    for batch in ("v1", "v2"):
+        cats = Counter(r["category"] for r in CORPUS if r["batch"] == batch)
+        assert set(cats) == set(GROUNDEDNESS_CATEGORIES) and min(cats.values()) >= 12
+    assert all(r["label"] == GROUNDEDNESS_CATEGORIES[r["category"]] for r in CORPUS)
+    assert len({(r["context"], r["answer"]) for r in CORPUS}) == len(CORPUS)
+    assert not {r["context_id"] for r in CORPUS if r["batch"] == "v1"} & \
+        {r["context_id"] for r in CORPUS if r["batch"] == "v2"}
+    assert load_groundedness_corpus("v2", categories=["refusal"])[0]["label"] == 0
+    with pytest.raises(ValueError, match="unknown categories"):
+        load_groundedness_corpus(categories=["nope"])
+    with pytest.raises(ValueError, match="batch"):
+        load_groundedness_corpus("v3")
+
+
+def _fingerprint(files):
+    """SHA-256 over the syntax trees of ``files`` without docstrings (as recorded in the data file)."""
+    h = hashlib.sha256()
+    for f in files:
+        tree = ast.parse((ROOT / f).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                body = node.body
+                if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                        and isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+        h.update(f.encode() + b"\0" + ast.dump(tree).encode() + b"\0")
+    return h.hexdigest()
+
+
+def test_the_rules_are_the_ones_frozen_before_v2():
+    records = [json.loads(line) for line in
+               (ROOT / "prodai_lessons/data/groundedness_corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+    kinds = [r["type"] for r in records]
+    (freeze,) = [r for r in records if r["type"] == "freeze"]
+    first_v2 = next(i for i, r in enumerate(records) if r.get("batch") == "v2" and r["type"] == "item")
+    assert kinds.index("freeze") < first_v2  # the freeze record comes before every v2 item
+    if freeze["python"] != f"{sys.version_info.major}.{sys.version_info.minor}":
+        pytest.skip(f"the syntax-tree dump was recorded on Python {freeze['python']}")
+    assert _fingerprint(freeze["files"]) == freeze["rules_ast_sha256"]
+
+
+def _flagged(batch):
+    out = Counter()
+    for r in load_groundedness_corpus(batch):
+        out[r["category"]] += not GUARD.check(r["answer"], context=r["context"]).passed
+    return dict(out)
+
+
+def test_figures_on_v1_in_sample():
+    assert _flagged("v1") == {"supported_verbatim": 0, "supported_paraphrase": 1, "refusal": 0, "wrong_number": 26,
+                              "wrong_entity": 24, "negation_flip": 25, "unsupported_extra": 25,
+                              "partially_supported": 22}
+
+
+def test_figures_on_v2_written_after_the_freeze():
+    flagged = _flagged("v2")
+    assert flagged == {"supported_verbatim": 0, "supported_paraphrase": 5, "refusal": 2, "wrong_number": 12,
+                       "wrong_entity": 10, "negation_flip": 12, "unsupported_extra": 11, "partially_supported": 11}
+    # recall >= 0.85 on wrong numbers and extra claims; wrong names fall just short (10 of 12), and the
+    # false-positive rate on paraphrases (5 of 24) is above 0.10: the lesson reports both as they are
+    assert flagged["wrong_number"] / 12 >= 0.85 and flagged["unsupported_extra"] / 12 >= 0.85
+    low, high = wilson_interval(flagged["supported_paraphrase"], 24)
+    assert round(low, 2) == 0.09 and round(high, 2) == 0.40
+
+
+# ------------------------------------------------------------------------------------- pipeline, scaling
+def test_pipeline_passes_context_and_signals_to_the_guards_that_use_them():
+    pipe = GuardrailPipeline([LanguageGuard()], [GroundednessGuard(), ConfidenceGuard()],
+                             policy={"groundedness": "flag", "confidence": "flag"})
+    ok = pipe.check_output("The plant opened in 2019.", context="The plant opened in 2019.", logprobs=[-0.1, -0.2])
+    assert ok.allowed and not ok.triggered
+    bad = pipe.check_output("The plant opened in 2017.", context="The plant opened in 2019.",
+                            samples=["It opened in 2019.", "It opened in 2019."])
+    assert bad.flagged_by == ("groundedness", "confidence")
+    no_context = pipe.check_output("The plant opened in 2017.")
+    assert [r.reason for r in no_context.results] == ["no context given: nothing to check the answer against",
+                                                      "no confidence signal given (logprobs or samples)"]
+    assert not pipe.check_input("Wo finde ich die Rechnung vom letzten Monat?").allowed
+
+
+def test_existing_guards_ignore_the_new_arguments_so_every_corpus_verdict_stays():
+    plain = GuardrailPipeline([], [PIIGuard(), ToxicityGuard()], policy={"pii": "redact", "toxicity": "flag"})
+    extra = GuardrailPipeline([], [PIIGuard(), ToxicityGuard()], policy={"pii": "redact", "toxicity": "flag"})
+    for row in load_corpus():
+        a = plain.check_output(row["text"])
+        b = extra.check_output(row["text"], context="unrelated", logprobs=[-0.1], samples=["x"])
+        assert (a.allowed, a.text, a.triggered, [r.score for r in a.results]) == \
+            (b.allowed, b.text, b.triggered, [r.score for r in b.results])
+    inputs = GuardrailPipeline([PromptInjectionGuard(), LengthGuard()], [])
+    assert sum(not inputs.check_input(r["text"]).allowed for r in load_corpus("injection")) == \
+        sum(not PromptInjectionGuard().check(r["text"]).passed for r in load_corpus("injection"))
+
+
+def test_dashboard_counts_the_new_guards_only_when_asked():
+    from prodai_lessons.dashboard import simulate_observed_day
+
+    plain = simulate_observed_day(seed=0)
+    assert not {"groundedness", "language"} & set(plain.data.guardrail_triggers)
+    day = simulate_observed_day(seed=0, answer_checks=True)
+    counts = day.data.summary.guardrail_by_guard
+    assert {"groundedness", "language"} <= set(counts)
+    assert {k: counts[k] for k in plain.data.summary.guardrail_by_guard if k != "pii"} == \
+        {k: v for k, v in plain.data.summary.guardrail_by_guard.items() if k != "pii"}
+    stats = day.guardrails.stats().by_guard
+    assert stats["groundedness"].action == "flag" and 0.05 < stats["groundedness"].trigger_rate < 0.3
+
+
+def _cpu(fn):
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
+
+
+@pytest.mark.parametrize("shape", ["context", "answer"])
+def test_time_grows_linearly_with_the_input(shape):
+    rows = load_groundedness_corpus("v1")
+    context = " ".join(dict.fromkeys(r["context"] for r in rows))
+    answers = " ".join(r["answer"] for r in rows)
+
+    def run(n):
+        base = (context if shape == "context" else answers) + " "
+        big = (base * (n // len(base) + 1))[:n]
+        return (lambda: GUARD.check(answers[:300], context=big)) if shape == "context" else \
+            (lambda: GUARD.check(big, context=context[:2000]))
+
+    small, large = _cpu(run(50_000)), _cpu(run(400_000))
+    assert large / small < 8 * 2.5  # 8x the input; a quadratic scan would take 64x
