@@ -33,7 +33,9 @@ from prodai_lessons._validation import (
     check_real,
     check_weights,
 )
-from prodai_lessons.stats import nct_sf, normal_cdf, normal_isf, normal_sf, t_isf, t_sf
+from prodai_lessons._stats_nct import _nct_two_sided_s
+from prodai_lessons._stats_student import _t_sf_array
+from prodai_lessons.stats import normal_cdf, normal_isf, normal_sf, t_isf, t_sf
 
 __all__ = [
     "WelchResult",
@@ -179,7 +181,11 @@ def welch_from_moments(
         t = np.where(zero, np.where(diff == 0, 0.0, np.sign(diff) * np.inf), diff / se)
         df = np.where(zero, n_a + n_b - 2, (ra + rb) ** 2 / (ra**2 / (n_a - 1) + rb**2 / (n_b - 1)))
     se = np.where(zero, 0.0, se)
-    p = np.asarray(2.0 * t_sf(np.abs(t), df), dtype=np.float64)
+    at = np.abs(t)
+    if at.ndim and not (np.isnan(at).any() or np.isnan(df).any() or (df <= 0).any()):
+        p = 2.0 * _t_sf_array(at, df)  # the kernel of t_sf, for all experiments at once
+    else:  # one experiment, or values t_sf refuses (its error names them)
+        p = np.asarray(2.0 * t_sf(at, df), dtype=np.float64)
     p = np.where(zero, np.where(diff == 0, 1.0, 0.0), np.minimum(p, 1.0))
     return t, df, p, se
 
@@ -201,7 +207,8 @@ def _moments(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"{name}: values too large to compute a {what} in float64{row}; "
                              f"largest |value| is {float(np.abs(x).max()):.3g}; rescale the metric")
     # Deviations so small that their squares underflow: a variance of 0 for values that differ.
-    lost = (var == 0) & (x.max(axis=-1) != x.min(axis=-1))
+    zero = var == 0
+    lost = zero & (x.max(axis=-1) != x.min(axis=-1)) if zero.any() else zero
     if lost.any():
         row = f" (row {int(np.flatnonzero(lost)[0])})" if x.ndim == 2 else ""
         raise ValueError(f"{name}: values too close to 0 to compute a variance in float64{row} (it underflows "
@@ -461,53 +468,67 @@ def _power(kind: str, effect: float, n_a: float, ratio: float, alpha: float) -> 
     df = n_a + n_b - 2.0
     crit = float(t_isf(alpha / 2.0, df))
     nc = effect * math.sqrt(n_eff)
-    return float(nct_sf(crit, df, nc)) + float(nct_sf(crit, df, -nc))
+    # nct_sf(crit, df, nc) + nct_sf(crit, df, -nc), summed as one series (see _nct_two_sided_s)
+    return _nct_two_sided_s(crit, df, nc)
 
 
 def _solve_increasing(gap: Callable[[float], float], guess: float, floor: float, effect: float) -> float:
     """The ``n >= floor`` where the increasing function ``gap`` crosses 0, to 1e-10 relative.
 
-    Brackets the root around ``guess``, then refines it by regula falsi with the Illinois
-    modification (superlinear: about 10 evaluations of ``gap`` instead of about 40 for bisection).
-    Returns ``floor`` when ``gap(floor)`` is already positive.
+    Secant steps from ``guess`` and a point 1% from it towards the root (the formula's guess is
+    within a few percent of the exact size, where the power is nearly linear in n: about 5
+    evaluations of ``gap``, each a noncentral-t series). Every evaluation updates the bracket
+    ``gap(lo) < 0 <= gap(hi)``; once there is one, a step that leaves it, or a bracket that does not
+    halve within three steps, falls back to bisection, so the search always converges. Before there
+    is a bracket a step moves at most by a factor of 2. Returns ``floor`` when ``gap(floor)`` is
+    already positive, and a point where ``|gap| < 1e-13`` (the power equals the target to rounding)
+    or the upper end of a bracket narrower than 1e-10 relative.
     """
-    guess = max(floor * 1.5, guess)
-    lo, hi = max(floor, 0.8 * guess), 1.2 * guess + 4.0
-    g_lo, g_hi = gap(lo), gap(hi)
-    while g_lo > 0 and lo > floor:
-        hi, g_hi = lo, g_lo
-        lo = max(floor, lo / 2.0)
-        g_lo = gap(lo)
-    while g_hi < 0:
-        lo, g_lo = hi, g_hi
-        hi *= 2.0
-        if hi > 1e13:
-            raise ValueError(f"mde is too small to detect with any realistic sample (effect size {effect:.3g})")
-        g_hi = gap(hi)
-    if g_lo > 0:  # even the smallest possible sample has the requested power
-        hi = lo
-    side = 0
-    for _ in range(100):
-        if hi - lo <= 1e-10 * hi:
-            break
-        x = hi - g_hi * (hi - lo) / (g_hi - g_lo)
-        if not lo < x < hi:
-            x = 0.5 * (lo + hi)
-        g_x = gap(x)
-        if g_x < 0:
-            lo, g_lo = x, g_x
-            if side == -1:
-                g_hi /= 2.0
-            side = -1
-        else:
-            hi, g_hi = x, g_x
-            if side == 1:
-                g_lo /= 2.0
-            side = 1
-        if abs(g_x) < 1e-13:  # the power equals the target to rounding: x is the root
-            hi = x
-            break
-    return hi
+    lo = g_lo = hi = g_hi = None
+
+    def note(x: float, g: float) -> None:
+        nonlocal lo, g_lo, hi, g_hi
+        if g < 0:
+            if lo is None or x > lo:
+                lo, g_lo = x, g
+        elif hi is None or x < hi:
+            hi, g_hi = x, g
+
+    x_b = max(floor * 1.5, guess)
+    g_b = gap(x_b)
+    note(x_b, g_b)
+    x_a, g_a = x_b, g_b
+    x_b = max(floor, x_b * (1.01 if g_b < 0 else 0.99))
+    g_b = gap(x_b)
+    note(x_b, g_b)
+    width, stalled = math.inf, 0
+    for _ in range(200):
+        if abs(g_b) < 1e-13:  # the power equals the target to rounding: x_b is the root
+            return x_b
+        if lo is not None and hi is not None:
+            if hi - lo <= 1e-10 * hi:
+                return hi
+            stalled = stalled + 1 if hi - lo > 0.5 * width else 0
+            if stalled == 0:
+                width = hi - lo
+        elif lo is None and x_b <= floor:  # even the smallest possible sample has the requested power
+            return floor
+        x = x_b - g_b * (x_b - x_a) / (g_b - g_a) if g_b != g_a else math.nan
+        if lo is not None and hi is not None:
+            if not lo < x < hi or stalled >= 3:
+                x = 0.5 * (lo + hi)
+                stalled = 0
+                width = hi - lo
+        elif hi is None:  # all below the target so far: go up, at most doubling
+            x = min(x, 2.0 * x_b) if x > x_b else 2.0 * x_b
+            if x > 1e13:
+                raise ValueError(f"mde is too small to detect with any realistic sample (effect size {effect:.3g})")
+        else:  # all above the target so far: go down, at most halving, not below floor
+            x = max(x, 0.5 * x_b, floor) if x < x_b else max(0.5 * x_b, floor)
+        x_a, g_a = x_b, g_b
+        x_b, g_b = x, gap(x)
+        note(x_b, g_b)
+    return hi if hi is not None else x_b
 
 
 @dataclass(frozen=True)

@@ -264,3 +264,34 @@ def _nct_sf_s(t: float, df: float, nc: float) -> float:
     if t > 0:
         return min(max(_nct_sf_pos(t, df, nc), 0.0), 1.0)
     return min(max(1.0 - _nct_sf_pos(-t, df, -nc), 0.0), 1.0)
+
+
+def _nct_two_sided_s(t: float, df: float, nc: float) -> float:
+    """P(|T| > t) for t >= 0, T noncentral t with df and nc: the two-sided power of a t-test.
+
+    It equals ``_nct_sf_s(t, df, nc) + _nct_sf_s(t, df, -nc)``: by :func:`_nct_sf_pos` those are
+    1/2 (A + B) and 1/2 (A - B), so the sum is A = I_y(a, 1/2) + sum_k g_{k+1/2} P(k+1, lam), one
+    Poisson mixture of positive terms (the series of P(F > t^2) for the noncentral F(1, df, nc^2)).
+    One series instead of four, and no cancellation in the small lower tail.
+    """
+    if math.isinf(t):
+        return 0.0
+    if t == 0.0:
+        return 1.0
+    a = 0.5 * df
+    r = t * t / df
+    lam = 0.5 * nc * nc
+    two_tail = _t_two_tail(t, df)
+    if r == 0.0 or lam == 0.0:
+        return two_tail
+    log_a0 = math.log(two_tail) if two_tail > 0.0 else -math.inf
+    if math.isinf(r):
+        logy = math.log(df) - 2.0 * math.log(t)
+        logx = 0.0
+        y, x = math.exp(logy), 1.0
+    else:
+        logy = -math.log1p(r)
+        logx = math.log(r) - math.log1p(r)
+        y, x = 1.0 / (1.0 + r), r / (1.0 + r)
+    log_a = _nct_log_series(a, x, y, logx, logy, lam, 0.0, 0.0, log_a0)
+    return min(max(math.exp(log_a), 0.0), 1.0)

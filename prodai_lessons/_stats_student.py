@@ -4,22 +4,32 @@ The survival function P(T > t) is half the regularized incomplete beta I_y(df/2,
 y = df / (df + t^2), computed directly in the tail as in ACM TOMS 708 (DiDonato & Morris 1992): power
 series (BPSER) far out, the asymptotic expansion BGRAT for large df, and a continued fraction (modified
 Lentz) elsewhere. The quantiles invert it with safeguarded Newton steps. The public functions in
-:mod:`prodai_lessons.stats` validate their input and call these kernels.
+:mod:`prodai_lessons.stats` validate their input and call these kernels. ``_t_sf_array`` runs the same
+algorithms over whole arrays with numpy, for batches of Welch tests.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from prodai_lessons._stats_special import (
     _FLOAT_MAX,
     _FPMIN,
     _LN_SQRT_PI,
+    _S0,
+    _S1,
+    _S2,
+    _S3,
+    _S4,
+    _S5,
     _SQRT1_2,
     _SQRT_PI,
     _erfcx,
     _lgamma_ratio_half,
     _normal_upper_quantile,
+    _stirlerr,
 )
 
 
@@ -300,3 +310,234 @@ def _t_ppf_s(q: float, df: float) -> float:
     if q < 0.5:
         return -_t_upper_quantile(q, df)
     return _t_upper_quantile(1.0 - q, df)
+
+
+# ---------------------------------------------------------------------------------------------
+# Array kernels: the same algorithms for many (t, df) at once (Welch p-values of whole batches)
+# ---------------------------------------------------------------------------------------------
+# Each function applies, element by element, the formulas of its scalar twin above (same regions,
+# same series, same stopping rules, the same order of operations), with numpy over the elements
+# instead of a Python loop over them; an element leaves an iteration where its own scalar loop would
+# stop (the loops run on the elements still going, and write each one back when it stops). Two
+# differences, both at the level of rounding: log(Gamma(a + 1/2) / Gamma(a)) for a < 16 comes from
+# the a >= 16 formula by the recurrence Gamma(z + 1) = z Gamma(z) (numpy has no log Gamma), and
+# numpy's exp and log may differ from ``math``'s in the last bit. erfc, which numpy lacks, is
+# ``math.erfc`` per element; the rare edge regions (|t| < 1e-12, df beyond 1e300, t^2/df overflowing)
+# use the scalar kernel itself. ``tests/test_stats_arrays.py`` checks the kernels against the scalar
+# ones.
+
+_erfc_ufunc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _stirlerr_large(z: np.ndarray) -> np.ndarray:
+    """Loader's ``stirlerr(z)`` for z > 15 (its series branch), element-wise."""
+    r = 1.0 / z
+    r2 = r * r
+    return r * (_S0 - r2 * (_S1 - r2 * (_S2 - r2 * (_S3 - r2 * (_S4 - r2 * _S5)))))
+
+
+def _lgamma_ratio_half_array(a: np.ndarray) -> np.ndarray:
+    """log(Gamma(a + 1/2) / Gamma(a)) element-wise (``_lgamma_ratio_half``).
+
+    For a >= 16 the scalar formula. Below, with Gamma(z + 1) = z Gamma(z), the ratio at a is the ratio at
+    a + m (the first a + m >= 16) minus sum_{k<m} log1p(1 / (2 (a + k))): at most 16 positive terms,
+    so the result keeps an absolute precision of a few 1e-16.
+    """
+    z = np.array(a, dtype=np.float64)
+    shift = np.zeros(z.shape)
+    live = np.flatnonzero(z < 16.0)
+    zl, sl = z[live], shift[live]
+    while live.size:
+        sl = sl + np.log1p(0.5 / zl)
+        zl = zl + 1.0
+        done = zl >= 16.0
+        if done.any():
+            z[live[done]], shift[live[done]] = zl[done], sl[done]
+            keep = ~done
+            live, zl, sl = live[keep], zl[keep], sl[keep]
+    z1 = z - 0.5
+    z2 = z - 1.0
+    st2 = np.empty(z2.shape)
+    low = z2 <= 15.0  # z = 16 exactly: stirlerr(15) takes its log Gamma branch
+    st2[~low] = _stirlerr_large(z2[~low])
+    st2[low] = [_stirlerr(v) for v in z2[low].tolist()]
+    return 0.5 * np.log(z2) + z * np.log1p(0.5 / z2) - 0.5 + _stirlerr_large(z1) - st2 - shift
+
+
+def _erfcx_array(z: np.ndarray) -> np.ndarray:
+    """``_erfcx`` element-wise for z >= 0."""
+    out = np.empty(z.shape)
+    near = z < 26.0
+    zn = z[near]
+    out[near] = np.exp(zn * zn) * (_erfc_ufunc(zn).astype(np.float64) if zn.size else zn)
+    if (~near).any():
+        out[~near] = [_erfcx(v) for v in z[~near].tolist()]
+    return out
+
+
+def _ibeta_series_half_array(a: np.ndarray, y: np.ndarray, logy: np.ndarray) -> np.ndarray:
+    """``_ibeta_series_half`` element-wise: I_y(a, 1/2) by the power series, for y <= 0.7."""
+    b = 0.5
+    log_front = a * logy - np.log(a) + _lgamma_ratio_half_array(a) - _LN_SQRT_PI
+    s = np.zeros(a.shape)
+    live = np.arange(a.size)  # the elements still summing, and their state
+    al, yl, cl, sl = a, y, np.ones(a.shape), s.copy()
+    j = 1
+    while live.size:
+        cl = cl * ((j - b) / j * yl)
+        term = cl / (al + j)
+        sl = sl + term
+        done = term < 1e-17 * (1.0 + al * sl)
+        if done.any():
+            s[live[done]] = sl[done]
+            keep = ~done
+            live, al, yl, cl, sl = live[keep], al[keep], yl[keep], cl[keep], sl[keep]
+        j += 1
+    return np.exp(log_front) * (1.0 + a * s)
+
+
+def _ibeta_bgrat_half_array(a: np.ndarray, logy: np.ndarray) -> np.ndarray:
+    """``_ibeta_bgrat_half`` element-wise: I_y(a, 1/2) for a > 15 by the asymptotic expansion BGRAT."""
+    b = 0.5
+    t = a + (b - 1.0) / 2.0
+    u = -t * logy
+    log_prefix = b * np.log(u) - u - _LN_SQRT_PI + _lgamma_ratio_half_array(a) - b * np.log(t)
+    root = np.sqrt(u)
+    j = _SQRT_PI * _erfcx_array(root) / root
+    s = j.copy()
+    live = np.arange(a.size)
+    jl, sl, ul, lx2, lxp, t4 = j, s.copy(), u, (logy / 2.0) ** 2, np.ones(a.shape), 4.0 * t * t
+    b2n = b
+    p = _BGRAT_P_HALF
+    for n in range(1, len(p)):
+        if not live.size:
+            break
+        jl = (b2n * (b2n + 1.0) * jl + (ul + b2n + 1.0) * lxp) / t4
+        lxp = lxp * lx2
+        b2n += 2.0
+        r = p[n] * jl
+        sl = sl + r
+        done = np.abs(r) <= 1e-17 * np.abs(sl)
+        if n == len(p) - 1:
+            done[:] = True
+        if done.any():
+            s[live[done]] = sl[done]
+            keep = ~done
+            live, jl, sl, ul, lx2, lxp, t4 = (v[keep] for v in (live, jl, sl, ul, lx2, lxp, t4))
+    return np.exp(log_prefix) * s
+
+
+def _away_from_zero(v: np.ndarray) -> np.ndarray:
+    """Lentz's guard, ``v`` with every |v| < _FPMIN replaced by _FPMIN (the test costs two passes, the
+    replacement a third only where it is needed)."""
+    if np.abs(v).min() < _FPMIN:
+        v = np.where(np.abs(v) < _FPMIN, _FPMIN, v)
+    return v
+
+
+def _betacf_array(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``_betacf`` element-wise (modified Lentz), each element stopping where the scalar loop stops.
+
+    An element's value is recorded at the iteration where its scalar loop would stop; the arrays are
+    shrunk to the elements still going once half of them have stopped (shrinking costs more than an
+    iteration, and another iteration changes nothing that was recorded).
+    """
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    d = 1.0 - qab * x / qap
+    d = np.where(np.abs(d) < _FPMIN, _FPMIN, d)
+    d = 1.0 / d
+    h = d.copy()
+    live = np.arange(a.size)
+    stopped = np.zeros(a.size, dtype=bool)
+    al, bl, xl, dl, cl, hl = a, b, x, d, np.ones(a.shape), h.copy()
+    qabl, qapl, qaml = qab, qap, qam
+    for m in range(1, 100000):
+        m2 = 2 * m
+        a_m2 = al + m2
+        aa = m * (bl - m) * xl / ((qaml + m2) * a_m2)
+        dl = _away_from_zero(1.0 + aa * dl)
+        cl = _away_from_zero(1.0 + aa / cl)
+        dl = 1.0 / dl
+        hl = hl * (dl * cl)
+        aa = -(al + m) * (qabl + m) * xl / (a_m2 * (qapl + m2))
+        dl = _away_from_zero(1.0 + aa * dl)
+        cl = _away_from_zero(1.0 + aa / cl)
+        dl = 1.0 / dl
+        delta = dl * cl
+        hl = hl * delta
+        new = (np.abs(delta - 1.0) < 1e-16) & ~stopped
+        if new.any():
+            h[live[new]] = hl[new]
+            stopped |= new
+            if stopped.all():
+                return h
+            if 2 * np.count_nonzero(stopped) >= stopped.size:
+                keep = ~stopped
+                live, al, bl, xl, dl, cl, hl, qabl, qapl, qaml = (
+                    v[keep] for v in (live, al, bl, xl, dl, cl, hl, qabl, qapl, qaml))
+                stopped = stopped[keep]
+    h[live[~stopped]] = hl[~stopped]  # the scalar loop's iteration limit
+    return h
+
+
+def _ibeta_cf_half_array(a: np.ndarray, y: np.ndarray, x: np.ndarray, logy: np.ndarray,
+                         logx: np.ndarray) -> np.ndarray:
+    """``_ibeta_cf(a, 1/2, y, x, logy, logx)`` element-wise: I_y(a, 1/2) by continued fraction."""
+    lbeta = _LGAMMA_HALF - _lgamma_ratio_half_array(a)  # log B(a, 1/2) = lgamma(a) + lgamma(1/2) - lgamma(a + 1/2)
+    direct = y < (a + 1.0) / (a + 0.5 + 2.0)
+    out = np.empty(a.shape)
+    i, k = np.flatnonzero(direct), np.flatnonzero(~direct)
+    if i.size:
+        front = np.exp(a[i] * logy[i] + 0.5 * logx[i] - lbeta[i]) / a[i]
+        out[i] = front * _betacf_array(a[i], np.full(i.size, 0.5), y[i])
+    if k.size:
+        front = np.exp(0.5 * logx[k] + a[k] * logy[k] - lbeta[k]) / 0.5
+        out[k] = 1.0 - front * _betacf_array(np.full(k.size, 0.5), a[k], x[k])
+    return out
+
+
+_LGAMMA_HALF = math.lgamma(0.5)
+
+
+def _t_two_tail_array(at: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """``_t_two_tail`` element-wise: P(|T| > at) for at > 0 (finite), df > 0."""
+    out = np.empty(at.shape)
+    a = 0.5 * df
+    r = at * at / df
+    edge = (at < 1e-12) | (r == 0.0) | np.isinf(r)
+    if edge.any():
+        out[edge] = [_t_two_tail(u, v) for u, v in zip(at[edge].tolist(), df[edge].tolist())]
+    rest = ~edge
+    ar, rr = a[rest], r[rest]
+    logy = -np.log1p(rr)
+    y = 1.0 / (1.0 + rr)
+    x = rr / (1.0 + rr)
+    logx = np.log(rr) - np.log1p(rr)
+    vals = np.empty(ar.shape)
+    series = y <= 0.7
+    bgrat = ~series & (ar > 15.0)
+    cf = ~series & ~bgrat
+    if series.any():
+        vals[series] = _ibeta_series_half_array(ar[series], y[series], logy[series])
+    if bgrat.any():
+        vals[bgrat] = _ibeta_bgrat_half_array(ar[bgrat], logy[bgrat])
+    if cf.any():
+        vals[cf] = _ibeta_cf_half_array(ar[cf], y[cf], x[cf], logy[cf], logx[cf])
+    out[rest] = vals
+    return out
+
+
+def _t_sf_array(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """``_t_sf_s`` element-wise for float64 arrays of t (no NaN, +-inf allowed) and df > 0."""
+    t, df = np.broadcast_arrays(np.asarray(t, dtype=np.float64), np.asarray(df, dtype=np.float64))
+    out = np.empty(t.shape)
+    out[t == 0.0] = 0.5
+    out[t == math.inf] = 0.0
+    out[t == -math.inf] = 1.0
+    body = (t != 0.0) & np.isfinite(t)
+    if body.any():
+        tb = t[body]
+        with np.errstate(over="ignore"):  # as in the scalar kernels, an overflow to inf is part of the algorithm
+            half = 0.5 * _t_two_tail_array(np.abs(tb), df[body])
+        out[body] = np.where(tb > 0, half, 1.0 - half)
+    return out

@@ -572,6 +572,23 @@ def test_token_bucket_matches_the_reference(steps, capacity, rate, cost):
     ("IBAN GB82 WEST 1234 5698 7654 32 please", "iban", "GB82 WEST 1234 5698 7654 32"),
     ("card \uff14\uff11\uff11\uff11111111111111", "credit_card", "\uff14\uff11\uff11\uff11111111111111"),
     ("card 4111\u200b111111111111", "credit_card", "4111\u200b111111111111"),
+    ("UATP card 1220 0000 0000 003 on file", "credit_card", "1220 0000 0000 003"),
+    ("write to a@xn--d1acufc.xn--p1ai", "email", "a@xn--d1acufc.xn--p1ai"),
+    ("SSN 536.22.8104.", "ssn", "536.22.8104"),
+    ("subnet 10.20.0.0/16 is blocked", "ipv4", "10.20.0.0/16"),
+    ("IBAN AL47-2121-1009-0000-0002-3569-8741", "iban", "AL47-2121-1009-0000-0002-3569-8741"),
+    ("IBAN LY83 0020 4800 0020 1001 2036 1", "iban", "LY83 0020 4800 0020 1001 2036 1"),
+    ("from 2001:DB8:85A3::8A2E:370:7334 at noon", "ipv6", "2001:DB8:85A3::8A2E:370:7334"),
+    ("Connect to [2001:db8::1]:8080", "ipv6", "2001:db8::1"),
+    ("link-local fe80::1%eth0 is up", "ipv6", "fe80::1%eth0"),
+    ("mapped ::ffff:192.0.2.1 here", "ipv6", "::ffff:192.0.2.1"),
+    ("NAT64: 64:ff9b::198.51.100.1", "ipv6", "64:ff9b::198.51.100.1"),
+    ("full 0:0:0:0:0:ffff:129.144.52.38.", "ipv6", "0:0:0:0:0:ffff:129.144.52.38"),
+    ("loopback ::1", "ipv6", "::1"),
+    ("prefix 2001:db8::/32.", "ipv6", "2001:db8::/32"),
+    ("from fe80::1: connection refused", "ipv6", "fe80::1"),
+    ("host 2001:0db8:0000:0000:0000:ff00:0042:8329;", "ipv6", "2001:0db8:0000:0000:0000:ff00:0042:8329"),
+    ("host \uff12\uff10\uff10\uff11:db8::1", "ipv6", "\uff12\uff10\uff10\uff11:db8::1"),
 ])
 def test_pii_types_and_spans(text, kind, value):
     (f,) = PIIGuard().find(text)
@@ -582,6 +599,9 @@ def test_pii_types_and_spans(text, kind, value):
     "SSN 000-12-3456", "SSN 666-12-3456", "SSN 912-34-5678", "SSN 123-00-4567", "SSN 123-45-0000",
     "card 4111 1111 1111 1112", "IBAN GB00 WEST 1234 5698 7654 32", "host 256.1.1.1", "version 10.0.19045.3803",
     "ISBN 978-0-306-40615-7", "order 2125550143", "Reference 536228104", "id 1234567812345678",
+    "unspecified ::", "x[1::2] and a[::3]", "std::cout", "impl A::B for abc::def", "12:34:56", "MAC aa:bb:cc:dd:ee:f1",
+    "1::2::3", "1:2:3:4:5:6:7:8:9", "fe80::1text", "2001:db8::256.1.1.1", "::ffff:192.168.1", "OID 1.078.05.1123",
+    "order 122000000000004", "version 1.2.3.4.5",
 ])
 def test_pii_lookalikes_pass(text):
     assert PIIGuard().check(text).passed
@@ -594,6 +614,25 @@ def test_all_pii_findings_are_reported():
     assert res.reason == "found 5 PII entities: 1 credit_card, 2 email, 1 ipv4, 1 phone"
     only = PIIGuard(entities=["ipv4"]).check(text)
     assert [f.type for f in only.findings] == ["ipv4"]
+
+
+def test_ipv4_and_ipv6_are_both_reported_and_redacted_as_ip_addresses():
+    text = "from 10.0.0.1 and 2001:db8::1 and ::ffff:10.0.0.2"
+    res = PIIGuard().check(text)
+    assert [(f.type, text[f.span[0]:f.span[1]]) for f in res.findings] == [
+        ("ipv4", "10.0.0.1"), ("ipv6", "2001:db8::1"), ("ipv6", "::ffff:10.0.0.2")]
+    assert res.reason == "found 3 PII entities: 1 ipv4, 2 ipv6"
+    assert PIIGuard().redact(text) == "from <IP_ADDRESS> and <IP_ADDRESS> and <IP_ADDRESS>"
+    assert PIIGuard().redact(text, mode="mask") == "from **.*.*.* and ****:***::* and ::****:**.*.*.*"
+    # IPv6 not asked for: the IPv4 address in the last 32 bits is still found, as an IPv4 address
+    assert _found("mapped ::ffff:10.0.0.2", ["ipv4"]) == [("ipv4", "10.0.0.2")]
+
+
+def test_an_ipv4_embedded_address_is_one_finding_so_no_part_is_left_behind():
+    for text in ["::ffff:192.0.2.1", "64:ff9b::192.0.2.1", "[::ffff:192.168.1.1]:80", "::ffff:192.168.1.0/96"]:
+        redacted = PIIGuard().redact(text)
+        assert redacted.replace("<IP_ADDRESS>", "") in ("", "[]:80"), redacted
+        assert "ffff" not in redacted and "ff9b" not in redacted
 
 
 def luhn_reference(number: str) -> bool:
@@ -609,7 +648,7 @@ def test_luhn_matches_a_reference(number):
     assert luhn(number) == luhn_valid(number) == luhn_reference(number)
 
 
-CARD_PREFIXES = ["4", "51", "55", "2221", "34", "37", "6011", "65", "3528", "300", "36", "62", "50", "58", "6"]
+CARD_PREFIXES = ["4", "51", "55", "2221", "34", "37", "6011", "65", "3528", "300", "36", "62", "50", "58", "6", "1"]
 
 
 @settings(max_examples=400, deadline=None)
@@ -1124,7 +1163,9 @@ PII_PIECES = ["212-555-0143", "(212) 555-0143", "+1 212 555 0143", "+44 20 7946 
               "GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "a.b@example.com", "jo at example dot com",
               "phone: 2125550143", "ssn 078051120", "12", "1234", "123456789", "12345678901234", " ", ", ", "-", "x",
               "4111 1111 1111 1111 123", "4111111111111111 5500000000000004", "+44 20 7946 0958 2024",
-              "BE68539007547034", "NO9386011117947", "at12", "\u0661"]
+              "BE68539007547034", "NO9386011117947", "at12", "\u0661", "2001:db8::1", "::ffff:10.0.0.1", "fe80::1%eth0",
+              "[::1]:80", "10.0.0.0/8", "078.05.1123", "1.2.3", "122000000000003", "AL47-2121-1009-0000-0002-3569-8741",
+              "a@xn--d1acufc.xn--p1ai", ":", "::"]
 
 
 @settings(max_examples=150, deadline=None)
@@ -1235,7 +1276,8 @@ def cards_by_definition(t: str) -> list[tuple[int, int, str, str]]:
 
 
 CARD_PIECES = ["4111", "1111", "5500", "0000", "0004", "4", "1", "3782", "822463", "10005", "6011", "12", "123",
-               "4111111111111111", "5500000000000004", "378282246310005", " ", " ", " ", "-", "-", "x", ".", "_",
+               "4111111111111111", "5500000000000004", "378282246310005", "122000000000003", "1220", "003",
+               " ", " ", " ", "-", "-", "x", ".", "_",
                "\u0661", "\u00e9", "  "]
 
 
@@ -1290,8 +1332,9 @@ def test_an_iban_after_a_near_match_is_found(text, expected):
 
 def ibans_by_definition(t: str) -> list[tuple[int, int, str, str]]:
     """Brute force: at each start (two letters and two digits, no ASCII letter or digit before), take exactly
-    the country's length of ASCII alphanumerics with single spaces; keep it if no letter or digit (of any
-    script) follows and the mod-97 check passes, then go on after it; else go on at the next character."""
+    the country's length of ASCII alphanumerics, each after at most one space or dash; keep it if no letter
+    or digit (of any script) follows and the mod-97 check passes, then go on after it; else go on at the
+    next character."""
     def alnum(ch):
         return ch.isascii() and ch.isalnum()
 
@@ -1302,13 +1345,13 @@ def ibans_by_definition(t: str) -> list[tuple[int, int, str, str]]:
                 and t[i + 2:i + 4].isdigit() and t[i + 2:i + 4].isascii()):
             k, units = i + 4, 4
             while units < length and k < n:
-                if t[k] == " " and k + 1 < n and alnum(t[k + 1]):
+                if t[k] in " -" and k + 1 < n and alnum(t[k + 1]):
                     k += 1
                 if not alnum(t[k]):
                     break
                 k += 1
                 units += 1
-            if units == length and (k == n or not t[k].isalnum()) and iban_reference(t[i:k]):
+            if units == length and (k == n or not t[k].isalnum()) and iban_reference(t[i:k].replace("-", "")):
                 out.append((i, k, "iban", t[i:i + 2].upper()))
                 i = k
                 continue
@@ -1317,6 +1360,7 @@ def ibans_by_definition(t: str) -> list[tuple[int, int, str, str]]:
 
 
 IBAN_PIECES = ["be68539007547034", "no9386011117947", "de89370400440532013000", "de89 3704 0044 0532 0130 00",
+               "al47-2121-1009-0000-0002-3569-8741", "de89-3704-0044-0532-0130-00", "ly83002048000020100120361",
                "gb82 west 1234 5698 7654 32", "be68", "5390", "no93", "de89", "3704", "0044", "0130", "00", "gb82",
                "west", "1234", "lh12", "to", "at12", " ", " ", " ", "x", "-", "\u00e9", "\u0663"]
 
@@ -1329,6 +1373,88 @@ def test_iban_scan_equals_brute_force_and_the_numpy_twin(t):
     expected = ibans_by_definition(t)
     assert P._iban_candidates_plain(t) == expected
     assert P._iban_candidates_numpy(t) == expected
+
+
+def ipv6_by_definition(t: str) -> list[tuple[int, int, str, str]]:
+    """Brute force with the standard library's parser (not the scanner's list of textual forms).
+
+    A start has no word character or colon before it and is not a subscript (a "[" after a word
+    character or a bracket). From each start, the longest t[i:j] = address [%zone] [/prefix] where
+    ``ipaddress.IPv6Address`` accepts the address (hex digits, colons and dots), the zone is letters
+    and digits, the prefix 0-128; the address is not "::" alone and has a digit; after it comes no
+    word character and no ".digit", and a colon only after an IPv4 tail (a port) or when the colon
+    ends a clause (no word character, colon or ".digit" after it). Then go on after it."""
+    import ipaddress
+
+    def word(ch):
+        return ch.isalnum() or ch == "_"
+
+    def valid(cand: str, j: int) -> bool:
+        rest, slash, prefix = cand.partition("/")
+        if slash and not re.fullmatch(r"12[0-8]|1[01][0-9]|[1-9]?[0-9]", prefix):
+            return False
+        addr, pct, zone = rest.partition("%")
+        if pct and not re.fullmatch(r"[0-9a-z]+", zone):
+            return False
+        if not re.fullmatch(r"[0-9a-f:.]+", addr) or not addr.strip(":") or not re.search(r"[0-9]", addr):
+            return False
+        try:
+            ipaddress.IPv6Address(addr)
+        except ValueError:
+            return False
+        def clean(k: int) -> bool:  # t[k:] may follow an address: no word character, no ".digit"
+            return not (t[k:k + 1] and word(t[k]) or t[k:k + 1] == "." and t[k + 1:k + 2] in tuple("0123456789"))
+
+        if not clean(j):
+            return False
+        return "." in addr or t[j:j + 1] != ":" or (clean(j + 1) and t[j + 1:j + 2] != ":")
+
+    out, i, n = [], 0, len(t)
+    while i < n:
+        start_ok = t[i] in "0123456789abcdef:" and (i == 0 or not (word(t[i - 1]) or t[i - 1] == ":"))
+        if start_ok and i >= 2 and t[i - 1] == "[" and (t[i - 2].isalnum() or t[i - 2] in "_)]"):
+            start_ok = False
+        if start_ok:
+            reach = re.compile(r"[0-9a-f:.]*(?:%[0-9a-z]*)?(?:/[0-9]*)?").match(t, i).end()
+            j = next((j for j in range(reach, i, -1) if valid(t[i:j], j)), None)
+            if j is not None:
+                out.append((i, j, "ipv6", ""))
+                i = j
+                continue
+        i += 1
+    return out
+
+
+IPV6_PIECES = ["2001", "db8", "1", "0", "ffff", "fe80", "a", "beef", "12345", ":", ":", "::", "::", ".", "192.0.2.1",
+               "10.0.0.1", "256", "%eth0", "/64", "/129", "[", "]", " ", " ", "x", "_", "g", "\u00e9", "\u0663"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(IPV6_PIECES), max_size=20).map("".join))
+@example("connect to [2001:db8::1]:8080 or ::ffff:192.0.2.1, not x[1::2]")
+@example("from fe80::1: refused; 2001:db8::: and 2001:db8::/9999 and fe80::1%eth0/64")
+@example("1:2:3:4:5:6:7:8 1:2:3:4:5:6:7:8:9 ::1:2:3:4:5:6:7 0:0:0:0:0:ffff:1.2.3.4")
+@example("::::192.0.2.1::.]256 ffffbeef[.::2001::.1]::: 0:::%eth0[g fe80::%eth0:/129 2561::db8a:.10")
+def test_ipv6_scan_equals_the_standard_library_parser_by_brute_force(t):
+    assert P._ipv6_candidates(t) == ipv6_by_definition(t)
+
+
+def test_a_wrong_ipv6_rule_would_be_caught():
+    # must-fail: Presidio's first alternative alone (eight full groups) misses every compressed address
+    t = "from 2001:db8::1 and fe80::1%eth0"
+    full_only = [m.span() for m in re.finditer(r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])", t)]
+    assert full_only == [] and [c[:2] for c in ipv6_by_definition(t)] == [(5, 16), (21, 33)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("ssn 078.05.1123", [("ssn", "078.05.1123")]),
+    ("ssn 078.05.1123.", [("ssn", "078.05.1123")]),          # a full stop after it
+    ("OID 1.078.05.1123", []),                                # inside a longer dotted number
+    ("build 078.05.1123.7", []),
+    ("mixed 078.05-1123", []),                                # one kind of separator
+])
+def test_dotted_ssns(text, expected):
+    assert _found(text, ["ssn"]) == expected
 
 
 @pytest.mark.parametrize("raw", ["ignore__previous__instructions", "ignore _previous instructions",
@@ -1397,7 +1523,9 @@ def test_new_scans_finish_on_long_adversarial_inputs():
         texts = [rep("4 "), rep("4111 "), rep("4111-"), rep("4111 1111 1111 1111 123 "), rep("1" * 15 + " "),
                  rep("+44 20 "), rep("+44 20 7946 0958 1 "), rep("+1 2 3 4 5 6 7 8 9 1 2 3 4 5 6 7 "),
                  rep("be68 "), rep("de89 3704 "), rep("at12 de89 "), "\\u2764" + "\\ufe0f" * MB,
-                 rep("\\u2764\\u200d"), rep("_ "), rep("a__"), "[" * MB, '{"a": ' + "9" * MB + "}"]
+                 rep("\\u2764\\u200d"), rep("_ "), rep("a__"), "[" * MB, '{"a": ' + "9" * MB + "}",
+                 rep("2001:db8::1 "), rep("::ffff:192.0.2.1 "), rep("1:2:3:4:5:6:7:8:9 "), rep("1::2::3 "),
+                 rep("x[1::2] "), rep("1: "), rep(":"), rep("078.05.1123 "), rep("al47-2121-")]
         guards = [PromptInjectionGuard(), PIIGuard(), ToxicityGuard(), InvisibleTextGuard(), FormatGuard(["a"])]
         n = 0
         for t in texts:
@@ -1408,7 +1536,7 @@ def test_new_scans_finish_on_long_adversarial_inputs():
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == str(17 * 5)
+    assert done.stdout.strip() == str(26 * 5)
 
 
 def e164_by_definition(t: str) -> list[tuple[int, int, str, str]]:

@@ -36,7 +36,7 @@ IBAN_LENGTHS: Mapping[str, int] = {
     "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19,
     "MR": 27, "MT": 31, "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29,
     "RO": 24, "RS": 22, "SA": 24, "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28,
-    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+    "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "LY": 25,
 }
 
 #: A -> "10", B -> "11", ..., Z -> "35" (the ISO 13616 letter values), for ``str.translate``.
@@ -46,9 +46,12 @@ _IBAN_LETTER_VALUES = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUV
 # All patterns run on normalize(text, fold_obfuscation=False): lower case, NFKC (fullwidth digits are
 # ASCII), invisible characters removed. Every candidate is anchored with a look-behind so it starts
 # at the beginning of its run, and every repetition is bounded or possessive: linear time.
+# The top-level domain is alphabetic, or an internationalised one in its ASCII (punycode) form, "xn--p1ai"
+# for .рф (RFC 3490); labels before it may be punycode too ("xn--80ak6aa92e").
 _EMAIL_RX = re.compile(
     r"(?<![a-z0-9._%+'\-])[a-z0-9._%+'\-]{1,64}@[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
-    r"(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?){0,8}\.[a-z]{2,24}(?![a-z0-9\-])")
+    r"(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?){0,8}\.(?:[a-z]{2,24}|xn--[a-z0-9](?:[a-z0-9\-]{0,57}[a-z0-9])?)"
+    r"(?![a-z0-9\-])")
 _EMAIL_SPOKEN_RX = re.compile(
     r"(?<![a-z0-9._%+\-])(?P<local>[a-z0-9._%+\-]{1,64}(?: dot [a-z0-9\-]{1,63}){0,3}) (?:at|\[at\]|\(at\)) "
     r"[a-z0-9\-]{1,63}(?: (?:dot|\[dot\]|\(dot\)) [a-z0-9\-]{1,63}){0,3} (?:dot|\[dot\]|\(dot\)) "
@@ -91,23 +94,65 @@ _NANP_BARE_RX = re.compile(
 # The look-behind sits after the "+" (checking the character before it), so the engine can jump
 # from one "+" to the next instead of trying every position.
 _E164_RX = re.compile(r"\+(?<![\w+]\+)[1-9][0-9 ().\-]{6,22}")
-_SSN_RX = re.compile(r"(?<![\w\-])(\d{3})([ \-])(\d{2})\2(\d{4})(?![\w\-])")
+# The two separators are the same: a dash, a space or a dot (078.05.1120). A dotted one must not be part of
+# a longer dotted number (``_dotted_ssn_alone``).
+_SSN_RX = re.compile(r"(?<![\w\-])(\d{3})([ \-.])(\d{2})\2(\d{4})(?![\w\-])")
 _SSN_BARE_RX = re.compile(
     r"(?:ssn|social security(?: number| no\.?| #)?)\b[^0-9\n]{0,20}?(?<!\d)(?P<num>\d{9})(?!\d)")
 # Card numbers: 13 to 19 ASCII digits, optionally grouped by single spaces or hyphens. A card lies in
 # a "segment" (digit groups joined by single separators); a segment may hold more than one card, or a
 # card and other numbers (a CVV after it, an order number before it): see _card_candidates_plain.
 _CARD_SEGMENT_RX = re.compile(r"[0-9]+(?:[ \-][0-9]+)*")
+# An IPv4 address, with its prefix length when it is written as a network (10.0.0.0/8, CIDR): the finding
+# covers both, as Presidio's does. "/33" and "/123" are not prefix lengths: the address ends before the "/".
 _IPV4_RX = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-    r"(?!\w|\.\d)")
+    r"(?:/(?:3[0-2]|[12]?[0-9]))?(?!\w|\.\d)")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_H = r"[0-9a-f]{1,4}"
+# The textual forms of an IPv6 address (RFC 4291 section 2.2), lower case (the text is folded): eight
+# groups of at most 4 hex digits, or fewer with one "::" standing for one or more zero groups (at most 7
+# written; "::" alone, the unspecified address, holds no one's data and is not listed), and the same with
+# an IPv4 address as the last 32 bits (::ffff:192.0.2.1, 64:ff9b::192.0.2.1: at most 5 groups written
+# around the "::", or 6 without it). One alternative per number of groups on the left of the "::"; the
+# forms that start with "::" come first, in one branch (each alternative tried costs time).
+_IPV6_HEX_FIRST = "|".join([
+    rf"(?:{_H}:){{7}}{_H}", rf"(?:{_H}:){{1,7}}:", rf"(?:{_H}:){{1,6}}:{_H}", rf"(?:{_H}:){{1,5}}(?::{_H}){{1,2}}",
+    rf"(?:{_H}:){{1,4}}(?::{_H}){{1,3}}", rf"(?:{_H}:){{1,3}}(?::{_H}){{1,4}}", rf"(?:{_H}:){{1,2}}(?::{_H}){{1,5}}",
+    rf"{_H}:(?::{_H}){{1,6}}",
+])
+_IPV6_V4_HEX_FIRST = "|".join([rf"(?:{_H}:){{6}}"] + [rf"(?:{_H}:){{{k}}}:(?:{_H}:){{0,{5 - k}}}" for k in range(1, 6)])
+_IPV4_TAIL = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_ZONE_PREFIX = r"(?:%[0-9a-z]+)?(?:/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9]))?"
+_END_V4 = r"(?!\w|\.[0-9])"  # after an IPv4 tail a colon starts a port
+_END = r"(?!\w|\.[0-9]|:(?:[\w:]|\.[0-9]))"  # a colon only where it ends a clause
+# An IPv6 address, with its zone ("%eth0", RFC 4007) and prefix length ("/64"), as one candidate. Not
+# inside a word or after a colon; not a subscript (a "[" after a name or bracket: x[1::2], a[::3]); with a
+# digit in it (a::b and abc::def are C++ or Rust far more often than addresses); not followed by a letter
+# or digit or ".digit" (a longer dotted number). A colon may follow: after an IPv4 tail it starts a port,
+# otherwise it must end a clause ("from fe80::1: refused"), with no letter, digit, colon or ".digit" after
+# it. The look-ahead for "::" or six colons skips, before any alternative is tried, runs that cannot be an
+# address. Every repetition is bounded: each start costs a bounded amount of work, linear time.
+_IPV6_RX = re.compile(
+    r"(?<![\w:])(?<![\w)\]]\[)(?=[0-9a-f:]{0,38}::|(?:[0-9a-f]{1,4}:){6})(?=[a-f:]{0,38}[0-9])"
+    rf"(?:::(?:(?:{_H}:){{0,5}}{_IPV4_TAIL}{_ZONE_PREFIX}{_END_V4}|{_H}(?::{_H}){{0,6}}{_ZONE_PREFIX}{_END})"
+    rf"|(?:{_IPV6_V4_HEX_FIRST}){_IPV4_TAIL}{_ZONE_PREFIX}{_END_V4}"
+    rf"|(?:{_IPV6_HEX_FIRST}){_ZONE_PREFIX}{_END})")
 # An IBAN candidate: the country code and check digits, followed by at least 11 more alphanumerics
 # (the shortest IBAN has 15). Only these four characters are consumed: a candidate that fails (or runs
 # into the following words) never hides an IBAN starting inside it.
-_IBAN_RX = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?=(?: ?[a-z0-9]){11})")
-# The rest of an IBAN of each length: exactly that many alphanumerics, each after at most one space.
-_IBAN_TAIL_RX = {n - 4: re.compile(f"(?: ?[a-z0-9]){{{n - 4}}}") for n in sorted(set(IBAN_LENGTHS.values()))}
+_IBAN_RX = re.compile(r"(?<![a-z0-9])[a-z]{2}\d{2}(?=(?:[ \-]?[a-z0-9]){11})")
+# The rest of an IBAN of each length: exactly that many alphanumerics, each after at most one separator
+# (a space, as printed, or a dash: AL47-2121-1009-...).
+_IBAN_TAIL_RX = {n - 4: re.compile(f"(?:[ \\-]?[a-z0-9]){{{n - 4}}}") for n in sorted(set(IBAN_LENGTHS.values()))}
 _DIGIT_RX = re.compile(r"\d")
+
+
+def _dotted_ssn_alone(t: str, s: int, e: int) -> bool:
+    """Whether the dotted SSN candidate ``t[s:e]`` is not part of a longer dotted number (1.123.45.6789)."""
+    before = s >= 2 and t[s - 1] == "." and t[s - 2].isdigit()
+    after = e + 1 < len(t) and t[e] == "." and t[e + 1].isdigit()
+    return not (before or after)
 
 
 @dataclass(frozen=True)
@@ -336,6 +381,17 @@ def _e164_candidates_numpy(t: str) -> list[tuple[int, int, str, str]]:
     return [(s_, k_, "phone", "e164") for s_, k_ in zip(p[found].tolist(), chosen[found].tolist())]
 
 
+def _ipv6_candidates(t: str) -> list[tuple[int, int, str, str]]:
+    """IPv6 addresses in ``t``, in order: one candidate for each whole address (``_IPV6_RX``).
+
+    One finding covers the groups, an IPv4 tail, the zone and the prefix length, so redaction leaves no
+    part of the address behind ("::ffff:" left in the text would say an IPv4 address was there). The
+    pattern decides everything (the forms of RFC 4291, the look-alikes it refuses), so the scan is one
+    ``finditer``: linear time, no Python work per refused candidate.
+    """
+    return [(*m.span(), "ipv6", "") for m in _IPV6_RX.finditer(t)]
+
+
 def _iban_candidates(t: str) -> list[tuple[int, int, str, str]]:
     """IBANs in ``t``, in order and disjoint (``_iban_candidates_plain``; numpy for long texts)."""
     return _iban_candidates_numpy(t) if len(t) >= _VECTOR_MIN else _iban_candidates_plain(t)
@@ -345,7 +401,7 @@ def _iban_candidates_plain(t: str) -> list[tuple[int, int, str, str]]:
     """IBANs in ``t``: a known country, exactly its registered length, the mod-97 check.
 
     Every start is tried (``_IBAN_RX`` consumes only the first four characters); the rest is exactly
-    the country's length of alphanumerics with single spaces (``_IBAN_TAIL_RX``), not followed by a
+    the country's length of alphanumerics with single spaces or dashes (``_IBAN_TAIL_RX``), not followed by a
     letter or digit. After a valid IBAN the starts inside it are skipped, so findings do not overlap.
     Each start costs at most one match of at most 60 characters: linear time.
     """
@@ -370,7 +426,7 @@ def _iban_candidates_plain(t: str) -> list[tuple[int, int, str, str]]:
         if not check.isascii():
             continue  # "\d" also matches other scripts' digits
         # ISO 13616 check (as in iban_valid): country and check digits moved to the end, letters as numbers.
-        rearranged = (t[s + 4:k].replace(" ", "") + country + check).upper()
+        rearranged = (t[s + 4:k].replace(" ", "").replace("-", "") + country + check).upper()
         if int(rearranged.translate(_IBAN_LETTER_VALUES)) % 97 == 1:
             out.append((s, k, "iban", country))
             last_end = k
@@ -397,7 +453,7 @@ def _iban_candidates_numpy(t: str) -> list[tuple[int, int, str, str]]:
 
     A start is two letters a-z and two ASCII digits with no letter a-z or digit before, for a known
     country of length L. Over the letters and digits of ``t`` (index j), consecutive ones are linked
-    when adjacent or one space apart; the IBAN is the start's 4 characters and the next L - 4 linked
+    when adjacent or one space or dash apart; the IBAN is the start's 4 characters and the next L - 4 linked
     ones, with no letter or digit after. Its mod-97 check without big integers: with widths w_j (1 for
     a digit, 2 for a letter, whose value is 10-35) and S_j their prefix sums, the digits of a segment
     [a, b) read as one number are sum v_j 10^(S_b - S_(j+1)) = 10^S_b * sum v_j 10^(-S_(j+1)), and 10
@@ -424,7 +480,8 @@ def _iban_candidates_numpy(t: str) -> list[tuple[int, int, str, str]]:
     pos = np.flatnonzero(alnum)  # the letters and digits; rank[p] = their index
     rank = np.cumsum(alnum) - 1
     gap = np.diff(pos)
-    linked = (gap == 1) | ((gap == 2) & (b[np.minimum(pos[:-1] + 1, n - 1)] == 32))
+    between = b[np.minimum(pos[:-1] + 1, n - 1)]
+    linked = (gap == 1) | ((gap == 2) & ((between == 32) | (between == 45)))
     zero = np.zeros(1, dtype=np.int64)
     unlinked = np.concatenate((zero, np.cumsum(~linked)))  # unlinked[j]: broken links before index j
     first = rank[start]
@@ -473,10 +530,12 @@ def _card_network(d: str) -> str | None:
         return "unionpay"
     if (two == 50 or 56 <= two <= 58 or d[0] == "6") and 12 <= n <= 19:
         return "maestro"
+    if d[0] == "1" and n == 15:  # UATP (airline cards): 1 and 14 more digits
+        return "uatp"
     return None
 
 
-_CARD_NETWORKS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay", "maestro")
+_CARD_NETWORKS = ("visa", "mastercard", "amex", "discover", "jcb", "diners", "unionpay", "maestro", "uatp")
 
 
 def _wordish(ch: str) -> bool:
@@ -567,6 +626,7 @@ def _card_networks_array(length: int, d0, two, three, four, six) -> np.ndarray:
         (((three >= 300) & (three <= 305)) | (two == 36) | (two == 38) | (two == 39)) & (14 <= n <= 19),
         (two == 62) & (16 <= n <= 19),
         ((two == 50) | ((two >= 56) & (two <= 58)) | (d0 == 6)) & (12 <= n <= 19),
+        (d0 == 1) & (n == 15),
     ]
     return np.select(conditions, np.arange(1, len(conditions) + 1), 0)
 
@@ -575,7 +635,7 @@ def _card_candidates_numpy(t: str) -> list[tuple[int, int, str, str]]:
     """The result of ``_card_candidates_plain``, computed for all starts at once with numpy (long texts).
 
     Over the digits of ``t`` (index k): a start is a digit whose left neighbour is not ``[\\w-]`` and
-    whose value is 2-6 (every issuer prefix begins so), an end one whose right neighbour is not;
+    whose value is 1-6 (every issuer prefix begins so), an end one whose right neighbour is not;
     consecutive digits are linked when adjacent or one space or dash apart. For each length L = 19
     down to 13, the candidate from start a to digit a+L-1 is checked at once for every a: no broken
     link and not both separator kinds (prefix counts), an issuer (``_card_network`` vectorized over
@@ -593,7 +653,7 @@ def _card_candidates_numpy(t: str) -> list[tuple[int, int, str, str]]:
     head = pos[:m - 12]  # a start needs 12 more digits after it
     before = b[np.maximum(head - 1, 0)]
     start = np.flatnonzero((head == 0) | ~_wordish_array(before))
-    start = start[(dv[start] >= 2) & (dv[start] <= 6)]
+    start = start[(dv[start] >= 1) & (dv[start] <= 6)]
     if len(start) == 0:
         return []
     gap = np.diff(pos)
@@ -670,7 +730,8 @@ def find_candidates(t: str, entities: tuple[str, ...], *, luhn: Callable[[str], 
             runs.append(_e164_candidates(t))
     if "ssn" in want and digits:
         if d.longest >= 4:
-            runs.append([(*m.span(), "ssn", "us") for m in _SSN_RX.finditer(t) if ssn_valid(*m.group(1, 3, 4))])
+            runs.append([(*m.span(), "ssn", "us") for m in _SSN_RX.finditer(t)
+                         if ssn_valid(*m.group(1, 3, 4)) and (m.group(2) != "." or _dotted_ssn_alone(t, *m.span()))])
         if d.longest >= 9 and ("ssn" in t or "social security" in t):
             runs.append([(*m.span("num"), "ssn", "us") for m in _word_matches(_SSN_BARE_RX, t)
                          if ssn_valid(m.group("num")[:3], m.group("num")[3:5], m.group("num")[5:])])
@@ -678,6 +739,8 @@ def find_candidates(t: str, entities: tuple[str, ...], *, luhn: Callable[[str], 
         runs.append(_card_candidates(t, luhn))
     if "ipv4" in want and digits and "." in t:
         runs.append([(*m.span(), "ipv4", "") for m in _IPV4_RX.finditer(t)])
+    if "ipv6" in want and digits and ("::" in t or t.count(":") >= 6):  # 8 groups, or 6 and an IPv4 tail
+        runs.append(_ipv6_candidates(t))
     if "iban" in want and digits and d.letters and d.longest >= 2:
         runs.append(_iban_candidates(t))
     runs = [r for r in runs if r]

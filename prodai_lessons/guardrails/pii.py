@@ -81,7 +81,7 @@ def luhn_valid(digits: str) -> bool:
 def iban_valid(iban: str) -> bool:
     """ISO 13616 check: known country, its registered length, and mod-97 of the rearranged number == 1.
 
-    Parameters: ``iban`` (spaces are ignored, letters may be any case).
+    Parameters: ``iban`` (spaces and dashes are ignored, letters may be any case).
 
     >>> iban_valid("GB82 WEST 1234 5698 7654 32"), iban_valid("GB00 WEST 1234 5698 7654 32")
     (True, False)
@@ -92,7 +92,7 @@ def iban_valid(iban: str) -> bool:
     resulting integer mod 97 must equal 1 (ISO 7064 MOD 97-10).
     """
     check_str("iban", iban)
-    s = iban.replace(" ", "").upper()
+    s = iban.replace(" ", "").replace("-", "").upper()
     if not (s.isascii() and s.isalnum()) or len(s) < 5:
         return False
     country = s[:2]
@@ -115,7 +115,7 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
 
 
 _PII_TAGS = {"email": "EMAIL", "phone": "PHONE", "ssn": "US_SSN", "credit_card": "CREDIT_CARD",
-             "ipv4": "IP_ADDRESS", "iban": "IBAN"}
+             "ipv4": "IP_ADDRESS", "ipv6": "IP_ADDRESS", "iban": "IBAN"}
 
 
 class PIIGuard:
@@ -135,27 +135,38 @@ class PIIGuard:
     -----
     Entity types (``Finding.type``) and the checks applied to each candidate:
 
-    - ``email``: RFC 5321 shape (local part <= 64, labelled domain, alphabetic TLD); also the spoken
+    - ``email``: RFC 5321 shape (local part <= 64, labelled domain, alphabetic or punycode TLD, so
+      ``a@xn--d1acufc.xn--p1ai`` too); also the spoken
       form "name at example dot com", unless the word before "at" is ordinary prose ("look at
       this dot com", "I work at google dot com").
     - ``phone``: NANP (+1, area and exchange codes 2-9xx, separated as 212-555-0143, (212) 555-0143,
       212.555.0143; bare 10 digits only after a word such as "phone", "call", "tel") and international
       E.164 (+, country code, 8-15 digits in all, ITU-T E.164; the national length where the country
       has a fixed one, so "+44 20 7946 0958 10 to 5" ends before "10").
-    - ``ssn``: US SSN as ddd-dd-dddd or ddd dd dddd (bare 9 digits only after "SSN"/"social security"),
-      with the SSA validity rules of ``ssn_valid``.
+    - ``ssn``: US SSN as ddd-dd-dddd, ddd dd dddd or ddd.dd.dddd (one kind of separator; a dotted one
+      not inside a longer dotted number; bare 9 digits only after "SSN"/"social security"), with the
+      SSA validity rules of ``ssn_valid``.
     - ``credit_card``: 13-19 digits with optional space/dash separators, a known issuer prefix
-      (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro) and a valid ``luhn`` check
-      digit; a longer run of digit groups is searched for cards inside it (a CVV after the number,
-      two cards in a row).
-    - ``ipv4``: four dotted octets 0-255, not part of a longer dotted number (version strings).
-    - ``iban``: country code, registered length for that country, ISO 7064 mod-97 check.
+      (Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro, UATP) and a valid ``luhn``
+      check digit; a longer run of digit groups is searched for cards inside it (a CVV after the
+      number, two cards in a row).
+    - ``ipv4``: four dotted octets 0-255, not part of a longer dotted number (version strings); with
+      its prefix length when written as a network (10.0.0.0/8).
+    - ``ipv6``: eight groups of hex digits, or fewer with one "::" (RFC 4291), an IPv4 address as the
+      last 32 bits allowed (``::ffff:192.0.2.1``, ``64:ff9b::198.51.100.1``), with a zone (``%eth0``)
+      and prefix length (``/64``); one finding for the whole address, also inside brackets
+      (``[2001:db8::1]:8080``). Not a finding: "::" alone, groups without a digit (``a::b``), and a
+      subscript (``x[1::2]``).
+    - ``iban``: country code, registered length for that country, ISO 7064 mod-97 check; single
+      spaces or dashes may separate the characters.
 
     Matching runs on ``normalize(text, fold_obfuscation=False)``, so fullwidth digits and zero-width
     characters inside a number do not hide it; spans refer to the original text. Overlapping
     candidates are resolved earliest-then-longest. ``passed`` is False when anything is found;
     ``score`` is 1.0 then, else 0.0. Validation rules follow Microsoft Presidio's predefined
-    recognizers (which likewise check Luhn, IBAN mod-97 and SSN ranges).
+    recognizers (which likewise check Luhn, IBAN mod-97 and SSN ranges); Presidio's own recognizer
+    test vectors run against this guard in ``tests/test_presidio_vectors.py``, which lists the cases
+    decided differently and why.
     """
 
     ENTITY_TYPES = tuple(_PII_TAGS)
@@ -202,7 +213,7 @@ class PIIGuard:
         """Return ``text`` with every finding replaced (``redact_spans``), like Presidio's anonymizer operators.
 
         - ``mode="tag"`` (Presidio ``replace``): ``<EMAIL>``, ``<PHONE>``, ``<US_SSN>``, ``<CREDIT_CARD>``,
-          ``<IP_ADDRESS>``, ``<IBAN>``.
+          ``<IP_ADDRESS>`` (IPv4 and IPv6), ``<IBAN>``.
         - ``mode="mask"``: every letter and digit becomes ``mask_char``; separators stay, so the shape
           remains ("***-**-****").
         - ``mode="hash"``: ``<EMAIL:1a2b3c4d5e6f>``, the first 12 hex digits of HMAC-SHA256(key, value):
