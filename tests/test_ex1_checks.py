@@ -6,6 +6,8 @@
   anywhere in a wide range, so firing at a fixed update (or on a stream's length) finds nothing.
 - ``diagnose_drift`` needs a test and a correction across features: a threshold on a difference of means or
   of accuracies, per-feature KS tests at ``alpha``, or a two-sided accuracy test each lose points.
+- ``simulate_concept_drift`` relabels the same inputs: a switch one sample off, inputs moved instead of the
+  concept (data drift), noise on one side of the change only, or the new concept everywhere each lose points.
 
 Each wrong approach is a mutant (a patch of the reference solution's namespace, as in test_exercises.py)
 that must lose points on the check aimed at it, with a message that says why.
@@ -131,8 +133,47 @@ def _two_sided(r, c, alpha):
 two_sided = _diagnose_with(accuracy=_two_sided, name="accuracy_two_sided")
 
 
+def _simulate(kind: str):
+    """``simulate_concept_drift`` done wrong in one way (the rest as the reference does it)."""
+    def simulate_concept_drift(X, w_old, w_new, change_point, label_noise=0.0, seed=0):
+        X = np.array(X, dtype=float)
+        old, new = X @ w_old > 0, X @ w_new > 0
+        switch = {"switch_late": change_point + 1, "switch_early": change_point - 1}.get(kind, change_point)
+        y = np.where(np.arange(len(X)) >= switch, new, old)
+        if kind == "new_concept_everywhere":
+            y = new
+        if kind == "inputs_moved":  # data drift: the inputs after the change move, the concept stays
+            X[change_point:] += 0.5
+            y = X @ w_old > 0
+        flip = np.random.default_rng(seed).random(len(X)) < label_noise
+        if kind == "noise_after_only":
+            flip[:change_point] = False
+        if kind == "noise_before_only":
+            flip[change_point:] = False
+        return X, y ^ flip
+
+    def patch(ns):
+        ns["simulate_concept_drift"] = simulate_concept_drift
+    patch.__name__ = f"simulate_{kind}"
+    return patch
+
+
 #: (mutant, {check: what its message must say}); every one must also lose points there.
 MUTANTS = [
+    (_simulate("switch_late"), {"simulation": r"^cases 1 and 2: the labels switch concept one sample late: the "
+                                              r"sample at change_point \(the first of the new concept\) still "
+                                              r"follows the old one$"}),
+    (_simulate("switch_early"), {"simulation": r"^cases 1 and 2: the labels switch concept one sample early"}),
+    (_simulate("inputs_moved"), {"simulation": r"^cases 1, 2, 3 and 4: inputs after the change differ from the "
+                                               r"ones given: moving the inputs is data drift"}),
+    (_simulate("noise_after_only"), {"simulation": r"^case 3: no label before the change is flipped, while "
+                                                   r"label_noise=0\.\d+ flips each label with that probability: "
+                                                   r"the noise is on one side of the change only; case 4: no label "
+                                                   r"before"}),
+    (_simulate("noise_before_only"), {"simulation": r"^case 3: no label after the change is flipped.*; case 4: "}),
+    (_simulate("new_concept_everywhere"), {"simulation": r"^cases 1 and 2: with label_noise=0, the labels before "
+                                                         r"the change follow the new concept; case 3: [\d.]+% of "
+                                                         r"the labels before the change differ from the old concept"}),
     (five_points, {"window_false_alarms": r"false alarms on \d+ of 50 stationary streams"}),
     (_fixed_index(1800, None), {"window_false_alarms": "false alarms on 50 of 50",
                                 "ph_false_alarms": "false alarms on 50 of 50"}),
@@ -168,6 +209,70 @@ def test_each_wrong_approach_loses_points_for_its_reason(mutant, expected):
             r = result("ex1", ns, check, seed)
             assert not r.passed and r.points < r.max_points and r.status == "ok", (check, seed, r)
             assert re.search(reason, r.message), (check, seed, r.message)
+
+
+@pytest.mark.parametrize("kind, points", [("switch_late", 1.0), ("switch_early", 1.0), ("inputs_moved", 0.0),
+                                          ("noise_after_only", 1.0), ("noise_before_only", 1.0),
+                                          ("new_concept_everywhere", 0.0)])
+def test_each_simulation_case_catches_what_it_is_for(kind, points):
+    """The noiseless cases see a switch one sample off (the concepts disagree at change_point - 1 and at
+    change_point), the noisy cases noise on one side only; inputs moved or the new concept everywhere fail
+    every case. Each case is worth a quarter of the check's 2 points."""
+    for seed in SEEDS:
+        ns = solution_ns("ex1")
+        _simulate(kind)(ns)
+        assert result("ex1", ns, "simulation", seed).points == points, (kind, seed)
+
+
+def test_simulation_cases_leave_no_room_for_an_off_by_one_or_a_lucky_noise():
+    for seed in range(20):
+        for case in ex1._simulation_cases(seed):
+            X, cp, n = case["X"], case["change_point"], len(case["X"])
+            differ = (X @ case["w_old"] > 0) != (X @ case["w_new"] > 0)
+            assert n // 4 <= cp < 3 * n // 4 and 0.25 < differ.mean() < 0.55
+            if case["label_noise"] == 0:
+                assert differ[cp - 1] and differ[cp]
+            else:  # zero flips on either side is far below the band
+                assert 0.05 <= case["label_noise"] <= 0.2 and min(cp, n - cp) >= 750
+                assert ex1._binomial_band(min(cp, n - cp), case["label_noise"], ex1.SIM_MISS / 8)[0] > 10
+
+
+def test_the_noise_band_is_the_exact_binomial_one():
+    from scipy import stats
+
+    for n, p, tail in ((750, 0.05, 1.25e-4), (3000, 0.2, 1.25e-4), (1234, 0.137, 1e-3), (40, 0.5, 0.05)):
+        lo, hi = ex1._binomial_band(n, p, tail)
+        assert stats.binom.cdf(lo - 1, n, p) <= tail < stats.binom.cdf(lo, n, p)
+        assert stats.binom.sf(hi, n, p) <= tail < stats.binom.sf(hi - 1, n, p)
+
+
+def test_a_simulation_with_other_coin_flips_passes():
+    """The judge does not replay the learner's generator: other draws of the same noise pass (the band
+    fails a correct function with probability at most ex1.SIM_MISS = 1e-3 per grading)."""
+    def simulate_concept_drift(X, w_old, w_new, change_point, label_noise=0.0, seed=0):
+        rng = np.random.default_rng([seed, 99])
+        y = np.where(np.arange(len(X)) < change_point, X @ w_old > 0, X @ w_new > 0).astype(int)
+        flip = rng.permutation(len(X))[:rng.binomial(len(X), label_noise)]  # another way to draw the noise
+        y[flip] = 1 - y[flip]
+        return X, 2 * y - 1  # labels in the sign convention
+    for seed in range(10):
+        r = result("ex1", {"simulate_concept_drift": simulate_concept_drift}, "simulation", seed)
+        assert r.passed, (seed, r.message)
+
+
+@pytest.mark.parametrize("returns, text", [
+    (lambda X, y: y, "simulate_concept_drift() must return two things, the inputs and the labels (return X, y); "
+                     "got ndarray"),
+    (lambda X, y: (X[:, 0], y), "must return the inputs first, shape"),
+    (lambda X, y: (X, y[:-1]), "labels must have shape"),
+    (lambda X, y: (X, y * 0.5), "labels must be 0/1 or True/False; got a label 0.5"),
+    (lambda X, y: (X, y.astype(str)), "labels must be 0/1 or True/False; got dtype"),
+])
+def test_a_wrong_return_gets_one_line_naming_it(returns, text):
+    def simulate_concept_drift(X, w_old, w_new, change_point, label_noise=0.0, seed=0):
+        return returns(X, (X @ w_old > 0).astype(int))
+    r = result("ex1", {"simulate_concept_drift": simulate_concept_drift}, "simulation")
+    assert r.status == "invalid" and r.points == 0 and text in r.message, r
 
 
 def test_a_fixed_index_detector_scores_no_more_than_one_that_never_fires():

@@ -423,6 +423,10 @@ def m1_diagnose(kind):
     return patch
 
 
+def m1_simulate_no_change(ns):
+    ns["simulate_concept_drift"] = lambda X, w_old, w_new, change_point, label_noise=0.0, seed=0: (X, X @ w_old > 0)
+
+
 @_named
 def m2_scorer(kind):
     def patch(ns):
@@ -493,6 +497,7 @@ MUTANTS = [
     ("ex3", m3_no_audit, {"audit_log": "do not match the champion changes"}),
     ("ex3", m3_dry_run_acts, {"dry_run": "champion changed"}),
     ("ex3", m3_no_mark, {"rollback_happens": "not marked unhealthy"}),
+    ("ex1", m1_simulate_no_change, {"simulation": "the labels after the change still follow the old concept"}),
     ("ex1", m1_never("WindowAccuracyDetector"), {"window_abrupt": "missed the drift",
                                                  "window_gradual": "missed the drift"}),
     ("ex1", m1_always("WindowAccuracyDetector"), {"window_abrupt": "before the change",

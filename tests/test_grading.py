@@ -1165,6 +1165,9 @@ class _Peeker:
         self.warned = self.change is not None and self.n == self.change + 30
         self.n += 1
 
+def simulate_concept_drift(X, w_old, w_new, change_point, label_noise=0.0, seed=0):
+    return X, X @ w_old > 0  # every input of this check is the function's argument: nothing to peek at
+
 class WindowAccuracyDetector(_Peeker):
     pass
 
@@ -1179,8 +1182,11 @@ def diagnose_drift(ref_X, cur_X, ref_correct, cur_correct, alpha=0.01):
     return "none"
 '''
 
-#: The same shape with nothing looked up: never detects, always says "none".
+#: The same shape with nothing looked up: never detects, always says "none", simulates no change.
 NEVER = '''
+def simulate_concept_drift(X, w_old, w_new, change_point, label_noise=0.0, seed=0):
+    return X, X @ w_old > 0
+
 class WindowAccuracyDetector:
     def __init__(self, *args, **kwargs):
         pass
@@ -1210,7 +1216,8 @@ def test_a_submission_that_reads_the_answer_scores_no_more_than_one_that_detects
         assert all(r.status == "ok" for r in g.results), g.results  # ... and every check judged it
         scores[name] = g.score
     assert scores["never"] < ex1.EXERCISE.max_points / 2, scores
-    assert scores["peek"] <= scores["never"], scores  # with the truth in reach, peek scores 20 of 20
+    assert scores["peek"] <= scores["never"], scores  # with the truth in reach, peek scored every detector
+    # and diagnosis point
 
 
 # ------------------------------------------------------------------- signals, the time cap per learner

@@ -1,6 +1,12 @@
-"""Exercise 1, concept drift: checks for ``WindowAccuracyDetector``, ``PageHinkley`` and ``diagnose_drift``.
+"""Exercise 1, concept drift: checks for ``simulate_concept_drift``, ``WindowAccuracyDetector``,
+``PageHinkley`` and ``diagnose_drift``.
 
 The learner's contract (the stubs in ``exercises/ex1_concept_drift.ipynb`` carry the same text):
+
+``simulate_concept_drift(X, w_old, w_new, change_point, label_noise=0.0, seed=0) -> (X, y)``
+    the same inputs labelled by the old linear concept (``x @ w_old > 0``) before ``change_point`` and by
+    the new one from it on, each label flipped with probability ``label_noise``; returns the inputs,
+    untouched, and the labels (0/1 or bool).
 
 Detectors have river's shape: ``update(correct: bool) -> None`` once per labelled prediction, then the
 properties ``drift_detected`` and ``warning_detected`` (``True`` only at the update where the condition
@@ -14,6 +20,16 @@ arguments.
 ``diagnose_drift(ref_X, cur_X, ref_correct, cur_correct, alpha=0.01) -> "none" | "data" | "concept" | "both"``
     did the inputs move (``ks_test`` per feature, the error rate kept at ``alpha`` across the features:
     Bonferroni) and did the accuracy drop (one-sided two-proportion z-test at ``alpha``).
+
+**Simulation.** Four cases of 1,000 to 4,000 rows, 2 to 6 features, the concepts 0.3 to 0.5 pi apart.
+Two have no label noise: every label must be its concept's, and the concepts disagree on the samples at
+``change_point - 1`` and ``change_point``, so a switch one sample off is seen. Two have label noise: on each
+side of the change, the count of labels that differ from that side's concept must lie in an exact
+two-sided binomial band (Binomial(n_side, label_noise)) that misses with probability at most
+``SIM_MISS`` / 4, so a correct function fails the check with probability at most ``SIM_MISS`` = 1e-3 (the
+learner's generator is free; the judge never replays it). Noise on one side only leaves 0 flips on the
+other, below every band (at least 750 samples a side, noise 5% or more: the band starts above 10). The
+returned inputs must equal the given ones row for row: moving them is data drift.
 
 **Streams.** A real, small model: inputs ``x ~ N(0, I)`` in two dimensions, labels from a linear concept
 with label noise, predictions from a fixed linear model fitted to the first concept. *Concept* drift
@@ -70,6 +86,7 @@ import numpy as np
 
 from prodai_lessons.exercises._core import CheckResult, Exercise, InvalidSubmission, in_scenario
 from prodai_lessons.exercises._helpers import (
+    BadData,
     Score,
     entry,
     field,
@@ -339,6 +356,194 @@ def _clopper_pearson_upper(k: int, n: int, level: float = 0.95) -> float:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if cdf(mid) > (1 - level) / 2 else (lo, mid)
     return hi
+
+
+# --------------------------------------------------------------------------------------- simulation
+
+#: The simulation check's four cases, as (features, rows, noisy): two without label noise, judged label
+#: by label, and two with it, judged by the share of flipped labels on each side of the change.
+_SIM_CASES = ((2, (1000, 2001), False), ((3, 7), (1000, 2001), False), (2, (3000, 4001), True),
+              ((3, 7), (3000, 4001), True))
+#: A correct ``simulate_concept_drift`` fails the simulation check with at most this probability: the
+#: share of flipped labels on each side of the change of each noisy case (4 sides) must fall in a
+#: two-sided binomial band that misses a Binomial(n_side, label_noise) count with at most this / 4.
+SIM_MISS = 1e-3
+_NOISY_SIDES = 2 * sum(1 for case in _SIM_CASES if case[2])
+
+
+@lru_cache(maxsize=8)
+def _simulation_cases(seed: int) -> tuple[dict, ...]:
+    """The inputs of the simulation check (everything the learner's function gets: nothing is hidden, the
+    truth is the concepts' labels of these inputs).
+
+    Inputs ``X ~ N(0, I)``; ``w_new`` is ``w_old`` rotated by 0.3 to 0.5 pi, so the concepts disagree on 30
+    to 50% of the inputs; the change point lies in the middle half. In the noiseless cases the concepts
+    disagree on the samples just before and at the change point, so a switch one sample off changes a
+    label."""
+    r = rng(seed, 1, 40)
+    cases = []
+    for d, rows, noisy in _SIM_CASES:
+        d = d if isinstance(d, int) else int(r.integers(*d))
+        n = int(r.integers(*rows))
+        X = r.normal(size=(n, d))
+        w_old = r.normal(size=d)
+        u = r.normal(size=d)
+        u -= (u @ w_old) / (w_old @ w_old) * w_old
+        theta = float(r.uniform(0.3, 0.5)) * math.pi
+        w_new = (math.cos(theta) * w_old / np.linalg.norm(w_old) + math.sin(theta) * u / np.linalg.norm(u)) \
+            * float(r.uniform(0.5, 2.0))
+        lo, hi = n // 4, 3 * n // 4
+        if noisy:
+            change_point = int(r.integers(lo, hi))
+            label_noise = round(float(r.uniform(0.05, 0.2)), 3)
+        else:
+            differ = (X @ w_old > 0) != (X @ w_new > 0)
+            candidates = np.flatnonzero(differ[lo - 1:hi - 1] & differ[lo:hi]) + lo
+            change_point = int(r.choice(candidates))
+            label_noise = 0.0
+        for v in (X, w_old, w_new):
+            v.setflags(write=False)
+        cases.append({"X": X, "w_old": w_old, "w_new": w_new, "change_point": change_point,
+                      "label_noise": label_noise, "seed": int(r.integers(2 ** 31))})
+    return tuple(cases)
+
+
+def _simulation_inputs(seed: int) -> dict:
+    return {"cases": list(_simulation_cases(seed))}
+
+
+def _labels01(y: Any, n: int) -> np.ndarray:
+    """The learner's labels as 0/1 ints: booleans, 0/1 or -1/+1 (the sign convention) are accepted."""
+    try:
+        y = np.asarray(y)
+    except Exception:  # noqa: BLE001 - an object numpy cannot hold
+        raise InvalidSubmission("simulate_concept_drift() labels must be an array of 0/1 or True/False") from None
+    if y.shape != (n,):
+        raise InvalidSubmission(f"simulate_concept_drift() labels must have shape ({n},), one per row of X; "
+                                f"got shape {y.shape}")
+    if y.dtype.kind == "b":
+        return y.astype(int)
+    if y.dtype.kind not in "iuf":
+        raise InvalidSubmission(f"simulate_concept_drift() labels must be 0/1 or True/False; got dtype {y.dtype}")
+    values = set(np.unique(y).tolist())
+    if values <= {0, 1}:
+        return y.astype(int)
+    if values <= {-1, 1}:
+        return (y > 0).astype(int)
+    odd = sorted(values - {0, 1, -1})[:1] or sorted(values)[:1]
+    raise InvalidSubmission(f"simulate_concept_drift() labels must be 0/1 or True/False; got a label {odd[0]!r}")
+
+
+def _collect_simulation(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
+    fn = entry(ns, "simulate_concept_drift", kind="function")
+    out = []
+    for k, case in enumerate(inputs["cases"], start=1):
+        X, cp = case["X"], case["change_point"]
+        with in_scenario(f"simulate_concept_drift, case {k}"):
+            got = fn(X.copy(), case["w_old"].copy(), case["w_new"].copy(), cp, case["label_noise"], case["seed"])
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise InvalidSubmission("simulate_concept_drift() must return two things, the inputs and the labels "
+                                    f"(return X, y); got {type(got).__name__}")
+        try:
+            X_out = np.asarray(got[0], dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidSubmission("simulate_concept_drift() must return the inputs as an array of numbers "
+                                    "first") from None
+        if X_out.shape != X.shape:
+            raise InvalidSubmission(f"simulate_concept_drift() must return the inputs first, shape {X.shape}; "
+                                    f"got shape {X_out.shape}")
+        moved = np.any(X_out != X, axis=1)  # NaN differs from everything: it counts as moved
+        out.append({"labels": _labels01(got[1], len(X)).tolist(), "moved_before": int(moved[:cp].sum()),
+                    "moved_after": int(moved[cp:].sum())})
+    return {"cases": out}
+
+
+def _binomial_band(n: int, p: float, tail: float) -> tuple[int, int]:
+    """The counts ``lo <= k <= hi`` outside which Binomial(n, p) falls with probability at most ``tail`` on
+    each side (exact, the log-pmf summed with lgamma)."""
+    k = np.arange(n + 1)
+    lg = np.array([math.lgamma(i + 1) for i in range(n + 1)])
+    pmf = np.exp(lg[n] - lg - lg[::-1] + k * math.log(p) + (n - k) * math.log1p(-p))
+    below = np.cumsum(pmf)  # P(X <= k)
+    above = np.cumsum(pmf[::-1])[::-1]  # P(X >= k)
+    lo = int(np.flatnonzero(below > tail)[0])  # P(X < lo) <= tail
+    hi = int(np.flatnonzero(above > tail)[-1])  # P(X > hi) <= tail
+    return lo, hi
+
+
+def _simulation_problem(case: dict, y: np.ndarray, moved: tuple[int, int]) -> str | None:
+    """What is wrong with one case's answer (None when nothing is)."""
+    X, cp, eps = case["X"], case["change_point"], case["label_noise"]
+    n = len(X)
+    if any(moved):
+        where = " and ".join(w for w, m in zip(("before", "after"), moved) if m)
+        return (f"inputs {where} the change differ from the ones given: moving the inputs is data drift; "
+                "concept drift keeps the same inputs and changes their labels")
+    old, new = (X @ case["w_old"] > 0).astype(int), (X @ case["w_new"] > 0).astype(int)
+    wrong_before = np.flatnonzero(y[:cp] != old[:cp])
+    wrong_after = np.flatnonzero(y[cp:] != new[cp:]) + cp
+    if eps == 0.0:
+        if wrong_before.size == 0 and wrong_after.size == 0:
+            return None
+        if wrong_before.tolist() == [cp - 1] and wrong_after.size == 0:
+            return ("the labels switch concept one sample early: the sample just before change_point already "
+                    "follows the new concept")
+        if wrong_after.tolist() == [cp] and wrong_before.size == 0:
+            return ("the labels switch concept one sample late: the sample at change_point (the first of the "
+                    "new concept) still follows the old one")
+        parts = []
+        if wrong_before.size:
+            parts.append("the labels before the change follow the new concept" if np.array_equal(y[:cp], new[:cp])
+                         else f"{wrong_before.size} of the {cp} labels before the change differ from the old "
+                              "concept")
+        if wrong_after.size:
+            parts.append("the labels after the change still follow the old concept: the concept never changed"
+                         if np.array_equal(y[cp:], old[cp:])
+                         else f"{wrong_after.size} of the {n - cp} labels after the change differ from the new "
+                              "concept")
+        return "with label_noise=0, " + " and ".join(parts)
+    tail = SIM_MISS / (2 * _NOISY_SIDES)  # each side's band misses at most 2 * tail on each side
+    off = []
+    for side, concept, k, m in (("before", "old", wrong_before.size, cp), ("after", "new", wrong_after.size, n - cp)):
+        lo, hi = _binomial_band(m, eps, tail)
+        if not lo <= k <= hi:
+            off.append((side, concept, k, m))
+    if not off:
+        return None
+    if len(off) == 1 and off[0][2] == 0:
+        return (f"no label {off[0][0]} the change is flipped, while label_noise={eps:g} flips each label with "
+                "that probability: the noise is on one side of the change only")
+    return "; ".join(f"{k / m:.1%} of the labels {side} the change differ from the {concept} concept"
+                     for side, concept, k, m in off) + f", where label_noise={eps:g} flips each label with " \
+                                                        "that probability"
+
+
+def _judge_simulation(data: Any, seed: int, score: Score) -> CheckResult:
+    cases = _simulation_cases(seed)
+    got = list_of(field(data, "cases", list), dict, "cases", length=len(cases))
+    problems: dict[str, list[int]] = {}  # what is wrong -> the cases where it is
+    drops = []
+    for k, (case, g) in enumerate(zip(cases, got), start=1):
+        n, cp = len(case["X"]), case["change_point"]
+        y = np.array(list_of(field(g, "labels", list), int, "labels", length=n), dtype=np.int64)
+        if np.any((y != 0) & (y != 1)):
+            raise BadData("labels hold values other than 0 and 1")
+        moved = (field(g, "moved_before", int), field(g, "moved_after", int))
+        if not (0 <= moved[0] <= cp and 0 <= moved[1] <= n - cp):
+            raise BadData("moved row counts out of range")
+        problem = _simulation_problem(case, y, moved)
+        if problem:
+            problems.setdefault(problem, []).append(k)
+            continue
+        right = y == (case["X"] @ case["w_old"] > 0)
+        drops.append(f"{right[:cp].mean():.0%} -> {right[cp:].mean():.0%}")
+    if not problems:
+        return score(1.0, f"{len(cases)}/{len(cases)} cases right, on the same inputs; accuracy of the old "
+                          f"concept's model before -> after the change: {', '.join(drops)}")
+    wrong = sum(len(where) for where in problems.values())
+    return score((len(cases) - wrong) / len(cases), "; ".join(
+        (f"case {where[0]}" if len(where) == 1 else f"cases {', '.join(map(str, where[:-1]))} and {where[-1]}")
+        + f": {problem}" for problem, where in problems.items()))
 
 
 # ---------------------------------------------------------------------------------------- detectors
@@ -773,8 +978,11 @@ EXERCISE = Exercise(
     name="ex1",
     title="Concept drift",
     solution_path="solutions/ex1_concept_drift.ipynb",
-    entry_points=("WindowAccuracyDetector", "PageHinkley", "diagnose_drift"),
+    entry_points=("simulate_concept_drift", "WindowAccuracyDetector", "PageHinkley", "diagnose_drift"),
     checks=(
+        scored_check("simulation", 2,
+              "simulate_concept_drift relabels the same inputs: old concept before the change, new from it on",
+              _simulation_inputs, _collect_simulation, _judge_simulation),
         scored_check("window_abrupt", 3, "the window detector finds abrupt concept drift, soon, once",
               _stream_inputs("abrupt"), _collect_streams("abrupt", ("WindowAccuracyDetector",), warnings=False),
               _detection_judge("WindowAccuracyDetector", "abrupt")),
@@ -801,6 +1009,9 @@ EXERCISE = Exercise(
               _diagnose_inputs, _collect_diagnose, _judge_diagnose),
     ),
     hints=(
+        "simulate_concept_drift: compute both concepts' labels for every row (X @ w > 0), pick one or the other "
+        "with a mask on the row index (np.where), then flip each label where rng.random(n) < label_noise, "
+        "with rng = np.random.default_rng(seed). Return X itself, untouched, and the labels.",
         "WindowAccuracyDetector: count correct outcomes into the reference until it holds `reference` of them; "
         "after that keep the last `window` outcomes in a collections.deque and a running count of correct ones. "
         "Compare once the window is full.",

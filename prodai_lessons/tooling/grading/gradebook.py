@@ -538,7 +538,7 @@ def feedback_markdown(grade: LearnerGrade, exercise: Exercise) -> str:
     >>> g = LearnerGrade("amy", "ex1", 0, tuple(CheckResult(c.name, 0.0, c.max_points, False, "not yet",
     ...                                                     "not_attempted") for c in ex1.EXERCISE.checks))
     >>> feedback_markdown(g, ex1.EXERCISE).splitlines()[2]
-    'Feedback for **amy**: **0 / 20** points.'
+    'Feedback for **amy**: **0 / 22** points.'
     """
     lines = [f"# {exercise.name}: {exercise.title}", "",
              f"Feedback for **{_cell(grade.learner)}**: **{_fmt(grade.score)} / {_fmt(grade.max_points)}** points.", "",
@@ -619,7 +619,7 @@ def summarize(grades: Iterable[LearnerGrade], exercise: Exercise, bins: int = 5)
     ...                         c.max_points, passed, "") for c in ex1.EXERCISE.checks))
     >>> s = summarize([grade("amy", True), grade("bo", False), grade("cy", True)], ex1.EXERCISE)
     >>> s.n, s.median, [count for _, _, count in s.histogram]
-    (3, 20, [1, 0, 0, 0, 2])
+    (3, 22, [1, 0, 0, 0, 2])
     """
     gs: Sequence[LearnerGrade] = list(grades)
     scores = sorted(g.score for g in gs)
