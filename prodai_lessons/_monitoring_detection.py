@@ -222,7 +222,7 @@ def burn_rule_pages(errors: Any, rule: Any) -> tuple[np.ndarray, np.ndarray]:
     ``rule.burn_rate`` (``(k / n) / budget > burn_rate``, the pipeline's float arithmetic, tabulated for
     every count ``k``), and once firing resolves when the long window's burn is at or below
     ``rule.clear_burn_rate`` (or as soon as the condition is false when that is None); the next page is
-    the next breach after that. ``rule.for_`` must be 0.
+    the next breach after that. ``rule.for_`` must be 0 and ``rule.min_count`` None.
 
     >>> from prodai_lessons.monitoring import SLO, BurnRateRule
     >>> rule = BurnRateRule("burn", SLO(0.96), 3.0, long_window=50, short_window=10)
@@ -235,6 +235,9 @@ def burn_rule_pages(errors: Any, rule: Any) -> tuple[np.ndarray, np.ndarray]:
     long_n, short_n = _window("long_window", rule.long_window), _window("short_window", rule.short_window)
     if rule.for_ != 0:
         raise ValueError(f"burn_rule_pages replicates rules with for_ = 0; got {rule.for_}")
+    if rule.min_count not in (None, long_n):
+        raise ValueError(f"burn_rule_pages replicates rules that wait for a full long window (min_count None); "
+                         f"got min_count={rule.min_count}")
     budget, burn, clear_burn = rule.slo.error_budget, rule.burn_rate, rule.clear_burn_rate
     rows, n = e.shape
     if n < long_n:

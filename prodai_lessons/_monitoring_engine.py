@@ -80,6 +80,16 @@ def _check_for(value: Any) -> float:
     return check_real("for_", value, minimum=0.0)
 
 
+def _check_min_count(value: Any, window: Any, what: str = "the window") -> None:
+    """``min_count``: None, or an int >= 1 that a count window of ``window`` requests can reach."""
+    if value is None:
+        return
+    check_int("min_count", value, minimum=1)
+    if isinstance(window, int) and value > window:
+        raise ValueError(f"min_count must be <= {what} of {window} requests (it could never be reached); "
+                         f"got {value}")
+
+
 #: Metrics that are a sum over the window, and the running-sum column (of :class:`_Store`) each reads.
 _SUM_COLUMN = {"latency_mean": "c_lat", "error_rate": "c_err", "mean_confidence": "c_conf",
                "cost_per_request": "c_cost", "cost_in_window": "c_cost"}
@@ -574,9 +584,12 @@ def _threshold_plan(rule, log: _RequestLog, default_spec: tuple[str, float], kee
 
 def _burn_plan(rule, log: _RequestLog, default_spec: tuple[str, float]) -> tuple:
     """A ``BurnRateRule``'s evaluation plan: ``(True, long index, short index, long minimum, short minimum,
-    SLO target, error budget, burn rate, clear burn rate)``; a count window must be full to count."""
+    SLO target, error budget, burn rate, clear burn rate)``; a count window must be full to count, unless
+    ``rule.min_count`` sets the long window's minimum."""
     key_l, key_s = rule._needs(default_spec)
     need_l = int(key_l[1][1]) if key_l[1][0] == "count" else 1
+    if rule.min_count is not None:
+        need_l = rule.min_count
     need_s = int(key_s[1][1]) if key_s[1][0] == "count" else 1
     return (True, log.index[key_l], log.index[key_s], need_l, need_s, rule.slo.target, rule.slo.error_budget,
             rule.burn_rate, rule.clear_burn_rate)

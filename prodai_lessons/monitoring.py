@@ -51,6 +51,7 @@ from prodai_lessons._monitoring_engine import (
     _check_cadence,
     _check_columns,
     _check_for,
+    _check_min_count,
     _check_order,
     _check_timestamps,
     _RequestLog,
@@ -247,11 +248,7 @@ class AlertRule:
             if self.op in ("<", "<=") and c < self.threshold:
                 raise ValueError(f"clear_threshold must be >= threshold ({self.threshold}) for op {self.op!r}; got {c}")
             object.__setattr__(self, "clear_threshold", c)
-        if self.min_count is not None:
-            check_int("min_count", self.min_count, minimum=1)
-            if isinstance(self.window, int) and self.min_count > self.window:
-                raise ValueError(f"min_count must be <= the window of {self.window} requests (it could never be "
-                                 f"reached); got {self.min_count}")
+        _check_min_count(self.min_count, self.window)
         if not isinstance(self.description, str):
             raise TypeError(f"description must be a str; got {self.description!r}")
 
@@ -349,6 +346,8 @@ class BurnRateRule:
     clear_burn_rate: a firing rule resolves once the long window's burn is at or below it (default 1.0);
         None: it resolves as soon as the condition is false.
     for_: as in :class:`AlertRule` (the Workbook uses none).
+    min_count: requests the long window must hold before the rule may fire (a traffic floor; it resolves
+        below it). Default: a full count window, or 1 request in a time window.
     description: free text.
 
     Examples
@@ -373,6 +372,7 @@ class BurnRateRule:
     severity: str = "P1"
     clear_burn_rate: float | None = 1.0
     for_: float | str = 0.0
+    min_count: int | None = None
     description: str = ""
 
     metric = "error_rate"
@@ -397,6 +397,7 @@ class BurnRateRule:
                 raise ValueError(f"clear_burn_rate must be <= burn_rate ({self.burn_rate}); got {c}")
             object.__setattr__(self, "clear_burn_rate", c)
         object.__setattr__(self, "for_", _check_for(self.for_))
+        _check_min_count(self.min_count, self.long_window, "the long window")
 
     @property
     def threshold(self) -> float:
@@ -746,9 +747,10 @@ class _RuleBook:
             if plan[0]:  # a burn-rate rule: both windows full enough, and both burning
                 _, i_long, i_short, need_l, need_s, target, budget, burn, clear_burn = plan
                 value = vals[i_long] / budget                      # the long window's burn, reported
-                ok = counts[i_long] >= need_l and counts[i_short] >= need_s
-                fire = ok and burn_rate_condition(vals[i_long], vals[i_short], target, burn)
-                clear = firing and ((not fire) if clear_burn is None else (not ok) or value <= clear_burn)
+                floor = counts[i_long] >= need_l                   # the long window's traffic floor
+                fire = floor and counts[i_short] >= need_s and burn_rate_condition(vals[i_long], vals[i_short],
+                                                                                   target, burn)
+                clear = firing and ((not fire) if clear_burn is None else (not floor) or value <= clear_burn)
             else:
                 _, i, min_count, cmp, threshold, clear_at, _ = plan
                 value = vals[i]
@@ -783,10 +785,10 @@ class _RuleBook:
                 if plan[0]:
                     _, i_long, i_short, need_l, need_s, target, budget, burn, clear_burn = plan
                     (v_long, n_long), (v_short, n_short) = stats[i_long], stats[i_short]
-                    ok = (n_long >= need_l) & (n_short >= need_s)
-                    fire = ok & burn_rate_condition(v_long, v_short, target, burn)
+                    floor = n_long >= need_l
+                    fire = floor & (n_short >= need_s) & burn_rate_condition(v_long, v_short, target, burn)
                     b_long = v_long / budget
-                    columns.append((b_long, fire, ~fire if clear_burn is None else ~ok | (b_long <= clear_burn)))
+                    columns.append((b_long, fire, ~fire if clear_burn is None else ~floor | (b_long <= clear_burn)))
                 else:
                     _, i, min_count, cmp, threshold, clear_at, _ = plan
                     vals, counts = stats[i]

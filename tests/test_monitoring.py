@@ -669,6 +669,10 @@ def test_bad_burn_rate_rules_and_pipelines():
         BurnRateRule("b", slo, 2.0, long_window="1h", short_window=5)
     with pytest.raises(ValueError, match="clear_burn_rate"):
         BurnRateRule("b", slo, 2.0, long_window=10, short_window=5, clear_burn_rate=3.0)
+    with pytest.raises(ValueError, match="min_count must be <= the long window of 10"):
+        BurnRateRule("b", slo, 2.0, long_window=10, short_window=5, min_count=11)
+    with pytest.raises(ValueError, match="min_count"):
+        BurnRateRule("b", slo, 2.0, long_window="1m", short_window="10s", min_count=0)
     r = AlertRule("r", "latency_p95", ">", 1.0)
     with pytest.raises(ValueError, match="unique"):
         MonitoringPipeline([r, r])
@@ -1041,3 +1045,35 @@ def test_rolling_window_rejects_timestamps_before_its_clock():
     with pytest.raises(ValueError, match="now"):
         v.advance(10.0)
     assert len(w) == 0 and w.total_count == 1
+
+
+@pytest.mark.parametrize("clear", [1.0, None])
+def test_burn_rule_min_count_is_a_traffic_floor_on_the_long_window(clear):
+    """``min_count``: the rule may not fire (and a firing rule resolves) while the long window holds fewer
+    requests. On a 1-minute window that starts with errors the rule without a floor pages on the second
+    request; with ``min_count=5`` it waits for the fifth. One by one and in a batch: the same changes."""
+    slo = SLO(0.96)
+    t = np.arange(40, dtype=float)
+    err = np.zeros(40, dtype=bool)
+    err[[1, 3, 4]] = True
+    first = {}
+    for floor in (None, 5):
+        rule = BurnRateRule("b", slo, 3.0, long_window="1m", short_window="10s", min_count=floor,
+                            clear_burn_rate=clear)
+        one, many = MonitoringPipeline([rule]), MonitoringPipeline([rule])
+        for k in range(40):
+            one.log_request(100.0, bool(err[k]), 0.9, 0.0, timestamp=t[k])
+        many.log_batch(np.full(40, 100.0), err, np.full(40, 0.9), np.zeros(40), timestamp=t)
+        assert one.state_changes == many.state_changes
+        first[floor] = next(a.n_requests for a in one.history if a.status == "firing")
+    assert first == {None: 2, 5: 5}
+    # the default keeps the count rule's full window: min_count=50 on a 50-request window changes nothing
+    d = first_firing_delays(standard_rules(), range(3))
+    full = (replace(standard_rules()[0], min_count=50),) + standard_rules()[1:]
+    assert all(np.array_equal(d[k], first_firing_delays(full, range(3))[k]) for k in d)
+
+
+def test_burn_rule_pages_replicates_only_full_windows():
+    rule = BurnRateRule("b", SLO(0.96), 3.0, long_window=50, short_window=10, min_count=20)
+    with pytest.raises(ValueError, match="min_count"):
+        burn_rule_pages(np.zeros((1, 60), dtype=bool), rule)

@@ -25,7 +25,8 @@ from prometheus_client import Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 import prodai_lessons.prometheus as prom
-from prodai_lessons.monitoring import SLO, AlertRule, BurnRateRule, MonitoringPipeline, alert_step, standard_rules
+from prodai_lessons.monitoring import (SLO, AlertRule, BurnRateRule, MonitoringPipeline, alert_step, standard_rules,
+                                      wilson_interval)
 from prodai_lessons.prometheus import (
     DEFAULT_BUCKETS,
     PrometheusExporter,
@@ -42,7 +43,8 @@ from prodai_lessons.prometheus import (
     slo_buckets,
     standard_time_rules,
 )
-from prodai_lessons.simulate import simulate_phases, simulate_requests, standard_scenario
+from prodai_lessons.simulate import (false_pages, first_firing_delays, simulate_phases, simulate_requests,
+                                    standard_scenario)
 
 PROMTOOL = shutil.which("promtool")
 WEIRD_NAME = 'say "hi"\nbåck\\slash {{ $value }}'
@@ -313,10 +315,49 @@ def test_rules_that_prometheus_cannot_express_raise_naming_the_rule():
         promql_metric("p95", "1m")
 
 
+def test_standard_time_rules_meet_the_lessons_figures_on_fresh_seeds():
+    """The lesson's two figures for the time rules, on the seeds test_monitoring.py uses for the count rules
+    (the time rules' windows and floors were set on scenario seeds 0-999 and normal seeds 1,000-3,999):
+    some alert within 25 requests of the incident's start in 808 of 1,000 scenarios (95 % Wilson interval
+    78.2 % to 83.1 %, target at least 75 %); a page on 13 of 5,000 stretches of 1,000 normal requests
+    (0.15 % to 0.44 %, goal at most 1 %), all from the latency rule. The price: the error-budget rule, on
+    90 seconds with a floor of 45 requests, fires before the 50-request incident ends in under a fifth of
+    the scenarios."""
+    rules = standard_time_rules()
+    d = first_firing_delays(rules, range(100_000, 101_000))
+    hit = int(np.count_nonzero(d["any rule"] <= 25))
+    assert wilson_interval(hit, 1000)[0] >= 0.75                      # achieved: 808 of 1,000, from 0.782
+    assert (d["any rule"] <= 50).all()
+    assert np.mean(d["error budget burn"] <= 50) < 0.25               # achieved: 0.185
+    pages = false_pages(rules, range(200_000, 205_000))
+    paged = int(np.count_nonzero(pages["any rule"]))
+    assert wilson_interval(paged, 5000)[1] < 0.01                     # achieved: 13 of 5,000, up to 0.0044
+    assert pages["error budget burn"].sum() == 0 and pages["any rule"].max() == 1
+
+
+def test_the_burn_rules_floor_stops_pages_at_the_start_of_the_traffic():
+    """Without the floor the time rules page before the incident on 60 of the lesson's 300 scenario seeds,
+    every time the error-budget rule in the first 20 seconds; with it, on none."""
+    def paged_before(rules):
+        out = []
+        for seed in range(300):
+            t = standard_scenario(seed)
+            p = MonitoringPipeline(rules)
+            p.log_requests(t.requests)
+            out += [a for a in p.history if a.status == "firing" and a.at < t.incidents[0].start_s]
+        return out
+
+    rules = standard_time_rules()
+    early = paged_before((replace(rules[0], min_count=None),) + rules[1:])
+    assert len({a.at for a in early}) == len(early) == 60
+    assert {a.rule for a in early} == {"error budget burn"} and max(a.at for a in early) < 20
+    assert paged_before(rules) == []
+
+
 def test_standard_time_rules_mirror_the_lessons_rules():
     for count, timed in zip(standard_rules(), standard_time_rules(), strict=True):
         if isinstance(count, BurnRateRule):
-            assert replace(timed, long_window=50, short_window=10) == count
+            assert replace(timed, long_window=50, short_window=10, min_count=None) == count
         else:
             assert replace(timed, window=count.window, min_count=None) == count
 
@@ -641,6 +682,30 @@ def _transitions(states: list[int]) -> set[tuple[int, int]]:
     return {(a, b) for a, b in zip(states, states[1:]) if a != b}
 
 
+def test_burn_rule_traffic_floor_same_states_as_prometheus(tmp_path):
+    """The error-budget rule's traffic floor (``min_count`` on the long window) against Prometheus: errors from
+    the first request, so the rule without a floor pages at once and the floored one waits for 40 requests;
+    then 20 s without traffic, which the floored rule resolves on (its hold branch has the floor too) while
+    the other holds on the long window's burn; then errors again."""
+    promtool = _promtool()
+    traffic = _step_traffic([(30, (100.0,), 4, 0.9, 0.002), (20, (), 0, 0.9, 0.002), (30, (100.0,), 3, 0.9, 0.002),
+                             (60, *NORMAL)])
+    rules = (BurnRateRule("burn", SLO(0.96), 3.0, long_window="30s", short_window="10s"),
+             BurnRateRule("burn, floor", SLO(0.96), 3.0, long_window="30s", short_window="10s", min_count=40),
+             BurnRateRule("burn, floor, no clear", SLO(0.96), 3.0, long_window="30s", short_window="10s",
+                          min_count=40, clear_burn_rate=None, for_="5s"))
+    assert "sum(increase(prodai_requests_total[30s])) >= 40" in rule_expr(rules[1])
+    assert rule_expr(rules[1]).count(">= 40") == 2 and rule_expr(rules[2]).count(">= 40") == 1
+    states, _, _, _ = _compare(promtool, tmp_path, rules, traffic, 5, DEFAULT_BUCKETS, percentiles="pipeline")
+    plain, floor = states["burn"], states["burn, floor"]
+    assert plain[1] == 2 and floor[1] == 0                      # 5 s in: 10 requests, 3 errors
+    first = floor.index(2)
+    assert first * 5 >= 20 and all(s == 2 for s in plain[1:first + 1])   # 40 requests take 20 s
+    gap = [k for k in range(len(floor)) if 40 <= k * 5 <= 50]
+    assert any(floor[k] == 0 for k in gap) and all(plain[k] == 2 for k in gap)
+    assert _transitions(floor) >= {(0, 2), (2, 0)} and 2 in states["burn, floor, no clear"]
+
+
 def test_synthetic_traffic_same_states_and_values_as_prometheus(tmp_path):
     """Every rule kind, every transition, the pipeline itself against Prometheus. The traffic is built in
     5-second blocks of one latency class, so a window's share of slow requests moves in steps that never
@@ -675,7 +740,7 @@ def test_lesson_traffic_same_states_and_values_as_prometheus(tmp_path, seed):
                                          slo_buckets([0.45, 0.6]), percentiles="histogram")
     assert all(2 in states[name] for name in ("error budget burn", "high p95 latency", "low confidence"))
     differ = sum(a != b for a, b in zip(states["high p95 latency"], hist_states["high p95 latency"]))
-    assert differ == {2: 0, 11: 6}[seed]   # exact p95 against the histogram's: the rank convention
+    assert differ == {2: 1, 11: 6}[seed]   # exact p95 against the histogram's: the rank convention
 
 
 def test_percentile_definitions_can_disagree_at_the_rank():
