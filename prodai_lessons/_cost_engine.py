@@ -6,7 +6,7 @@ exact at any volume and fast on a million requests:
 - integer sums that never overflow (int64 while safe, Python integers beyond);
 - the checks of a batch of requests (all-or-nothing: a bad batch records nothing);
 - the columnar ledger of logged requests (rows appended one by one, or arrays at once);
-- the run-rate budget projection, request by request and vectorised, with one alert per episode;
+- the run-rate budget projection, request by request and vectorised, with lesson 3's alert rule on it;
 - the parsing of a price list and the typed keys of the response cache.
 
 Nothing here imports :mod:`prodai_lessons.cost`: imports run one way, lesson module -> engine.
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from prodai_lessons._validation import as_1d_array, as_bool_array, as_category_array, check_real
+from prodai_lessons.monitoring import alert_step
 
 #: Picodollars per US dollar: the integer unit in which all money is counted.
 PICO_PER_USD = 10**12
@@ -298,69 +299,123 @@ def profile_weights(traffic_profile: Any) -> np.ndarray:
 
 
 class Budget:
-    """The run-rate projection of each day's spend, and one alert per episode above the limit.
+    """The run-rate projection of each day's spend, and the budget alert as lesson 3's alert rule.
 
     ``projected = spent_today / F(elapsed)`` where ``F`` is the expected share of the day's traffic by then
-    (the cumulative hourly profile, interpolated within the hour). Alerts are ``(timestamp, day, spent,
-    projected, daily_limit)`` tuples. An alert opens an episode when the projection goes above the limit;
-    the episode closes (and the next crossing may alert again) only when the projection falls below
-    ``clear_ratio * daily_limit``, or at the start of a new day. A projection that hovers around the limit
-    therefore alerts once, not at every wiggle across it (hysteresis, as an alerting rule's separate
-    firing and clearing thresholds). No projection, no change: the warm-up keeps the state as it is.
+    (the cumulative hourly profile, interpolated within the hour). After every projection the alert takes
+    one step of :func:`prodai_lessons.monitoring.alert_step` (inactive -> pending -> firing -> inactive):
+    breached is ``projected > daily_limit``, recovered is ``projected < clear_ratio * daily_limit``, and the
+    projection must stay over the limit ``for_`` seconds before the alert fires. Entering firing records a
+    ``"firing"`` notification, leaving it a ``"resolved"`` one: one of each per episode, so a projection that
+    hovers around the limit pages once (hysteresis). A new day starts inactive; an alert still firing at
+    midnight is resolved at midnight (``projected`` is then the day's final spend, since the whole day's
+    traffic is in), recorded when the next day's first request arrives. Notifications are ``(timestamp, day,
+    spent, projected, daily_limit, status)`` tuples. No projection (warm-up), no step: the state is kept.
     """
 
     def __init__(self, daily_limit: float | None, profile: np.ndarray, min_elapsed: float,
-                 clear_ratio: float = 0.9) -> None:
+                 clear_ratio: float = 0.9, for_: float = 0.0) -> None:
         self.daily_limit = daily_limit
         self.min_elapsed = min_elapsed
+        self.for_ = for_
         self.clear_at = None if daily_limit is None else clear_ratio * daily_limit
         self._cum_profile = np.concatenate([[0.0], np.cumsum(profile)])
         self._cum_profile[-1] = 1.0
         self._hour_edges = np.arange(25) * 3600.0
-        self.alerts: list[tuple[float, int, float, float, float]] = []
+        self.notifications: list[tuple[float, int, float, float, float, str]] = []
         self._day: int | None = None
         self._day_spent = 0  # picodollars
-        self._active = False  # an episode is open: alerted, not yet back below clear_at
+        self.state, self._since = "inactive", 0.0  # the alert rule's state, and when it left "inactive"
+
+    @property
+    def alerts(self) -> list[tuple[float, int, float, float, float, str]]:
+        """The ``"firing"`` notifications (one per episode)."""
+        return [n for n in self.notifications if n[5] == "firing"]
 
     def fraction(self, elapsed: np.ndarray | float) -> np.ndarray | float:
         """Expected share of a day's traffic by ``elapsed`` seconds after midnight."""
         return np.interp(elapsed, self._hour_edges, self._cum_profile)
 
+    def _end_day(self, day: int, spent: int) -> None:
+        """Day ``day`` ended with ``spent`` picodollars: a firing alert resolves at midnight, a pending one lapses."""
+        if self.state == "firing":
+            self.notifications.append(((day + 1) * SECONDS_PER_DAY, day, usd(spent), usd(spent),
+                                       self.daily_limit, "resolved"))
+        self.state = "inactive"
+
+    def _judge(self, t: float, day: int, spent: int, projected: float) -> None:
+        """One step of the alert rule on the projection at ``t`` (NaN: no projection, no step)."""
+        if math.isnan(projected):
+            return
+        before = self.state
+        self.state, self._since = alert_step(before, self._since, t, projected > self.daily_limit,
+                                             projected < self.clear_at, self.for_)
+        if (before == "firing") != (self.state == "firing"):
+            self.notifications.append((t, day, usd(spent), projected, self.daily_limit,
+                                       "firing" if self.state == "firing" else "resolved"))
+
     def add(self, t: float, paid: int) -> None:
         """One request of ``paid`` picodollars at ``t``."""
         day = math.floor(t / SECONDS_PER_DAY)
         if day != self._day:
-            self._day, self._day_spent, self._active = day, 0, False
+            if self._day is not None:
+                self._end_day(self._day, self._day_spent)
+            self._day, self._day_spent = day, 0
         self._day_spent += paid
         if self.daily_limit is None:
             return
         elapsed = t - day * SECONDS_PER_DAY
         if elapsed >= self.min_elapsed and elapsed > 0:
-            projected = usd(self._day_spent) / float(self.fraction(elapsed))
-            if not self._active and projected > self.daily_limit:
-                self._active = True
-                self.alerts.append((t, day, usd(self._day_spent), projected, self.daily_limit))
-            elif self._active and projected < self.clear_at:
-                self._active = False
+            self._judge(t, day, self._day_spent, usd(self._day_spent) / float(self.fraction(elapsed)))
 
     def add_batch(self, t: np.ndarray, paid: np.ndarray) -> None:
-        """Many requests at once: the same state and alerts as :meth:`add` on each in turn."""
+        """Many requests at once: the same state and notifications as :meth:`add` on each in turn.
+
+        The rule is stepped with :func:`alert_step` only at the requests where its state can change (the
+        next breach when inactive; the next non-breach, the ``for_`` deadline or a new day when pending;
+        the next recovery or new day when firing), so a long batch costs a loop over episodes, not requests.
+        """
         days = np.floor(t / SECONDS_PER_DAY).astype(np.int64)
         same_day = days[0] == self._day
-        carry = self._day_spent if same_day else 0
-        spent, projected = self.project(t, days, paid, carry)
+        if not same_day and self._day is not None:
+            self._end_day(self._day, self._day_spent)
+        spent, projected = self.project(t, days, paid, self._day_spent if same_day else 0)
         if self.daily_limit is not None:
-            new_day = np.zeros(len(t), bool)
-            new_day[1:] = days[1:] != days[:-1]
-            pages, self._active = episode_starts(projected > self.daily_limit, projected < self.clear_at,
-                                                 new_day, bool(self._active and same_day))
-            for k in pages:
-                self.alerts.append((float(t[k]), int(days[k]), usd(int(spent[k])), float(projected[k]),
-                                    self.daily_limit))
-        else:
-            self._active = False
+            self._step_batch(t, days, spent, projected)
         self._day = int(days[-1])
         self._day_spent = int(spent[-1])
+
+    def _step_batch(self, t: np.ndarray, days: np.ndarray, spent: np.ndarray, projected: np.ndarray) -> None:
+        n = len(t)
+        valid = ~np.isnan(projected)
+        above = valid & (projected > self.daily_limit)
+        new_day = np.zeros(n, bool)
+        new_day[1:] = days[1:] != days[:-1]
+        idx = {"up": np.flatnonzero(above), "not_up": np.flatnonzero(valid & ~above), "valid": np.flatnonzero(valid),
+               "down": np.flatnonzero(valid & (projected < self.clear_at)), "day": np.flatnonzero(new_day)}
+
+        def nxt(name: str, k: int) -> int:
+            """The first index >= k in ``idx[name]`` (n if none)."""
+            arr = idx[name]
+            j = int(np.searchsorted(arr, k))
+            return int(arr[j]) if j < len(arr) else n
+
+        k = 0
+        while k < n:
+            if self.state == "inactive":   # only a breach changes it (a new day leaves it inactive)
+                j = nxt("up", k)
+            elif self.state == "pending":  # a non-breach, a new day, or the for_ deadline (checked by alert_step)
+                due = self._since + self.for_
+                due -= 1e-9 * (abs(due) + 1.0)  # a little early: alert_step itself decides at that request
+                j = min(nxt("not_up", k), nxt("day", k), nxt("valid", max(k, int(np.searchsorted(t, due)))))
+            else:                          # firing: a recovery or a new day
+                j = min(nxt("down", k), nxt("day", k))
+            if j >= n:
+                break
+            if new_day[j]:
+                self._end_day(int(days[j - 1]), int(spent[j - 1]))
+            self._judge(float(t[j]), int(days[j]), int(spent[j]), float(projected[j]))
+            k = j + 1
 
     def project(self, t: np.ndarray, days: np.ndarray, paid: np.ndarray, carry: int
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -383,35 +438,6 @@ class Budget:
         with np.errstate(divide="ignore", invalid="ignore"):
             projected = np.where((elapsed >= self.min_elapsed) & (elapsed > 0), usd_array(spent) / frac, np.nan)
         return spent, projected
-
-
-def episode_starts(above: np.ndarray, below: np.ndarray, new_day: np.ndarray, active: bool
-                   ) -> tuple[list[int], bool]:
-    """Where alert episodes open, and whether one is still open at the end: the hysteresis of
-    :meth:`Budget.add` over a whole batch, in a loop over episodes rather than requests.
-
-    Closed, an episode opens at the next ``above``; open, it closes at the next ``below`` or ``new_day``
-    (a new day resets the state *before* its first request is judged, so that request may open one).
-    ``below`` and ``above`` never hold together (the clearing level is at or under the limit); NaN
-    projections (warm-up) are neither, so they change nothing.
-    """
-    ups, downs = np.flatnonzero(above), np.flatnonzero(below | new_day)
-    pages: list[int] = []
-    k, n = 0, len(above)
-    while k < n:
-        if active:
-            j = int(np.searchsorted(downs, k))
-            if j == len(downs):
-                break
-            k, active = int(downs[j]), False  # judge request k again: after a reset it may page
-        else:
-            j = int(np.searchsorted(ups, k))
-            if j == len(ups):
-                break
-            k, active = int(ups[j]), True
-            pages.append(k)
-            k += 1
-    return pages, active
 
 
 # --------------------------------------------------------------------------------------------- cache keys

@@ -409,16 +409,16 @@ class CostReport:
 
 @dataclass(frozen=True)
 class BudgetAlert:
-    """The projected end-of-day spend went above the daily limit at ``timestamp`` (one alert per episode).
-
-    ``day``: the day number (``floor(timestamp / SECONDS_PER_DAY)``); ``spent``: USD spent that day so far;
-    ``projected``: the run-rate projection that crossed ``daily_limit``.
+    """A budget notification: the alert began ``"firing"`` (the projection stayed above the limit
+    ``alert_for`` seconds) or was ``"resolved"`` (it fell below the clearing level, or the day ended) at
+    ``timestamp``. ``day``: the day number (at midnight, the day that ended); ``spent``: USD spent that day
+    so far; ``projected``: the run-rate projection then (at midnight, the day's whole spend).
 
     >>> tracker = CostTracker(load_pricing(), daily_limit=1.0, min_elapsed=0.0)
     >>> _ = tracker.log_request("claude-opus-4-1", 100_000, 0, timestamp=43_200.0)  # $1.50 by noon
     >>> (alert,) = tracker.budget_alerts
-    >>> alert.timestamp, alert.spent, round(alert.projected, 2)
-    (43200.0, 1.5, 3.0)
+    >>> alert.timestamp, alert.spent, round(alert.projected, 2), alert.status
+    (43200.0, 1.5, 3.0, 'firing')
     """
 
     timestamp: float
@@ -426,6 +426,7 @@ class BudgetAlert:
     spent: float
     projected: float
     daily_limit: float
+    status: str = "firing"
 
 
 @dataclass(frozen=True)
@@ -485,16 +486,13 @@ class CostTracker:
 
     Parameters: ``pricing`` (a :class:`Pricing` or its JSON mapping); ``daily_limit`` (USD, or None for no
     budget); ``traffic_profile`` (24 hourly weights of the day's traffic, default flat); ``min_elapsed``
-    (seconds into a day before any projection); ``alert_clear_ratio`` (the share of the limit the projection
-    must fall below before the next crossing alerts again); ``clock`` (the default timestamp source).
+    (seconds into a day before any projection); ``alert_clear_ratio``, ``alert_for`` (below); ``clock`` (timestamps).
 
     Budget: with ``daily_limit``, after every request the end-of-day spend is projected from the run rate,
-    ``projected = spent_today / F(elapsed)``, where ``F`` is the expected share of the day's traffic by then.
-    A :class:`BudgetAlert` is recorded when the projection goes above the limit, once per episode: the
-    alert re-arms only when the projection falls below ``alert_clear_ratio * daily_limit`` (or a new day
-    starts). The gap between the two levels is hysteresis: a projection that wobbles around the limit,
-    as a run rate does, pages once instead of at every wobble. ``alert_clear_ratio=1`` re-arms as soon
-    as the projection is below the limit again (an alert at nearly every crossing).
+    ``projected = spent_today / F(elapsed)``, ``F`` the expected share of the day's traffic by then. The alert
+    is lesson 3's rule (:func:`~prodai_lessons.monitoring.alert_step`) on it: firing after ``alert_for``
+    seconds above the limit, resolved below ``alert_clear_ratio * daily_limit`` or at midnight; the gap
+    (hysteresis) pages a wobbling projection once. Both are listed in :attr:`budget_notifications`.
 
     >>> tracker = CostTracker(load_pricing(), clock=lambda: 0.0)
     >>> tracker.log_request("claude-sonnet-4", 1200, 400, feature="chat")
@@ -507,13 +505,14 @@ class CostTracker:
 
     def __init__(self, pricing: Pricing | Mapping[str, Any], *, daily_limit: float | None = None,
                  traffic_profile: Any = None, min_elapsed: float = 3600.0, alert_clear_ratio: float = 0.9,
-                 clock: Callable[[], float] = time.time) -> None:
+                 alert_for: float = 0.0, clock: Callable[[], float] = time.time) -> None:
         self.pricing = _as_pricing(pricing)
         self.daily_limit = None if daily_limit is None else check_real(
             "daily_limit", daily_limit, minimum=0.0, strict_minimum=True)
         self.min_elapsed = check_real("min_elapsed", min_elapsed, minimum=0.0, maximum=SECONDS_PER_DAY)
         self.alert_clear_ratio = check_real("alert_clear_ratio", alert_clear_ratio, minimum=0.0, maximum=1.0,
                                             strict_minimum=True)
+        self.alert_for = check_real("alert_for", alert_for, minimum=0.0)
         self.clock = check_callable("clock", clock)
         self.traffic_profile = profile_weights(traffic_profile)
         self._model_names = list(self.pricing.models)
@@ -525,7 +524,8 @@ class CostTracker:
         self._features: list[str] = [UNASSIGNED]
         self._feature_idx: dict[str, int] = {UNASSIGNED: 0}
         self._ledger = Ledger()
-        self._budget = Budget(self.daily_limit, self.traffic_profile, self.min_elapsed, self.alert_clear_ratio)
+        self._budget = Budget(self.daily_limit, self.traffic_profile, self.min_elapsed, alert_clear_ratio,
+                              self.alert_for)
         self._last_time = -math.inf
 
     def _model(self, model: Any) -> int:
@@ -687,8 +687,13 @@ class CostTracker:
 
     @property
     def budget_alerts(self) -> tuple[BudgetAlert, ...]:
-        """Every budget alert so far, oldest first."""
+        """The ``"firing"`` budget notifications so far (one per episode), oldest first."""
         return tuple(BudgetAlert(*alert) for alert in self._budget.alerts)
+
+    @property
+    def budget_notifications(self) -> tuple[BudgetAlert, ...]:
+        """Every budget notification so far, ``"firing"`` and ``"resolved"``, in time order."""
+        return tuple(BudgetAlert(*n) for n in self._budget.notifications)
 
     def budget(self, now: float | None = None) -> BudgetStatus:
         """Budget status of the day containing ``now`` (default: the last request's time, else ``clock()``)."""

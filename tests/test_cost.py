@@ -13,6 +13,7 @@ from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ from prodai_lessons.cost import (
     pico_per_token,
     request_cost_pico,
 )
+from prodai_lessons.simulate import simulate_day
 
 PRICING = load_pricing()
 MODELS = list(PRICING.models)
@@ -344,19 +346,49 @@ def _pager_pages(projected: np.ndarray, times: np.ndarray, limit: float, clear_r
     return pages
 
 
-@settings(max_examples=60, deadline=None)
+def _plain_rule(trace, limit: float, clear_ratio: float, for_: float) -> list[tuple]:
+    """Lesson 3's alert rule written the plain way over a projection trace: ``(time, day, spent, projected,
+    status)`` of every firing and resolved notification (a firing alert resolves at midnight)."""
+    out, state, since, day, last_spent = [], "inactive", 0.0, None, 0.0
+    for t, s, p in zip(trace.timestamps.tolist(), trace.spent_today.tolist(), trace.projected.tolist()):
+        d = math.floor(t / SECONDS_PER_DAY)
+        if d != day:
+            if state == "firing":
+                out.append(((day + 1) * SECONDS_PER_DAY, day, last_spent, last_spent, "resolved"))
+            day, state = d, "inactive"
+        last_spent = s
+        if math.isnan(p):
+            continue
+        if state == "inactive" and p > limit:
+            state, since = "pending", t
+        if state == "pending":
+            if p <= limit:
+                state = "inactive"
+            elif t - since >= for_:
+                state = "firing"
+                out.append((t, d, s, p, "firing"))
+        elif state == "firing" and p < clear_ratio * limit:
+            state = "inactive"
+            out.append((t, d, s, p, "resolved"))
+    return out
+
+
+@settings(max_examples=80, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(2, 400), st.sampled_from([0.5, 0.9, 0.97, 1.0]),
-       st.integers(1, 4))
-def test_alerts_are_the_plain_pager_over_the_projection(seed, n, clear_ratio, chunks):
-    """Single requests, one batch or several batches: the alerts are those of the plain loop run over the
-    projection trace, for any clearing level. Limits near the typical projection make it wobble."""
+       st.integers(1, 4), st.sampled_from([0.0, 0.0, 600.0, 3600.0]))
+def test_alerts_are_the_plain_pager_over_the_projection(seed, n, clear_ratio, chunks, alert_for):
+    """Single requests, one batch or several batches: the notifications are those of the plain alert rule
+    run over the projection trace, for any clearing level and ``alert_for``; with ``alert_for=0`` the
+    firings are the plain pager's pages. Limits near the typical projection make it wobble."""
     models, inp, out, cin, cached, retries, _, times = random_traffic(seed, n)
     probe = CostTracker(PRICING, min_elapsed=600.0)
     probe.log_batch(models, inp, out, cached, retries=retries, cached_input_tokens=cin, timestamps=times)
-    projected = probe.budget_trace().projected
+    trace = probe.budget_trace()
+    projected = trace.projected
     limit = float(np.nanmedian(projected)) if np.isfinite(projected).any() else 1.0
     limit = limit if limit > 0 else 1.0  # a day of cache hits costs nothing
-    tr = CostTracker(PRICING, daily_limit=limit, min_elapsed=600.0, alert_clear_ratio=clear_ratio)
+    tr = CostTracker(PRICING, daily_limit=limit, min_elapsed=600.0, alert_clear_ratio=clear_ratio,
+                     alert_for=alert_for)
     for part in np.array_split(np.arange(n), chunks):
         if len(part) == 1:
             k = int(part[0])
@@ -365,7 +397,138 @@ def test_alerts_are_the_plain_pager_over_the_projection(seed, n, clear_ratio, ch
         elif len(part):
             tr.log_batch(models[part], inp[part], out[part], cached[part], retries=retries[part],
                          cached_input_tokens=cin[part], timestamps=times[part])
-    assert [a.timestamp for a in tr.budget_alerts] == _pager_pages(projected, times, limit, clear_ratio)
+    got = [(a.timestamp, a.day, a.spent, a.projected, a.status) for a in tr.budget_notifications]
+    assert got == _plain_rule(trace, limit, clear_ratio, alert_for)
+    assert tr.budget_alerts == tuple(a for a in tr.budget_notifications if a.status == "firing")
+    if alert_for == 0:
+        assert [a.timestamp for a in tr.budget_alerts] == _pager_pages(projected, times, limit, clear_ratio)
+    one_by_one = CostTracker(PRICING, daily_limit=limit, min_elapsed=600.0, alert_clear_ratio=clear_ratio,
+                             alert_for=alert_for)
+    for k in range(n):
+        one_by_one.log_request(models[k], int(inp[k]), int(out[k]), cached=bool(cached[k]),
+                               retries=int(retries[k]), cached_input_tokens=int(cin[k]), timestamp=float(times[k]))
+    assert one_by_one.budget_notifications == tr.budget_notifications
+
+
+def test_alert_for_waits_and_a_dip_restarts_the_wait():
+    """Lesson 3's ``for``: pending while above, firing only after ``alert_for`` seconds above without a
+    dip to the limit or below; a dip back under the limit before then sends nothing."""
+    per = float(exact_cost(SMALL, 1000, 1000))
+    limit = per * 40  # forty requests a day
+    tr = CostTracker(PRICING, daily_limit=limit, min_elapsed=0.0, alert_for=1800.0)
+    # one request by 00:30, two by 00:50: 48 and 57.6 requests a day, above for 20 minutes: pending
+    tr.log_request(SMALL, 1000, 1000, timestamp=1800.0)
+    tr.log_request(SMALL, 1000, 1000, timestamp=3000.0)
+    assert tr.budget_notifications == ()
+    tr.log_request(SMALL, 1000, 1000, timestamp=3600.0)  # 72 a day, above for 30 minutes: fires
+    (fire,) = tr.budget_notifications
+    assert (fire.timestamp, fire.status, fire.projected) == (3600.0, "firing", pytest.approx(72 * per))
+    quick = CostTracker(PRICING, daily_limit=limit, min_elapsed=0.0, alert_for=1800.0)
+    # 48 a day at 00:30; 32 at 01:30 (under the limit: the wait ends); 47.99 at 01:30:01 (a new wait)
+    quick.log_batch(SMALL, [1000] * 3, [1000] * 3, timestamps=[1800.0, 5400.0, 5401.0])
+    assert quick.budget_notifications == ()
+    # with alert_for=0 the same requests fire at once, resolve at 32 (< 36, the clearing level), fire again
+    at_once = CostTracker(PRICING, daily_limit=limit, min_elapsed=0.0)
+    at_once.log_batch(SMALL, [1000] * 3, [1000] * 3, timestamps=[1800.0, 5400.0, 5401.0])
+    assert [(a.timestamp, a.status) for a in at_once.budget_notifications] == [
+        (1800.0, "firing"), (5400.0, "resolved"), (5401.0, "firing")]
+
+
+# ---------------------------------------------------------------- the lesson's day (notebook 06's workload)
+def _notebook_day():
+    """Notebook 06's simulated day and the cache hits of its replay, built by the notebook's own cells."""
+    md = (Path(__file__).resolve().parents[1] / "notebooks" / "06_cost.md").read_text(encoding="utf-8")
+    cells = re.findall(r"```\{code-cell\} ipython3\n(.*?)```", md, re.S)
+    ns = {"np": np, "simulate_day": simulate_day, "ResponseCache": ResponseCache, "pricing": PRICING,
+          "SMALL": SMALL, "MEDIUM": MEDIUM, "LARGE": LARGE, "print": lambda *a, **k: None}
+    for key in ("def make_workload", "cache = ResponseCache(capacity=2000"):
+        exec(next(c for c in cells if key in c), ns)  # noqa: S102 - the lesson's own code
+    return ns["work"], ns["hit"]
+
+
+@pytest.fixture(scope="module")
+def notebook_day():
+    return _notebook_day()
+
+
+def _lesson_tracker(notebook_day, budget: float, **settings) -> CostTracker:
+    work, hit = notebook_day
+    t = CostTracker(PRICING, daily_limit=budget, traffic_profile=work["traffic_profile"], **settings)
+    t.log_batch(work["model"], work["input"], work["output"], cached=hit,
+                retries=np.where(hit, 0, work["retries"]), timestamps=work["t"])
+    return t
+
+
+def _hhmm(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@pytest.mark.parametrize("budget, resolved_at", [
+    (460.0, None),       # the projection never falls below $414 (the day costs $446)
+    (500.0, "05:59"),    # below $450
+    (520.0, "04:35"),    # below $468
+])
+def test_lesson_day_fires_once_per_episode_and_resolves_when_the_projection_falls_back(
+        notebook_day, budget, resolved_at):
+    """The lesson's day: each budget fires at the first projection (01:00, $522), once, and resolves at
+    the first projection under 90% of the budget, or, when the projection never gets there, at midnight."""
+    tr = _lesson_tracker(notebook_day, budget)
+    fired_at = notebook_day[0]["t"][np.searchsorted(notebook_day[0]["t"], 3600.0)]  # the first projection
+    trace = tr.budget_trace()
+    notes = tr.budget_notifications
+    assert [a.status for a in notes] == ["firing"] + (["resolved"] if resolved_at else [])
+    fire = notes[0]
+    assert fire.timestamp == fired_at and fire.projected > budget == fire.daily_limit
+    assert fire.projected == trace.projected[np.flatnonzero(trace.timestamps >= 3600.0)[0]]
+    if resolved_at:
+        res = notes[1]
+        assert _hhmm(res.timestamp) == resolved_at
+        # resolved at the first projection under the clearing level after the firing, not before
+        below = np.flatnonzero(trace.projected < 0.9 * budget)
+        assert res.timestamp == trace.timestamps[below[0]] and res.projected < 0.9 * budget
+        assert not (trace.projected[(trace.timestamps > fire.timestamp) & (trace.timestamps < res.timestamp)]
+                    < 0.9 * budget).any()
+    else:
+        assert np.nanmin(trace.projected[trace.timestamps >= fire.timestamp]) >= 0.9 * budget
+        # the day ends with the alert still firing: the next day's first request resolves it at midnight
+        tr.log_request(SMALL, 0, 0, timestamp=SECONDS_PER_DAY + 60.0)
+        res = tr.budget_notifications[-1]
+        assert (res.status, res.timestamp, res.day) == ("resolved", SECONDS_PER_DAY, 0)
+        assert res.spent == res.projected == trace.spent_today[-1] == tr.report().total_cost
+        assert len(tr.budget_alerts) == 1
+
+
+@pytest.mark.parametrize("budget, n_without_gap", [(460.0, 15), (500.0, 3), (520.0, 6)])
+def test_lesson_day_without_hysteresis_pages_again_and_again(notebook_day, budget, n_without_gap):
+    """Resolving as soon as the projection is back under the budget (clear ratio 1.0) turns the wobble
+    into many episodes: a firing and a resolved each time, where the default makes one episode."""
+    flappy = _lesson_tracker(notebook_day, budget, alert_clear_ratio=1.0)
+    assert len(flappy.budget_alerts) == n_without_gap > len(_lesson_tracker(notebook_day, budget).budget_alerts)
+    statuses = [a.status for a in flappy.budget_notifications]
+    assert statuses == ["firing", "resolved"] * (len(statuses) // 2)
+
+
+def test_lesson_day_alert_for_trades_the_false_page_for_half_an_hour(notebook_day):
+    """Waiting 30 minutes above the limit: the early, too-high projection no longer pages $500 or $520
+    (it is back under by 01:30), while the overspent $400 budget still fires, at 01:30."""
+    t = notebook_day[0]["t"]
+    first = t[np.searchsorted(t, 3600.0)]  # the first projection, already above $400
+    (fire,) = _lesson_tracker(notebook_day, 400.0, alert_for=1800.0).budget_notifications
+    assert fire.status == "firing" and _hhmm(fire.timestamp) == "01:30"
+    assert fire.timestamp == t[np.searchsorted(t, first + 1800.0)]  # the first request 30 minutes on
+    for budget in (500.0, 520.0):
+        assert _lesson_tracker(notebook_day, budget, alert_for=1800.0).budget_notifications == ()
+
+
+def test_lesson_day_single_requests_give_the_batch_notifications(notebook_day):
+    work, hit = notebook_day
+    batch = _lesson_tracker(notebook_day, 500.0, alert_clear_ratio=1.0)
+    single = CostTracker(PRICING, daily_limit=500.0, traffic_profile=work["traffic_profile"], alert_clear_ratio=1.0)
+    for k in range(len(work["t"])):
+        single.log_request(work["model"][k], int(work["input"][k]), int(work["output"][k]), cached=bool(hit[k]),
+                           retries=0 if hit[k] else int(work["retries"][k]), timestamp=float(work["t"][k]))
+    assert single.budget_notifications == batch.budget_notifications
 
 
 def test_traffic_profile_projection():
