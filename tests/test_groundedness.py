@@ -1,8 +1,10 @@
 """GroundednessGuard: the four checks, bad input, the labelled corpus and its frozen-rules batch, scaling.
 
-The corpus figures below are the ones lesson 5 prints. Batch v2 was written after the rules were frozen;
-``test_the_rules_are_the_ones_frozen_before_v2`` recomputes the fingerprint recorded in the data file, so a
-change of the rules shows up here (and v2 would then no longer be out-of-sample).
+The corpus figures below are the ones lesson 5 prints. Batch v2 was written after a first freeze of the rules;
+the rules were then revised with the failures of v1 and v2 in view and frozen again, and batch v3 was written
+after that second freeze. ``test_the_rules_are_the_ones_frozen_before_v3`` recomputes the fingerprint of the
+latest freeze recorded in the data file, so a change of the rules shows up here (and v3 would then no longer
+be out-of-sample).
 """
 
 from __future__ import annotations
@@ -210,19 +212,23 @@ CORPUS = load_groundedness_corpus()
 def test_corpus_size_categories_and_labels():
     assert len(CORPUS) >= 200
     by_batch = Counter(r["batch"] for r in CORPUS)
-    assert by_batch == {"v1": 208, "v2": 108}
-    for batch in ("v1", "v2"):
+    assert by_batch == {"v1": 208, "v2": 108, "v3": 72}
+    for batch, least in (("v1", 12), ("v2", 12), ("v3", 8)):
         cats = Counter(r["category"] for r in CORPUS if r["batch"] == batch)
-        assert set(cats) == set(GROUNDEDNESS_CATEGORIES) and min(cats.values()) >= 12
+        assert set(cats) == set(GROUNDEDNESS_CATEGORIES) and min(cats.values()) >= least
+    v3 = Counter(r["category"] for r in CORPUS if r["batch"] == "v3")
+    assert v3["supported_paraphrase"] >= 12 and v3["wrong_entity"] >= 8
     assert all(r["label"] == GROUNDEDNESS_CATEGORIES[r["category"]] for r in CORPUS)
     assert len({(r["context"], r["answer"]) for r in CORPUS}) == len(CORPUS)
-    assert not {r["context_id"] for r in CORPUS if r["batch"] == "v1"} & \
-        {r["context_id"] for r in CORPUS if r["batch"] == "v2"}
+    ids = {b: {r["context_id"] for r in CORPUS if r["batch"] == b} for b in ("v1", "v2", "v3")}
+    assert not ids["v1"] & ids["v2"] and not ids["v1"] & ids["v3"] and not ids["v2"] & ids["v3"]
+    texts = {b: {r["context"] for r in CORPUS if r["batch"] == b} for b in ("v1", "v2", "v3")}
+    assert not (texts["v1"] | texts["v2"]) & texts["v3"]
     assert load_groundedness_corpus("v2", categories=["refusal"])[0]["label"] == 0
     with pytest.raises(ValueError, match="unknown categories"):
         load_groundedness_corpus(categories=["nope"])
     with pytest.raises(ValueError, match="batch"):
-        load_groundedness_corpus("v3")
+        load_groundedness_corpus("v4")
 
 
 def _fingerprint(files):
@@ -240,13 +246,17 @@ def _fingerprint(files):
     return h.hexdigest()
 
 
-def test_the_rules_are_the_ones_frozen_before_v2():
+def test_the_rules_are_the_ones_frozen_before_v3():
     records = [json.loads(line) for line in
                (ROOT / "prodai_lessons/data/groundedness_corpus.jsonl").read_text(encoding="utf-8").splitlines()]
-    kinds = [r["type"] for r in records]
-    (freeze,) = [r for r in records if r["type"] == "freeze"]
-    first_v2 = next(i for i, r in enumerate(records) if r.get("batch") == "v2" and r["type"] == "item")
-    assert kinds.index("freeze") < first_v2  # the freeze record comes before every v2 item
+    freezes = [(i, r) for i, r in enumerate(records) if r["type"] == "freeze"]
+    assert [r["batch"] for _, r in freezes] == ["v2", "v3"]
+    for at, rec in freezes:  # each freeze record comes before every item of the batch written after it
+        first = next(i for i, r in enumerate(records) if r.get("batch") == rec["batch"] and r["type"] == "item")
+        assert at < first
+        assert all(r["batch"] != rec["batch"] for r in records[:at] if r["type"] in ("item", "context"))
+    freeze = freezes[-1][1]  # the rules in force are the ones frozen last (the v2 record is history)
+    assert freezes[0][1]["rules_ast_sha256"] != freeze["rules_ast_sha256"]
     if freeze["python"] != f"{sys.version_info.major}.{sys.version_info.minor}":
         pytest.skip(f"the syntax-tree dump was recorded on Python {freeze['python']}")
     assert _fingerprint(freeze["files"]) == freeze["rules_ast_sha256"]
@@ -265,15 +275,28 @@ def test_figures_on_v1_in_sample():
                               "partially_supported": 22}
 
 
-def test_figures_on_v2_written_after_the_freeze():
+def test_figures_on_v2_in_sample_after_the_revision():
+    # v2 was written after the first freeze (then: paraphrases 5 of 24 flagged, wrong names 10 of 12);
+    # the revised rules were developed with its failures in view, so these figures are in-sample now
     flagged = _flagged("v2")
-    assert flagged == {"supported_verbatim": 0, "supported_paraphrase": 5, "refusal": 2, "wrong_number": 12,
-                       "wrong_entity": 10, "negation_flip": 12, "unsupported_extra": 11, "partially_supported": 11}
-    # recall >= 0.85 on wrong numbers and extra claims; wrong names fall just short (10 of 12), and the
-    # false-positive rate on paraphrases (5 of 24) is above 0.10: the lesson reports both as they are
+    assert flagged == {"supported_verbatim": 0, "supported_paraphrase": 1, "refusal": 0, "wrong_number": 12,
+                       "wrong_entity": 11, "negation_flip": 12, "unsupported_extra": 11, "partially_supported": 11}
     assert flagged["wrong_number"] / 12 >= 0.85 and flagged["unsupported_extra"] / 12 >= 0.85
+    assert flagged["wrong_entity"] / 12 >= 0.85 and flagged["supported_paraphrase"] / 24 <= 0.10
     low, high = wilson_interval(flagged["supported_paraphrase"], 24)
-    assert round(low, 2) == 0.09 and round(high, 2) == 0.40
+    assert round(low, 2) == 0.01 and round(high, 2) == 0.20
+
+
+def test_figures_on_v3_written_after_the_second_freeze():
+    flagged = _flagged("v3")
+    assert flagged == {"supported_verbatim": 0, "supported_paraphrase": 7, "refusal": 0, "wrong_number": 8,
+                       "wrong_entity": 8, "negation_flip": 8, "unsupported_extra": 8, "partially_supported": 5}
+    # out of sample, the false-positive rate on paraphrases (7 of 16) is far above 0.10, and the revision's
+    # in-sample gain on v2 did not carry over: the lesson reports it as it is
+    low, high = wilson_interval(flagged["supported_paraphrase"], 16)
+    assert round(low, 2) == 0.23 and round(high, 2) == 0.67
+    low, high = wilson_interval(flagged["wrong_entity"], 8)
+    assert round(low, 2) == 0.68 and high == 1.0
 
 
 # ------------------------------------------------------------------------------------- pipeline, scaling

@@ -92,7 +92,7 @@ leave left
 send sent
 write wrote written
 run ran
-come came
+come came attend attended
 go went gone
 fly flew flown
 bring brought
@@ -109,6 +109,8 @@ receive received get got obtain obtained
 show showed shown display displayed exhibit exhibited present presented
 help helped assist assisted aid aided
 close closed shut
+apply applied application applications
+hot heat
 open opened
 cost costs price prices priced fee fees charge charges
 part section portion piece
@@ -139,6 +141,10 @@ percent
 euro euros eur
 dollar dollars usd"""
 SYNONYMS = {w: line.split()[0] for line in _GROUPS.splitlines() for w in line.split()}
+#: Words a sentence implies without using them: "Monday to Friday" speaks of weekdays.
+IMPLIED = (("monday", "friday", "weekday"), ("saturday", "sunday", "weekend"))
+#: A model code or rating: letters followed by digits in one word ("IP54", "X1", "A380").
+CODE_RX = re.compile(r"\b[^\W\d_]+\d[^\W_]*")
 _TOKEN_RX = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 
 
@@ -270,6 +276,7 @@ def _word_value(w: str) -> int:
 
 _NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | frozenset(("twice", "thrice"))
 _DIGITS_RX = re.compile(r"\d+")
+_ANCHOR_WORDS = frozenset(MONTHS) | _NUMBER_WORDS | frozenset(("a", "one"))
 
 
 def numbers_and_dates(text: str, start: int = 0, end: int | None = None,
@@ -284,10 +291,16 @@ def numbers_and_dates(text: str, start: int = 0, end: int | None = None,
     # month or number word, "a" or "one" before "hundred" ... Sorted by position.
     anchors: list[tuple[int, str]] = []
     for m in _DIGITS_RX.finditer(text, start, end):
-        p = m.start()
+        p, q = m.span()
         if p == 0 or not (text[p - 1].isalnum() or text[p - 1] in "_.,:/"):
-            anchors.append((p, "digit"))
+            # a date can start here only if the run has 1 or 2 digits and a space, an ordinal suffix or a
+            # separator follows, or 4 digits and a hyphen follow (what ``_DATE_AT_DIGIT`` needs)
+            c = text[q] if q < end else ""
+            date = (q - p <= 2 and c != "" and c in " stnr/.") or (q - p == 4 and c == "-")
+            anchors.append((p, "date digit" if date else "digit"))
     for k, (w, a, _) in enumerate(ws):
+        if w not in _ANCHOR_WORDS:
+            continue
         if w in MONTHS:
             anchors.append((a, "month"))
             before = ws[k - 1][0] if k else ""
@@ -304,8 +317,8 @@ def numbers_and_dates(text: str, start: int = 0, end: int | None = None,
     for p, kind in anchors:
         if p < busy:
             continue
-        if kind in ("digit", "month"):
-            m = (_DATE_AT_DIGIT if kind == "digit" else _DATE_AT_MONTH).match(text, p, end)
+        if kind in ("date digit", "month"):
+            m = (_DATE_AT_DIGIT if kind == "date digit" else _DATE_AT_MONTH).match(text, p, end)
             if m is not None:
                 date = _date(m)
                 if date is not None:
@@ -323,7 +336,7 @@ def numbers_and_dates(text: str, start: int = 0, end: int | None = None,
             dates.append(Date(((None, _month(name), None),), name, (p, p + len(name))))
             busy = p + len(name)
             continue
-        if kind == "digit":
+        if kind == "digit" or kind == "date digit":
             m = _NUMBER_AT_DIGIT.match(text, p, end)
         elif kind == "word":
             m = _NUMBER_AT_WORD.match(text, p, end)
@@ -365,10 +378,11 @@ def _number(m: re.Match) -> Number | None:
             return Number(value * scale, (0.1 if whalf else 1.0) * scale, m.group(), m.span())
         scale = SCALES[m.group("ascale")]
         return Number(scale, scale, m.group(), m.span())
-    hour = m.group("hour") or m.group("hh")
+    hour, hh, minute_text, mm, ampm, num, half, scale_word = m.group(
+        "hour", "hh", "minute", "mm", "ampm", "num", "half", "scale")
+    hour = hour or hh
     if hour:
-        h, minute = int(hour), int(m.group("minute") or m.group("mm") or 0)
-        ampm = m.group("ampm")
+        h, minute = int(hour), int(minute_text or mm or 0)
         if ampm:
             if not 1 <= h <= 12:
                 return None
@@ -376,12 +390,10 @@ def _number(m: re.Match) -> Number | None:
         if h > 24 or minute > 59:
             return None
         return Number(float(h * 60 + minute), 0.0, m.group(), m.span(), "time")
-    num = m.group("num")
     digits = num.replace(",", "")
-    half = m.group("half")
     value = float(digits) + (0.5 if half else 0.0)
     decimals = len(digits) - digits.index(".") - 1 if "." in digits else (1 if half else 0)
-    scale_word, span, written = m.group("scale"), m.span(), m.group()
+    span, written = m.span(), m.group()
     if scale_word in ("m", "b", "k") and m.end("num") != m.start("scale"):
         scale_word, span, written = None, m.span("num"), num  # "5 m" written apart is metres
     scale = SCALES[scale_word] if scale_word else 1.0
@@ -468,7 +480,8 @@ def negated_stems(text: str, ws: list[tuple[str, int, int]], scope: int = 1) -> 
 # --------------------------------------------------------------------------------------------- refusal
 _SOURCE = (r"(?:context|text|document|documents|passage|passages|article|report|page|notice|leaflet|source|sources|"
            r"information|profile|announcement|instructions|rules|policy|sheet|excerpt|material|website|manual|guide|"
-           r"description|records|data|it|they)")
+           r"description|records|data|summary|specification|specifications|study|brochure|listing|table|"
+           r"schedule|statement|timetable|label|it|they)")
 #: A sentence that says the context does not answer ("The leaflet does not say ...", "I could not find ...").
 REFUSAL_RX = re.compile(
     r"\bi (?:do not|don't|cannot|can't|could not|couldn't|am not able to|am unable to|was unable to) (?:know|find|tell|"
@@ -545,6 +558,8 @@ class ContextIndex:
     _sorted: list[tuple[str, float, int]] | None = None
     _keys: list[tuple[str, float]] | None = None
     _sequences: dict[int, list[str]] = field(default_factory=dict)
+    _date_keys: set[tuple[int | None, int | None, int | None]] | None = None
+    _codes: set[str] | None = None
 
     @classmethod
     def build(cls, text: str) -> ContextIndex:
@@ -559,6 +574,9 @@ class ContextIndex:
             counts: dict[str, int] = {}
             for s in content_stems(ws):
                 counts[s] = counts.get(s, 0) + 1
+            for first, last, implied in IMPLIED:
+                if first in counts and last in counts:
+                    counts[implied] = counts.get(implied, 0) + 1
             stems.append(counts)
             lengths.append(sum(counts.values()))
             negated.append(negated_stems(text, ws) if not NEGATIONS.isdisjoint(w for w, _, _ in ws) else set())
@@ -581,6 +599,22 @@ class ContextIndex:
             if i not in used and number_supported(n, [self.values[i]]):
                 return i
         return None
+
+    def date_supported(self, d: Date) -> bool:
+        """``date_supported(d, self.dates)``, by one look-up per reading of ``d``: every context reading
+        is stored with each of its parts also left out."""
+        if self._date_keys is None:
+            self._date_keys = {(y if my else None, m if mm else None, day if md else None)
+                               for c in self.dates for y, m, day in c.readings
+                               for my in (0, 1) for mm in (0, 1) for md in (0, 1)}
+        return any(r in self._date_keys for r in d.readings)
+
+    @property
+    def codes(self) -> set[str]:
+        """The model codes and ratings the context states (``CODE_RX``)."""
+        if self._codes is None:
+            self._codes = {m.group() for m in CODE_RX.finditer(self.text)}
+        return self._codes
 
     @property
     def initials(self) -> str:
@@ -646,6 +680,8 @@ def clauses(text: str, ws: list[tuple[str, int, int]], min_words: int = 2) -> li
         return []
     a, b = ws[0][1], ws[-1][2]
     cuts = [m.start() for m in _CLAUSE_RX.finditer(text, a, b)]
+    if not cuts:
+        return [list(ws)]
     pieces: list[list[tuple[str, int, int]]] = [[]]
     k = 0
     for w in ws:
