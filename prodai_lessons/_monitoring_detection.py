@@ -12,21 +12,20 @@ column), vectorised with numpy:
 - :func:`burn_rule_pages`: the pages of a :class:`prodai_lessons.monitoring.BurnRateRule` on count windows,
   evaluated after every request, with the pipeline's own float arithmetic and hysteresis (the tests hold it
   equal to :class:`prodai_lessons.monitoring.MonitoringPipeline`);
-- :func:`first_crossing` and :func:`wilson_interval`, small helpers of the lesson's figures.
+- :func:`first_crossing`, a small helper of the lesson's figures (the intervals come from
+  :func:`prodai_lessons.stats.wilson_interval`).
 """
 
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from prodai_lessons._validation import check_int, check_probability, check_real
 
-__all__ = ["cusum_llr", "cusum_paths", "first_crossing", "cusum_arl", "siegmund_arl", "burn_rule_pages",
-           "wilson_interval"]
+__all__ = ["cusum_llr", "cusum_paths", "first_crossing", "cusum_arl", "siegmund_arl", "burn_rule_pages"]
 
 
 def _rates(p_normal: float, p_incident: float) -> tuple[float, float]:
@@ -269,19 +268,3 @@ def burn_rule_pages(errors: Any, rule: Any) -> tuple[np.ndarray, np.ndarray]:
             t = fires[k]
             count[r] += 1
     return first, count
-
-
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``successes / n`` (lesson 5 derives it).
-
-    >>> [round(x, 4) for x in wilson_interval(5, 7)]
-    [0.3589, 0.9178]
-    """
-    n = check_int("n", n, minimum=1)
-    k = check_int("successes", successes, minimum=0, maximum=n)
-    confidence = check_probability("confidence", confidence)
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)

@@ -61,10 +61,11 @@ from prodai_lessons._monitoring_engine import (
     _window_metrics,
 )
 from prodai_lessons._monitoring_detection import (burn_rule_pages, cusum_arl, cusum_llr, cusum_paths,
-                                                  first_crossing, siegmund_arl, wilson_interval)
+                                                  first_crossing, siegmund_arl)
 from prodai_lessons._monitoring_records import Alert, AlertEpisode, MetricsSnapshot, StateChange, alert_episodes
 from prodai_lessons._monitoring_windows import RollingWindow, _flag, _real, _spec_label, _window_spec, parse_duration
 from prodai_lessons._validation import check_choice, check_int, check_probability, check_real, check_str
+from prodai_lessons.stats import wilson_interval
 
 __all__ = [
     "RollingPercentile", "alert_step", "burn_rate_condition", "ErrorCusum",                  # the ideas

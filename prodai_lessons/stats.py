@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -45,9 +46,10 @@ from prodai_lessons._stats_special import (
     _normal_sf_s,
 )
 from prodai_lessons._stats_student import _t_cdf_s, _t_isf_s, _t_ppf_s, _t_sf_s
-from prodai_lessons._validation import as_real_or_array, check_choice, check_int
+from prodai_lessons._validation import as_real_or_array, check_choice, check_int, check_probability
 
 __all__ = [
+    "wilson_interval",
     "normal_cdf",
     "normal_sf",
     "normal_ppf",
@@ -516,3 +518,33 @@ def nct_sf(t: Any, df: Any, nc: Any) -> float | np.ndarray:
     df = _df(df)
     nc = _real("nc", nc)
     return _apply(_nct_sf_s, t, df, nc)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n``: the rates the score test does not reject.
+
+    Solving ``|k/n - p| <= z sqrt(p (1 - p) / n)`` for ``p``, with ``z`` the two-sided normal
+    quantile (1.96 at 95%), gives the centre ``(k + z^2/2) / (n + z^2)`` and the half-width
+    ``z / (n + z^2) * sqrt(k (n - k) / n + z^2 / 4)`` (Wilson 1927; Brown, Cai & DasGupta 2001).
+    Unlike the Wald interval ``p +- z sqrt(p (1 - p) / n)`` it stays inside [0, 1] and does not
+    shrink to a point at 0/n or n/n, which is where a good guard's precision, recall and
+    false-positive rate sit. With ``n = 0`` nothing is known: ``(0.0, 1.0)``. Matches
+    ``statsmodels.stats.proportion.proportion_confint(k, n, method="wilson")``.
+
+    >>> [round(x, 2) for x in wilson_interval(5, 7)]  # 5 of 7 threats caught
+    [0.36, 0.92]
+    >>> [round(x, 3) for x in wilson_interval(0, 20)]  # no false alarm in 20 texts is not a rate of 0
+    [0.0, 0.161]
+    """
+    n = check_int("n", n, minimum=0)
+    successes = check_int("successes", successes, minimum=0, maximum=n)
+    confidence = check_probability("confidence", confidence)
+    if n == 0:
+        return 0.0, 1.0
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z2 = z * z
+    centre = (successes + z2 / 2) / (n + z2)
+    half = z / (n + z2) * math.sqrt(successes * (n - successes) / n + z2 / 4)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # the ends are exact at 0/n and n/n
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
