@@ -66,14 +66,15 @@ def _numbers(fn_name: str, rel: float = 1e-6):
     return make
 
 
-def _call_each(fn_name: str):
-    """collect: call the learner's ``fn_name`` on each case of the inputs (``args`` lists); floats back."""
+def _call_each(fn_name: str, arguments: Callable[[Any], tuple] = tuple):
+    """collect: call the learner's ``fn_name`` on the ``arguments`` of each case of the inputs (by default the
+    case itself, a list of arguments); floats back."""
     def collect(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
         fn = entry(ns, fn_name, kind="function")
         out = []
-        for k, args in enumerate(inputs["cases"], start=1):
+        for k, case in enumerate(inputs["cases"], start=1):
             with in_scenario(f"{fn_name}, case {k}"):
-                out.append(want_float(fn(*args), f"{fn_name}()"))
+                out.append(want_float(fn(*arguments(case)), f"{fn_name}()"))
         return {"got": out}
     return collect
 
@@ -90,15 +91,6 @@ def _configs(seed: int) -> list[dict]:
                     "serverless_usd_per_second": round(float(r.uniform(2e-4, 2e-3)), 6),
                     "serverless_usd_per_request": round(float(r.uniform(0, 1e-6)), 9)})
     return out
-
-
-def _collect_break_even(ns: Mapping[str, Any], inputs: dict, ask=None) -> dict:
-    fn = entry(ns, "break_even_rate", kind="function")
-    out = []
-    for k, cfg in enumerate(inputs["configs"], start=1):
-        with in_scenario(f"break_even_rate, config {k}"):
-            out.append(want_float(fn(DeploymentConfig(**cfg)), "break_even_rate()"))
-    return {"got": out}
 
 
 def _break_even_expected(seed: int) -> list[float]:
@@ -487,7 +479,7 @@ def _cases(make: Callable[[int], list]) -> Callable[[int], dict]:
 TASKS: dict[str, Task] = {
     "01": _task("01", "Where the always-on API becomes cheaper", ref.break_even_rate, (
         scored_check("break_even", 2, "the traffic at which the API and warm serverless cost the same",
-                     lambda seed: {"configs": _configs(seed)}, _collect_break_even,
+                     _cases(_configs), _call_each("break_even_rate", lambda cfg: (DeploymentConfig(**cfg),)),
                      _numbers("break_even_rate")(_break_even_expected, _break_even_mistakes)),),
         ("The API costs replicas x price per hour / 3600 every second, whatever the traffic. Serverless costs "
          "the same amount per request: busy seconds x price per second plus the fee. Divide.",
