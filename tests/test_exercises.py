@@ -29,11 +29,10 @@ from prodai_lessons.exercises import _core, ex1, ex2, ex3
 from prodai_lessons.tooling import build_exercises as build
 from prodai_lessons.exercises._core import (
     CheckResult,
-    decode_plain,
-    encode_plain,
     format_report,
     local_ask,
     run_checks,
+    shipped,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +73,7 @@ def result(ex: str, ns: dict, check: str, seed: int = 0) -> CheckResult:
 
 def collected(check, ns: dict, seed: int):
     """What ``check.collect`` returns for the learner code in ``ns`` on the scenario of ``seed``."""
-    inputs = decode_plain(json.loads(json.dumps(encode_plain(check.scenario(seed)))))
+    inputs = shipped(check.scenario(seed))
     ask = None if check.environment is None else local_ask(check.environment(seed))
     return check.collect(ns, inputs, ask)
 

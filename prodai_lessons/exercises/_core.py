@@ -43,7 +43,7 @@ import numpy as np
 
 __all__ = ["CheckResult", "Check", "Exercise", "Report", "NotAttempted", "InvalidSubmission", "in_scenario",
            "result_for_exception", "run_checks", "format_report", "describe_exception", "encode_plain",
-           "decode_plain", "local_ask"]
+           "decode_plain", "shipped", "local_ask"]
 
 
 class NotAttempted(Exception):
@@ -208,6 +208,15 @@ def decode_plain(value: Any) -> Any:
     return value
 
 
+def shipped(value: Any) -> Any:
+    """``value`` as it arrives on the other side of the grader's pipes: encoded, through JSON, decoded.
+
+    >>> shipped((1, {"a": 2.5}))
+    [1, {'a': 2.5}]
+    """
+    return decode_plain(json.loads(json.dumps(encode_plain(value))))
+
+
 def local_ask(environment: Any) -> Callable[[Any], Any]:
     """``ask`` for a check run in this process: each request and reply goes through JSON, as it does
     between the grader and its sandbox, so both paths hand learner code the same values.
@@ -219,8 +228,7 @@ def local_ask(environment: Any) -> Callable[[Any], Any]:
     {'got': [1, 2]}
     """
     def ask(request: Any) -> Any:
-        request = json.loads(json.dumps(encode_plain(request)))
-        return decode_plain(json.loads(json.dumps(encode_plain(environment.respond(decode_plain(request))))))
+        return shipped(environment.respond(shipped(request)))
     return ask
 
 
@@ -308,7 +316,7 @@ def run_checks(exercise: Exercise, namespace: Mapping[str, Any], seed: int = 0,
     checks = exercise.checks if only is None else tuple(exercise.get_check(n) for n in _only_names(only))
     results = []
     for c in checks:
-        inputs = decode_plain(json.loads(json.dumps(encode_plain(c.scenario(seed)))))  # as the grader ships it
+        inputs = shipped(c.scenario(seed))
         ask = None if c.environment is None else local_ask(c.environment(seed))
         try:
             data = c.collect(namespace, inputs, ask)
