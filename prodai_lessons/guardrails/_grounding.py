@@ -16,7 +16,10 @@ import heapq
 import math
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
+
+from ._lexicon import defines, part_of_speech, rarity, related  # noqa: F401  (rarity: for groundedness)
 
 # -------------------------------------------------------------------------------------------- sentences
 #: Abbreviations after which a full stop does not end a sentence (compared lower case, without the dot).
@@ -60,11 +63,11 @@ where why how all any both each few more most other some such only own same too 
 is are was were be been being am do does did doing have has had having i me my we our you your he him his she
 her it its they them their this that these those what which who whom whose also still yet however while
 because since until although though would could may might must shall one's per via around roughly about
-itself himself herself themselves ourselves yourself myself far
+itself himself herself themselves ourselves yourself myself far another unless whether either every upon among
 sure yes yeah okay ok hello hi hey thanks thank please certainly absolutely indeed
 approximately nearly almost just some many much lot lots according say says said context text passage document
-information mention mentions mentioned provided given""".split())
-NEGATIONS = frozenset("not no never none nobody nothing neither nor without cannot".split())
+information mention mentions mentioned provided given st nd rd th""".split())
+NEGATIONS = frozenset("not no never none nobody nothing neither nor without cannot lacks lack lacked lacking".split())
 #: Irregular forms, common synonyms and unit abbreviations mapped to one stem, so "rose" supports
 #: "increased", "bought" "purchased" and "km" "kilometres". Deliberately small: a lexical check knows only
 #: the synonyms it is given (an NLI model or an LLM judge knows them all).
@@ -184,11 +187,13 @@ def words(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, 
     out = [(m.group(), m.start(), m.end()) for m in _TOKEN_RX.finditer(text, start, end)]
     if text.find("'", start, end) < 0:
         return out
-    fixed = []
-    for w, a, b in out:
-        if "'" not in w:
-            fixed.append((w, a, b))
-        elif w.endswith("n't"):
+    fixed: list[tuple[str, int, int]] = []
+    done = 0  # out[:done] is in fixed: the words without an apostrophe are copied over in runs
+    for k in [k for k, (w, _, _) in enumerate(out) if "'" in w]:
+        fixed += out[done:k]
+        done = k + 1
+        w, a, b = out[k]
+        if w.endswith("n't"):
             base = {"can't": "can", "won't": "will", "shan't": "shall"}.get(w, w[:-3])
             fixed.append((base, a, b - 3))
             fixed.append(("not", b - 3, b))
@@ -196,12 +201,18 @@ def words(text: str, start: int = 0, end: int | None = None) -> list[tuple[str, 
             fixed.append((w[:-2], a, b))
         else:
             fixed.append((w, a, b))
+    fixed += out[done:]
     return fixed
 
 
+def content_words(ws: list[tuple[str, int, int]]) -> list[str]:
+    """The words that carry content: not stop words or negations, not number or month words (numbers and
+    dates are compared as values), two letters or more."""
+    return [w for w, _, _ in ws if len(w) > 1 and w not in _NOT_CONTENT]
+
+
 def content_stems(ws: list[tuple[str, int, int]]) -> list[str]:
-    """Stems of the words that carry content: not stop words or negations, not number or month words
-    (numbers and dates are compared as values), two letters or more."""
+    """The stems of ``content_words(ws)``, in order."""
     return [stem(w) for w, _, _ in ws if len(w) > 1 and w not in _NOT_CONTENT]
 
 
@@ -222,8 +233,9 @@ _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|a
 _WORD_NUMBER = (r"(?:(?:" + "|".join(_TENS) + r")(?:[- ](?:" + "|".join(k for k in _UNITS if k.isalpha() and
                 _UNITS[k] < 10 and _UNITS[k] > 0) + r"))?|" + "|".join(k for k in _UNITS if k.isalpha()) + r")")
 _SCALE = r"(?:hundred|thousand|million|billion|trillion|mn|bn|tn|k|m|b)"
-# Each pattern is tried only where its first character can be: at a run of digits, a month or a number
-# word (``numbers_and_dates`` finds those first), never at every position of the text.
+# Each pattern is tried only where its first character can be: the two that start at a digit as one scan
+# (``_AT_DIGIT``) that starts only at a run of digits, the others at a month or a number word
+# (``numbers_and_dates`` finds those first); never at every position of the text.
 _DATE_AT_DIGIT = re.compile(
     rf"(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?: of)? (?P<m1>{_MONTH})\b\.?(?:,? (?P<y1>\d{{4}}))?(?!\w)"
     rf"|(?P<y4>\d{{4}})-(?P<m4>\d{{1,2}})-(?P<d4>\d{{1,2}})(?!\w)"
@@ -275,7 +287,10 @@ def _word_value(w: str) -> int:
 
 
 _NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | frozenset(("twice", "thrice"))
-_DIGITS_RX = re.compile(r"\d+")
+#: One scan for what starts at a run of digits that is not inside a number or a word (after a letter, a
+#: digit, "_", ".", ",", ":" or "/"): a date (group ``date``, tried first) or else a number. The
+#: look-ahead for a digit comes first, so every other position fails at once.
+_AT_DIGIT = re.compile(rf"(?=\d)(?<![\w.,:/])(?:(?P<date>{_DATE_AT_DIGIT.pattern})|{_NUMBER_AT_DIGIT.pattern})")
 _ANCHOR_WORDS = frozenset(MONTHS) | _NUMBER_WORDS | frozenset(("a", "one"))
 
 
@@ -287,66 +302,67 @@ def numbers_and_dates(text: str, start: int = 0, end: int | None = None,
     end = len(text) if end is None else end
     if ws is None:
         ws = words(text, start, end)
-    # Where a number or a date can start: a run of digits not inside a number (after "," or "."), a
-    # month or number word, "a" or "one" before "hundred" ... Sorted by position.
-    anchors: list[tuple[int, str]] = []
-    for m in _DIGITS_RX.finditer(text, start, end):
-        p, q = m.span()
-        if p == 0 or not (text[p - 1].isalnum() or text[p - 1] in "_.,:/"):
-            # a date can start here only if the run has 1 or 2 digits and a space, an ordinal suffix or a
-            # separator follows, or 4 digits and a hyphen follow (what ``_DATE_AT_DIGIT`` needs)
-            c = text[q] if q < end else ""
-            date = (q - p <= 2 and c != "" and c in " stnr/.") or (q - p == 4 and c == "-")
-            anchors.append((p, "date digit" if date else "digit"))
-    for k, (w, a, _) in enumerate(ws):
-        if w not in _ANCHOR_WORDS:
-            continue
+    # Where a number or a date can start at a word: a month, a number word, "a" or "one" before
+    # "hundred" ... Sorted by position.
+    at_words: list[tuple[int, str]] = []
+    for k in [k for k, (w, _, _) in enumerate(ws) if w in _ANCHOR_WORDS]:
+        w, a, _ = ws[k]
         if w in MONTHS:
-            anchors.append((a, "month"))
+            at_words.append((a, "month"))
             before = ws[k - 1][0] if k else ""
             if before in _MONTH_ONLY_BEFORE:
-                anchors.append((a, "month only " + w))
+                at_words.append((a, "month only " + w))
         if w in _NUMBER_WORDS or (w in ("a", "one") and k + 1 < len(ws) and ws[k + 1][0] in SCALES):
-            anchors.append((a, "word"))
-    if not anchors:
-        return [], []
-    anchors.sort()
+            at_words.append((a, "word"))
+    at_words.sort()
     dates: list[Date] = []
     nums: list[Number] = []
     busy = -1  # end of the last date or number found: nothing starts inside it
-    for p, kind in anchors:
-        if p < busy:
-            continue
-        if kind in ("date digit", "month"):
-            m = (_DATE_AT_DIGIT if kind == "date digit" else _DATE_AT_MONTH).match(text, p, end)
-            if m is not None:
-                date = _date(m)
-                if date is not None:
-                    dates.append(date)
-                    busy = m.end()
-                    y = date.readings[0][0]
-                    if y is not None:  # the year of a date is a number the sentence states too
-                        a = m.start() + m.group().rfind(str(y))
-                        nums.append(Number(float(y), 1.0, str(y), (a, a + 4)))
-                    continue
-        if kind.startswith("month only"):
-            if dates and dates[-1].span[0] == p:
+    # Walk the places in order of position: ``digit``, the next find of the digit scan, or the next word.
+    digit = _AT_DIGIT.search(text, start, end)
+    k = 0
+    while True:
+        if digit is not None and (k == len(at_words) or digit.start() < at_words[k][0]):
+            p, kind = digit.start(), "digit"
+        elif k < len(at_words):
+            p, kind = at_words[k]
+            k += 1
+            if p < busy:
                 continue
-            name = kind[len("month only "):]
-            dates.append(Date(((None, _month(name), None),), name, (p, p + len(name))))
-            busy = p + len(name)
-            continue
-        if kind == "digit" or kind == "date digit":
-            m = _NUMBER_AT_DIGIT.match(text, p, end)
+        else:
+            break
+        date = number = None
+        if kind == "digit":
+            m = digit
+            if m.lastgroup == "date":
+                date = _date(m)
+                if date is None:  # not a valid date (a 13th month ...): a number starts here all the same
+                    m = _NUMBER_AT_DIGIT.match(text, p, end)
+            if date is None:
+                number = _number(m)
+        elif kind == "month":
+            m = _DATE_AT_MONTH.match(text, p, end)
+            date = _date(m) if m is not None else None
         elif kind == "word":
             m = _NUMBER_AT_WORD.match(text, p, end)
-        else:
-            continue
-        number = _number(m) if m is not None else None
-        if number is not None:
+            number = _number(m) if m is not None else None
+        elif not (dates and dates[-1].span[0] == p):  # "month only <name>": "in May", "since March"
+            name = kind[len("month only "):]
+            date = Date(((None, _month(name), None),), name, (p, p + len(name)))
+        if date is not None:
+            dates.append(date)
+            busy = date.span[1]
+            y = date.readings[0][0]
+            if y is not None:  # the year of a date is a number the sentence states too
+                a = date.span[0] + date.text.rfind(str(y))
+                nums.append(Number(float(y), 1.0, str(y), (a, a + 4)))
+        elif number is not None:
             nums.append(number)
             busy = number.span[1]
-    nums.sort(key=lambda n: n.span)
+        after = max(busy, p + 1)  # the digit scan goes on past this place and past what was found here
+        if digit is not None and digit.start() < after:
+            digit = _AT_DIGIT.search(text, after, end)
+    nums.sort(key=attrgetter("span"))
     return nums, dates
 
 
@@ -420,9 +436,10 @@ def date_supported(d: Date, context_dates: list[Date]) -> bool:
 # ---------------------------------------------------------------------------------------------- names
 #: Capitalised words that are not names: titles, pronoun "I", and words commonly capitalised in headings.
 NOT_NAMES = frozenset("i mr mrs ms dr prof sir madam st a an the".split()) | frozenset(MONTHS) | frozenset(
-    "monday tuesday wednesday thursday friday saturday sunday".split())
+    "monday tuesday wednesday thursday friday saturday sunday".split()) | frozenset(
+    "mondays tuesdays wednesdays thursdays fridays saturdays sundays".split())
 #: Units and symbols written in capitals that are not names.
-UNITS = frozenset("kw kwh mw gw w v a db dba gb mb tb kb mah km kg mm cm ml hz khz mhz ghz mph kph rpm usd eur gbp "
+UNITS = frozenset("kw kwh mw gw w v a db dba gb mb tb kb mah km kg mm cm ml hz khz mhz ghz mph kph rpm mp usd eur gbp "
                   "chf sek nok dkk jpy cad aud am pm k m bn ip".split())
 
 
@@ -440,7 +457,8 @@ def names(original: str, ws: list[tuple[str, int, int]], spans: list[tuple[int, 
         if k == 0:
             s, e = spans[k]
             all_caps = e - s >= 2 and original[s:e].isupper()
-            if not all_caps and not (k + 1 < len(ws) and caps[k + 1] and ws[k + 1][0] not in NOT_NAMES):
+            if not all_caps and (w in STOPWORDS or not (k + 1 < len(ws) and caps[k + 1]
+                                                        and ws[k + 1][0] not in NOT_NAMES)):
                 continue
         out.append(k)
     return out
@@ -456,12 +474,47 @@ def initials_of(acronym: str, initials: str) -> bool:
 _CLAUSE_END_RX = re.compile(r"[,;:.!?]|\b(?:but|while|whereas|although|though)\b")
 
 
+#: Where the polarity of a sentence may change: a new clause after ; : ", and" ", which" or a contrast
+#: word (not at a bare comma: "Plastic bags, including compostable ones, may not be placed ..." negates the bags).
+_POLARITY_END_RX = re.compile(r"[;:.!?]|,\s+(?:and|or|so|which|who|where)\b|\b(?:but|while|whereas|although|though)\b")
+
+
+def clause_negated(text: str, ws: list[tuple[str, int, int]]) -> set[str]:
+    """Stems of the content words that stand in a clause with a negation in it ("Railjet trains and cable
+    cars are not covered": all five; "dogs are allowed but smoking is not": "smok" only)."""
+    out: set[str] = set()
+    if NEGATIONS.isdisjoint(w for w, _, _ in ws):
+        return out
+    clause: list[str] = []
+    negated = False
+    cut = _POLARITY_END_RX.search(text, ws[0][1]) if ws else None
+    for w, a, _ in ws:
+        while cut is not None and a >= cut.end():
+            if negated:
+                out.update(clause)
+            clause, negated = [], False
+            cut = _POLARITY_END_RX.search(text, cut.end())
+        if w in NEGATIONS:
+            negated = True
+        elif len(w) > 1 and w not in _NOT_CONTENT:
+            clause.append(stem(w))
+    if negated:
+        out.update(clause)
+    return out
+
+
+_BOUNDS = frozenset("more less fewer later earlier sooner longer shorter".split())
+
+
 def negated_stems(text: str, ws: list[tuple[str, int, int]], scope: int = 1) -> set[str]:
     """Stems of the content words a negation governs: up to ``scope`` content words after each negation
-    word, within its clause ("did not close; it was sold" negates "close" only)."""
+    word, within its clause ("did not close; it was sold" negates "close" only). A bound is no negation:
+    "no more than six tablets" and "not later than Friday" say how many and when, as "at most" would."""
     out: set[str] = set()
     for k, (w, a, b) in enumerate(ws):
         if w not in NEGATIONS:
+            continue
+        if k + 2 < len(ws) and ws[k + 1][0] in _BOUNDS and ws[k + 2][0] == "than":
             continue
         stop = _CLAUSE_END_RX.search(text, b)
         limit = stop.start() if stop else len(text)
@@ -495,11 +548,13 @@ REFUSAL_RX = re.compile(
 CONTRAST_RX = re.compile(r"\b(?:but|however|although|though|yet|still)\b")
 
 
-def substitutions(claim: list[str], source: list[str], novel: set[str], max_gap: int = 3) -> list[tuple[str, str]]:
+def substitutions(claim: list[str], source: list[str], novel: set[str], max_gap: int = 3
+                  ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """Words of the claim that stand where the source sentence has other words: a run of claim words the
     context never uses (``novel``), between two words claim and source share, where the source has up to
     ``max_gap`` words the claim lacks ("made of brushed copper" against "made of brushed steel"; at the
-    end of the claim one shared word on the left is enough). Returns (claim words, source words) pairs."""
+    end of the claim one shared word on the left is enough). Returns ((i, k), (j, l)) pairs: the run
+    ``claim[i:k]`` stands where the source has ``source[j:l]``."""
     where: dict[str, list[int]] = {}
     for j, w in enumerate(source):
         where.setdefault(w, []).append(j)
@@ -519,16 +574,85 @@ def substitutions(claim: list[str], source: list[str], novel: set[str], max_gap:
             if right is None:
                 gap = [w for w in source[j + 1:j + 1 + max_gap] if w not in mine]
                 if gap and source[j + 1] not in mine:
-                    out.append((" ".join(claim[i:k]), " ".join(gap[:k - i])))
+                    out.append(((i, k), (j + 1, j + 1 + min(len(gap), k - i))))
                     break
             else:
                 hit = next((j2 for j2 in where.get(right, []) if 1 <= j2 - j - 1 <= max_gap
                             and all(w not in mine for w in source[j + 1:j2])), None)
                 if hit is not None:
-                    out.append((" ".join(claim[i:k]), " ".join(source[j + 1:hit])))
+                    out.append(((i, k), (j + 1, hit)))
                     break
         i = k
     return out
+
+
+_DAY_PART_RX = re.compile(r" (?:in the (?P<am>morning)|in the (?:afternoon|evening)|at night)\b")
+_MAY_VERB_RX = re.compile(r"\d{1,2}(?:st|nd|rd|th)?(?: of)? may (?!\d)(?P<next>[a-z]+)")
+_MONTH_WORD_RX = re.compile(rf"\b{_MONTH}\b")
+_SINGLE_RX = re.compile(r"\bsingle\b")
+_DAY_DIGITS_RX = re.compile(r"\d+")
+#: Words after "may" that make it the verb ("under 12 may visit", "12 may not"), not the month.
+_AFTER_MODAL = frozenset("be not also only still have need apply use stay visit bring take".split())
+
+
+def refine(text: str, nums: list[Number], dates: list[Date], in_context: bool = False
+           ) -> tuple[list[Number], list[Date]]:
+    """What the scanner reads from ``text``, with three readings the surrounding words decide:
+
+    - a whole hour from 1 to 12 followed by "in the morning", "in the afternoon", "in the evening" or "at
+      night" is a time of day: "9 in the morning" is 9 a.m. (540 minutes after midnight), "8 in the
+      evening" 20:00, "11 at night" 23:00, "2 at night" 02:00;
+    - "12 may visit" is the number 12 and the verb "may", not 12 May (a verb follows, no year);
+    - "single" is the number one ("in a single day" states what "in one day" does);
+    - in a context (``in_context``), a month named without a day or a preposition ("in October and
+      February") is a date too, so a claim "in February" finds it ("may" only as the scanner reads it).
+    """
+    parts = {m.start(): m for m in _DAY_PART_RX.finditer(text)}
+    out = list(nums)
+    if parts:
+        out = []
+        for n in nums:
+            m = parts.get(n.span[1]) if n.kind == "number" and n.step == 1.0 else None
+            if m is None or not (n.value == int(n.value) and 1 <= n.value <= 12):
+                out.append(n)
+                continue
+            h = int(n.value) % 12
+            if m.group("am") is None and not (m.group().endswith("night") and h < 5):
+                h += 12
+            out.append(Number(float(h * 60), 0.0, text[n.span[0]:m.end()], (n.span[0], m.end()), "time"))
+    out += [Number(1.0, 1.0, m.group(), m.span()) for m in _SINGLE_RX.finditer(text)]  # "a single day"
+    kept = []
+    for d in dates:
+        m = _MAY_VERB_RX.match(text, d.span[0]) if d.text.endswith("may") else None
+        nxt = m.group("next") if m is not None else ""
+        if nxt and (nxt in _AFTER_MODAL or part_of_speech(nxt) == "verb"):
+            day = _DAY_DIGITS_RX.match(d.text).group()
+            out.append(Number(float(day), 1.0, day, (d.span[0], d.span[0] + len(day))))
+            continue
+        kept.append(d)
+    if in_context:  # months outside every date the scanner found (dates and months both come in order)
+        bare, k = [], 0
+        for m in _MONTH_WORD_RX.finditer(text):
+            while k < len(kept) and kept[k].span[1] <= m.start():
+                k += 1
+            inside = k < len(kept) and kept[k].span[0] <= m.start()
+            if m.group() != "may" and not inside:
+                bare.append(Date(((None, _month(m.group()), None),), m.group(), m.span()))
+        if bare:
+            kept = sorted(kept + bare, key=lambda d: d.span)
+    out.sort(key=lambda n: n.span)
+    return out, kept
+
+
+def may_stand_for(mine: list[str], theirs: list[str], loose: bool = True) -> bool:
+    """True when the answer's words ``mine`` may say what the context's ``theirs`` says: one of them is
+    WordNet-related to one of theirs or defines it ("growth" for "increase", "money" back for a "refund"),
+    or every word of ``mine`` is mostly a verb or an adverb ("takes" for "lasts", "as often as they like"
+    for "unlimited"): a substitution of a thing (a material, a place, a product: "bank transfer" for
+    "card") is a noun or adjective swap."""
+    if any(related(a, b) or defines(a, b) for a in mine for b in theirs):
+        return True
+    return loose and all(part_of_speech(w) in ("verb", "adv") for w in mine)
 
 
 # ------------------------------------------------------------------------------------------ the index
@@ -557,9 +681,12 @@ class ContextIndex:
     _initials: str | None = None
     _sorted: list[tuple[str, float, int]] | None = None
     _keys: list[tuple[str, float]] | None = None
-    _sequences: dict[int, list[str]] = field(default_factory=dict)
+    _sequences: dict[int, tuple[list[str], list[str]]] = field(default_factory=dict)
     _date_keys: set[tuple[int | None, int | None, int | None]] | None = None
     _codes: set[str] | None = None
+    _number_sentences: dict[tuple[str, float, float], list[int]] = field(default_factory=dict)
+    _starts: list[int] | None = None
+    _relates: dict[tuple[int, str], bool] = field(default_factory=dict)
 
     @classmethod
     def build(cls, text: str) -> ContextIndex:
@@ -567,10 +694,12 @@ class ContextIndex:
         ws_all = words(text)
         starts = [a for _, a, _ in ws_all]
         stems, lengths, negated = [], [], []
-        df: dict[str, int] = {}
         postings: dict[str, list[int]] = {}
+        j = 0  # the sentences come in order: look for each one's words from where the last one's ended
         for i, (a, b) in enumerate(spans):
-            ws = ws_all[bisect.bisect_left(starts, a):bisect.bisect_left(starts, b)]
+            k = bisect.bisect_left(starts, a, j)
+            j = bisect.bisect_left(starts, b, k)
+            ws = ws_all[k:j]
             counts: dict[str, int] = {}
             for s in content_stems(ws):
                 counts[s] = counts.get(s, 0) + 1
@@ -579,11 +708,11 @@ class ContextIndex:
                     counts[implied] = counts.get(implied, 0) + 1
             stems.append(counts)
             lengths.append(sum(counts.values()))
-            negated.append(negated_stems(text, ws) if not NEGATIONS.isdisjoint(w for w, _, _ in ws) else set())
+            negated.append(set() if NEGATIONS.isdisjoint(map(itemgetter(0), ws)) else negated_stems(text, ws))
             for s in counts:
-                df[s] = df.get(s, 0) + 1
                 postings.setdefault(s, []).append(i)
-        nums, dates = numbers_and_dates(text, ws=ws_all)
+        df = {s: len(sentences) for s, sentences in postings.items()}  # the number of sentences using s
+        nums, dates = refine(text, *numbers_and_dates(text, ws=ws_all), in_context=True)
         return cls(text, spans, stems, lengths, negated, df, postings, nums, dates, {w for w, _, _ in ws_all}, set(df))
 
     def match_number(self, n: Number, used: set[int]) -> int | None:
@@ -599,6 +728,32 @@ class ContextIndex:
             if i not in used and number_supported(n, [self.values[i]]):
                 return i
         return None
+
+    def relates(self, i: int, word: str) -> bool:
+        """True when ``word`` is ``related`` to a content word of context sentence ``i`` in one of the
+        three most frequent senses of each (remembered per sentence and word)."""
+        key = (i, word)
+        if key not in self._relates:
+            self._relates[key] = any(related(word, x, senses=3) for x in self.sequence(i)[1])
+        return self._relates[key]
+
+    def number_sentences(self, n: Number) -> list[int]:
+        """Indices of the context sentences that state a number supporting ``n``, in order."""
+        key = (n.kind, n.value, n.step)
+        if key not in self._number_sentences:
+            self.match_number(n, set())  # builds the sorted values
+            if self._starts is None:
+                self._starts = [a for a, _ in self.spans]
+            starts = self._starts
+            tol = n.step / 2 + 2e-9 * max(1.0, abs(n.value))
+            found = set()
+            for kind, value, i in self._sorted[bisect.bisect_left(self._keys, (n.kind, n.value - tol)):]:
+                if kind != n.kind or value > n.value + tol:
+                    break
+                if number_supported(n, [self.values[i]]):
+                    found.add(bisect.bisect_right(starts, self.values[i].span[0]) - 1)
+            self._number_sentences[key] = sorted(found)
+        return self._number_sentences[key]
 
     def date_supported(self, d: Date) -> bool:
         """``date_supported(d, self.dates)``, by one look-up per reading of ``d``: every context reading
@@ -634,11 +789,12 @@ class ContextIndex:
         n, big_n = max(1, self.df.get(s, 0)), len(self.spans)
         return math.log(1.0 + (big_n - n + 0.5) / (n + 0.5))
 
-    def sequence(self, i: int) -> list[str]:
-        """The content stems of context sentence ``i`` in order."""
+    def sequence(self, i: int) -> tuple[list[str], list[str]]:
+        """The content stems of context sentence ``i`` in order, and the words they stem from."""
         if i not in self._sequences:
             a, b = self.spans[i]
-            self._sequences[i] = content_stems(words(self.text, a, b))
+            surface = content_words(words(self.text, a, b))
+            self._sequences[i] = ([stem(w) for w in surface], surface)
         return self._sequences[i]
 
     def best_sentences(self, query: list[str], k: int) -> list[int]:
