@@ -1,10 +1,10 @@
-"""GroundednessGuard: the four checks, bad input, the labelled corpus and its frozen-rules batch, scaling.
+"""GroundednessGuard: the four checks, bad input, the labelled corpus and its frozen-rules batches, scaling.
 
-The corpus figures below are the ones lesson 5 prints. Batch v2 was written after a first freeze of the rules;
-the rules were then revised with the failures of v1 and v2 in view and frozen again, and batch v3 was written
-after that second freeze. ``test_the_rules_are_the_ones_frozen_before_v3`` recomputes the fingerprint of the
-latest freeze recorded in the data file, so a change of the rules shows up here (and v3 would then no longer
-be out-of-sample).
+The corpus figures below are the ones lesson 5 prints. Batches v2, v3 and v4 were each written after a freeze
+of the rules; after v2 and after v3 the rules were revised with the failures in view, so only the latest
+batch, v4, is out of sample. ``test_the_rules_are_the_ones_frozen_last`` recomputes the fingerprint of the
+latest freeze recorded in the data file (the code and the lexicon it reads), so a change of the rules shows
+up here (and v4 would then no longer be out of sample).
 """
 
 from __future__ import annotations
@@ -38,7 +38,15 @@ from prodai_lessons.guardrails import (
     weighted_support,
     wilson_interval,
 )
-from prodai_lessons.guardrails._grounding import numbers_and_dates, sentence_spans, stem
+from prodai_lessons.guardrails._grounding import (
+    clause_negated,
+    negated_stems,
+    numbers_and_dates,
+    refine,
+    sentence_spans,
+    stem,
+    words,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GUARD = GroundednessGuard()
@@ -102,6 +110,67 @@ def test_supported_claims_pass(answer):
 def test_unsupported_claims_fail_with_the_reason(answer, kind):
     r = verdict(answer)
     assert not r.passed and r.findings[-1].type == kind, r
+
+
+@pytest.mark.parametrize("text, value, kind", [("9 in the morning", 540, "time"), ("8 in the evening", 1200, "time"),
+                                               ("5 in the afternoon", 1020, "time"), ("11 at night", 1380, "time"),
+                                               ("2 at night", 120, "time"), ("12 at night", 0, "time"),
+                                               ("9 in the box", 9, "number"), ("a single day", 1, "number")])
+def test_hours_of_the_day_in_words_are_times(text, value, kind):
+    nums, _ = refine(text, *numbers_and_dates(text))
+    assert [(n.value, n.kind) for n in nums] == [(value, kind)]
+
+
+def test_may_after_a_number_is_a_month_only_without_a_verb_after_it():
+    for text in ("children under 12 may visit", "the 12th of may apply", "12 may not enter"):
+        nums, dates = refine(text, *numbers_and_dates(text))
+        assert dates == [] and [n.value for n in nums] == [12]
+    for text in ("apply by 15 may through the portal", "on 12 may 2024 it", "by 3 may, the"):
+        assert len(refine(text, *numbers_and_dates(text))[1]) == 1
+
+
+def test_a_context_names_months_alone_and_a_claim_only_after_a_preposition():
+    text = "paid in two instalments, in october and february."
+    assert [d.text for d in refine(text, *numbers_and_dates(text), in_context=True)[1]] == ["october", "february"]
+    assert [d.text for d in refine(text, *numbers_and_dates(text))[1]] == ["october"]
+    ctx = "It is paid in two instalments, in October and February."
+    assert verdict("One instalment is paid in February.", ctx).passed
+    assert not verdict("One instalment is paid in March.", ctx).passed
+
+
+def test_a_bound_is_no_negation_and_a_negated_clause_is_no_flip():
+    t = "take no more than six tablets, and not after 8 p.m."
+    assert negated_stems(t, words(t)) == set()  # "no more than", a bound; "not after 8 p.m.": no content word
+    t = "railjet trains and cable cars are not covered, and dogs are welcome"
+    assert clause_negated(t, words(t)) == {stem(w) for w in ("railjet", "trains", "cable", "cars", "covered")}
+    ctx = "Railjet trains and mountain cable cars are not covered by the pass."
+    assert verdict("Neither Railjet trains nor mountain cable cars are covered by the pass.", ctx).passed
+    assert not verdict("Railjet trains and mountain cable cars are covered by the pass.", ctx).passed
+    ctx = "The scholarship does not need to be repaid, and it can be combined with a maintenance loan."
+    assert not verdict("The scholarship cannot be combined with a maintenance loan.", ctx).passed
+
+
+def test_paraphrases_the_lexicon_knows_pass_and_swaps_of_things_fail():
+    ctx = ("The dishwasher's eco programme uses 9.5 litres of water and lasts 3 hours and 40 minutes. "
+           "Salmon numbers increased most in sheltered bays. The library opens at 9 a.m. and closes at 8 p.m.")
+    for answer in ["The eco cycle takes 3 hours and 40 minutes.", "Most of the growth in salmon numbers was in "
+                   "sheltered bays.", "You can visit the library between 9 in the morning and 8 in the evening."]:
+        assert verdict(answer, ctx).passed, answer
+    for answer, kind in [("The eco programme uses 9.5 litres of milk.", "substitution"),
+                         ("Salmon numbers increased most in sheltered harbours.", "substitution"),
+                         ("The library opens at 10 in the morning.", "unsupported_number")]:
+        r = verdict(answer, ctx)
+        assert not r.passed and r.findings[0].type == kind, (answer, r.reason)
+
+
+def test_a_number_is_content_found_where_the_context_states_it():
+    ctx = "The museum was founded in 1887 by the merchant Tobias Lund. It holds about 40,000 objects."
+    # shares one content word with the second sentence, and its number is stated there
+    assert verdict("Lund founded the museum in 1887, and about 40,000 objects are kept there.", ctx).passed
+    assert not verdict("Lund founded the museum in 1887, and about 41,000 objects are kept there.", ctx).passed
+    # the weight of a found number can carry a clause whose other words are not found: a known limit, which
+    # the lesson shows ("40,000 visitors" passes against "40,000 objects")
+    assert verdict("Lund founded the museum in 1887, and about 40,000 visitors come each year.", ctx).passed
 
 
 def test_a_number_stated_twice_needs_two_context_numbers():
@@ -212,7 +281,7 @@ CORPUS = load_groundedness_corpus()
 def test_corpus_size_categories_and_labels():
     assert len(CORPUS) >= 200
     by_batch = Counter(r["batch"] for r in CORPUS)
-    assert by_batch == {"v1": 208, "v2": 108, "v3": 72}
+    assert by_batch == {"v1": 208, "v2": 108, "v3": 72, "v4": 261}
     for batch, least in (("v1", 12), ("v2", 12), ("v3", 8)):
         cats = Counter(r["category"] for r in CORPUS if r["batch"] == batch)
         assert set(cats) == set(GROUNDEDNESS_CATEGORIES) and min(cats.values()) >= least
@@ -301,6 +370,26 @@ def test_figures_on_v1_v2_v3_in_sample():
                               "partially_supported": 10}
     assert _flagged("v3") == {"supported_verbatim": 0, "supported_paraphrase": 0, "refusal": 0, "wrong_number": 8,
                               "wrong_entity": 8, "negation_flip": 8, "unsupported_extra": 8, "partially_supported": 5}
+
+
+def test_figures_on_v4_written_after_the_third_freeze():
+    flagged = _flagged("v4")
+    assert flagged == {"supported_verbatim": 0, "supported_paraphrase": 25, "refusal": 4, "wrong_number": 23,
+                       "wrong_entity": 19, "negation_flip": 14, "unsupported_extra": 20, "partially_supported": 17}
+    # out of sample the paraphrase false-positive rate is far above 0.10, and wrong names and extra claims
+    # fall below 0.85: the lesson reports it as it is
+    low, high = wilson_interval(flagged["supported_paraphrase"], 93)
+    assert (round(low, 2), round(high, 2)) == (0.19, 0.37)
+    low, high = wilson_interval(flagged["wrong_entity"], 24)
+    assert (round(low, 2), round(high, 2)) == (0.60, 0.91)
+
+
+def test_v4_was_written_apart_from_the_earlier_batches():
+    v4 = [r for r in CORPUS if r["batch"] == "v4"]
+    assert len(v4) == 261 and len({r["context_id"] for r in v4}) == 24
+    assert Counter(r["category"] for r in v4)["supported_paraphrase"] == 93
+    earlier = {r["context"] for r in CORPUS if r["batch"] != "v4"}
+    assert not earlier & {r["context"] for r in v4}
 
 
 # ------------------------------------------------------------------------------------- pipeline, scaling

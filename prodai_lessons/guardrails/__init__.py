@@ -16,7 +16,8 @@ Every guard has a ``name`` and a ``check(text) -> GuardResult``. The modules fol
 - ``pii``: ``luhn`` and the other validators, ``redact_spans``, and ``PIIGuard``;
 - ``toxicity``: ``ToxicityGuard``; ``formats``: ``FormatGuard``;
 - ``groundedness``: ``GroundednessGuard``, a lexical check that the retrieved context supports each claim
-  of an answer (numbers, dates, names, ``weighted_support``, ``negation_flip``), and its labelled corpus;
+  of an answer (numbers, dates, names, ``weighted_support``, ``negation_flip``, and ``related`` for the
+  words WordNet says may stand for each other), and its labelled corpus;
 - ``confidence``: ``ConfidenceGuard`` from token log-probabilities and self-consistency, and
   ``threshold_for_fpr`` to set its thresholds on labelled data;
 - ``language``: ``LanguageGuard``, Unicode scripts then character n-grams (``char_ngrams``,
@@ -26,7 +27,7 @@ Every guard has a ``name`` and a ``check(text) -> GuardResult``. The modules fol
   (``load_corpus``), each figure with its ``wilson_interval``, and the naive ``SubstringGuard``
   every rule must beat.
 
-The private modules (``_fold``, ``_rules``, ``_invisible``, ``_pii_scan``, ``_grounding``,
+The private modules (``_fold``, ``_rules``, ``_invisible``, ``_pii_scan``, ``_grounding``, ``_lexicon``,
 ``_language_engine``) hold the fast paths:
 anchor-word gates, numpy scans for long texts, scans that never let one candidate hide another.
 Each has a plain twin in the tests that it must agree with. Every pattern is linear in the input.
@@ -58,6 +59,7 @@ from prodai_lessons.guardrails.confidence import (
     threshold_for_fpr,
     token_confidence,
 )
+from prodai_lessons.guardrails._lexicon import related
 from prodai_lessons.guardrails.formats import FormatGuard
 from prodai_lessons.guardrails.groundedness import (
     GROUNDEDNESS_CATEGORIES,
@@ -139,6 +141,7 @@ __all__ = [
     "split_sentences",
     "weighted_support",
     "negation_flip",
+    "related",
     "GroundednessGuard",
     "load_groundedness_corpus",
     "GROUNDEDNESS_CATEGORIES",
