@@ -1401,9 +1401,9 @@ DETACHED_USER = SLEEP + 0.25  # a daemon started under a grader run by a normal 
 
 
 def _readable_view(paths: list[Path]) -> list[tuple[Path, Path]] | None:
-    """For paths a normal user cannot reach (a Python installed under /root, mode 0700): (blocking folder,
-    its child on the way), so a private mount namespace can show that child alone through an open folder.
-    None when something below the blocking folder is closed as well."""
+    """For paths a normal user cannot reach (a Python installed under /root, a checkout in a 0700 folder):
+    (blocking folder, its child on the way), so a private mount namespace can show those children alone
+    through an open folder. None when something below the blocking folder is closed as well."""
     plan: list[tuple[Path, Path]] = []
     for p in paths:
         p = p.resolve()
@@ -1472,7 +1472,9 @@ def test_detached_processes_do_not_outlive_the_run_as_a_normal_user():
             missing = [t for t in ("useradd", "userdel", "unshare", "setpriv", "mount") if shutil.which(t) is None]
             if missing:
                 pytest.skip(f"running the grader as a new normal user needs {', '.join(missing)}")
-            plan = _readable_view([Path(sys.base_prefix), Path(sys.prefix), ROOT])
+            # the checkout may itself be closed (``mktemp -d`` makes it 0700): these of its folders are needed
+            plan = _readable_view([Path(sys.base_prefix), Path(sys.prefix),
+                                   *(ROOT / d for d in ("prodai_lessons", "exercises", "solutions"))])
             if plan is None:
                 pytest.skip("the Python installation is not readable by a normal user, even through its folder")
             subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
@@ -1481,13 +1483,16 @@ def test_detached_processes_do_not_outlive_the_run_as_a_normal_user():
             uid = pw.pw_uid
             for d in [work, *work.rglob("*")]:
                 os.chown(d, pw.pw_uid, pw.pw_gid)
-            # a private mount namespace shows the closed folder's one needed child through an open tmpfs
+            # a private mount namespace shows each closed folder's needed children through an open tmpfs:
+            # every child is set aside first, then each closed folder is covered once and they are put back
             script = ["set -e"]
-            for k, (top, child) in enumerate(plan):
-                stage = work / f".view{k}"
-                script += [f"mkdir -p '{stage}'", f"mount --bind '{child}' '{stage}'",
-                           f"mount -t tmpfs -o mode=0755 prodai-view '{top}'", f"mkdir -p '{child}'",
-                           f"mount --bind '{stage}' '{child}'"]
+            stages = [(work / f".view{k}", child) for k, (_, child) in enumerate(plan)]
+            for stage, child in stages:
+                script += [f"mkdir -p '{stage}'", f"mount --bind '{child}' '{stage}'"]
+            for top in dict.fromkeys(top for top, _ in plan):
+                script.append(f"mount -t tmpfs -o mode=0755 prodai-view '{top}'")
+            for stage, child in stages:
+                script += [f"mkdir -p '{child}'", f"mount --bind '{stage}' '{child}'"]
             script.append(f'exec setpriv --reuid {pw.pw_uid} --regid {pw.pw_gid} --clear-groups -- "$@"')
             cmd = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join(script), "sh",
                    "env", "-i", *(f"{k}={v}" for k, v in env.items()), *grade]
