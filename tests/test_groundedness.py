@@ -327,11 +327,34 @@ def test_the_rules_are_the_ones_frozen_last():
     for at, rec in freezes:  # each freeze record comes before every item of the batch written after it
         assert all(r["batch"] != rec["batch"] for r in records[:at] if r["type"] in ("item", "context"))
     assert len({r["rules_ast_sha256"] for _, r in freezes}) == 3
-    freeze = freezes[-1][1]  # the rules in force are the ones frozen last (the earlier records are history)
+    # after a freeze, code may change only where no verdict does (input checks, speed): a revision record
+    # then holds the new fingerprint and the hash of the verdicts, the same before and after the change
+    revisions = [(i, r) for i, r in enumerate(records) if r["type"] == "revision"]
+    assert all(at > freezes[-1][0] for at, _ in revisions)
+    for _, rec in revisions:
+        assert _verdicts_digest() == rec["verdicts_sha256"]
+    freeze = (revisions or freezes)[-1][1]  # the code in force (the earlier records are history)
     assert "prodai_lessons/data/lexicon.json.gz" in freeze["files"]
     if freeze["python"] != f"{sys.version_info.major}.{sys.version_info.minor}":
         pytest.skip(f"the syntax-tree dump was recorded on Python {freeze['python']}")
     assert _fingerprint(freeze["files"]) == freeze["rules_ast_sha256"]
+
+
+def _verdicts_digest(guard=GUARD):
+    """SHA-256 over every verdict on each corpus answer against its context, against itself, and each context
+    against its answer (as recorded in a revision record)."""
+    h = hashlib.sha256()
+    for r in load_groundedness_corpus():
+        for a, c in ((r["answer"], r["context"]), (r["answer"], r["answer"]), (r["context"], r["answer"])):
+            res = guard.check(a, context=c)
+            h.update(repr((res.passed, res.score, res.reason, [(f.type, f.span, f.detail) for f in res.findings]))
+                     .encode())
+    return h.hexdigest()
+
+
+def test_the_verdicts_digest_sees_a_changed_setting():
+    # a guard that decides differently on even a few answers must give another digest
+    assert _verdicts_digest(GroundednessGuard(min_support=0.31)) != _verdicts_digest()
 
 
 def test_the_fingerprint_changes_with_the_code_and_with_the_lexicon(tmp_path, monkeypatch):

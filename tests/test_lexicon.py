@@ -100,3 +100,17 @@ def test_a_rebuild_from_wordnet_gives_the_shipped_bytes():
 def test_the_build_refuses_a_directory_without_wordnet(tmp_path, capsys):
     assert build_lexicon.main([str(tmp_path), str(tmp_path / "out.json.gz")]) == 2
     assert "no WordNet" in capsys.readouterr().err and not (tmp_path / "out.json.gz").exists()
+
+
+@pytest.mark.parametrize("args, error, match", [((1, "copper"), TypeError, "a must be a str"),
+                                                (("copper", None), TypeError, "b must be a str"),
+                                                (("", "copper"), ValueError, "a must be a non-empty"),
+                                                (("copper", "steel", 0), ValueError, "senses must be >= 1"),
+                                                (("copper", "steel", 2.5), TypeError, "senses must be an integer")])
+def test_related_refuses_bad_input_naming_the_argument(args, error, match):
+    with pytest.raises(error, match=match):
+        related(*args)
+
+
+def test_related_folds_case():
+    assert related("Growth", "INCREASE") and not related("Copper", "Steel")

@@ -4,7 +4,7 @@
 University, under the WordNet license kept in the file) lists, for 16,754 common English words, their
 synsets in order of frequency and their most frequent part of speech; the links between synsets (hypernym,
 derivation, similar adjective, pertainym, attribute, verb group, also-see); antonym links; and irregular
-forms ("took" -> "take"). Private: ``_grounding`` asks it; it imports nothing from the package.
+forms ("took" -> "take"). Private: ``_grounding`` asks it; it imports only the shared validation.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import gzip
 import math
 import json
 from importlib import resources
+
+from prodai_lessons._validation import check_int, check_str
 
 #: WordNet's detachment rules: a suffix an inflected form may end with, and what replaces it in the base.
 _DETACH = (("ies", "y"), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
@@ -80,14 +82,16 @@ def defines(a: str, b: str, senses: int = 3) -> bool:
 
 
 def related(a: str, b: str, senses: int | None = None) -> bool:
-    """True when lower-case words ``a`` and ``b`` share a synset or one's synset links to the other's
-    (hypernym "metal" for "copper", derivation "growth" for "grow", a similar adjective ...): in some sense,
-    one may stand for the other. Cohyponyms ("copper" and "steel", both metals) are not related.
+    """True when words ``a`` and ``b`` share a synset or one's synset links to the other's (hypernym
+    "metal" for "copper", derivation "growth" for "grow", a similar adjective ...): in some sense, one may
+    stand for the other. Cohyponyms ("copper" and "steel", both metals) are not related.
     ``senses``: consider only that many of each word's most frequent senses (default: all).
 
-    >>> related("growth", "increase"), related("reopened", "open"), related("copper", "steel")
+    >>> related("growth", "increase"), related("Reopened", "open"), related("copper", "steel")
     (True, True, False)
     """
+    a, b = check_str("a", a).lower(), check_str("b", b).lower()
+    senses = None if senses is None else check_int("senses", senses, minimum=1)
     if a == b:
         return True
     sa, sb = synsets(a, senses), synsets(b, senses)
