@@ -66,7 +66,7 @@ because since until although though would could may might must shall one's per v
 itself himself herself themselves ourselves yourself myself far another unless whether either every upon among
 sure yes yeah okay ok hello hi hey thanks thank please certainly absolutely indeed
 approximately nearly almost just some many much lot lots according say says said context text passage document
-information mention mentions mentioned provided given st nd rd th""".split())
+information mention mentions mentioned provided given st nd rd th cent cents pence""".split())
 NEGATIONS = frozenset("not no never none nobody nothing neither nor without cannot lacks lack lacked lacking".split())
 #: Irregular forms, common synonyms and unit abbreviations mapped to one stem, so "rose" supports
 #: "increased", "bought" "purchased" and "km" "kilometres". Deliberately small: a lexical check knows only
@@ -443,6 +443,10 @@ UNITS = frozenset("kw kwh mw gw w v a db dba gb mb tb kb mah km kg mm cm ml hz k
                   "chf sek nok dkk jpy cad aud am pm k m bn ip".split())
 
 
+#: A name may stand in the context as its adjective ("Scandinavia", "Scandinavian designers").
+DEMONYM_ENDINGS = ("n", "an", "ian", "ese", "ish", "i")
+
+
 def names(original: str, ws: list[tuple[str, int, int]], spans: list[tuple[int, int]]) -> list[int]:
     """Indices of the words of a sentence that read as names. ``ws``: the sentence's words in the
     normalized text; ``spans``: their spans in ``original``, where the case survives. A name is
@@ -534,13 +538,14 @@ def negated_stems(text: str, ws: list[tuple[str, int, int]], scope: int = 1) -> 
 _SOURCE = (r"(?:context|text|document|documents|passage|passages|article|report|page|notice|leaflet|source|sources|"
            r"information|profile|announcement|instructions|rules|policy|sheet|excerpt|material|website|manual|guide|"
            r"description|records|data|summary|specification|specifications|study|brochure|listing|table|"
-           r"schedule|statement|timetable|label|it|they)")
+           r"schedule|statement|timetable|label|faq|terms|conditions|release|press release|post|email|letter|"
+           r"update|advert|ad|entry|it|they)")
 #: A sentence that says the context does not answer ("The leaflet does not say ...", "I could not find ...").
 REFUSAL_RX = re.compile(
     r"\bi (?:do not|don't|cannot|can't|could not|couldn't|am not able to|am unable to|was unable to) (?:know|find|tell|"
     r"say|answer|determine|see)\b|\bi(?:'m| am) (?:not sure|unsure)\b|\bnot sure (?:what|whether|if|who|when|how)\b"
     rf"|\b{_SOURCE}(?: [\w-]+){{0,2}} (?:does not|doesn't|do not|don't|did not|didn't) (?:say|mention|specify|state|include|list|give|"
-    r"provide|contain|tell|explain|name|cover|show)\b|\bno information (?:about|on|regarding)\b"
+    r"provide|contain|tell|explain|name|cover|show|report|indicate|reveal|disclose|detail|note|clarify)\b|\bno information (?:about|on|regarding)\b"
     r"|\b(?:is|are|was|were) not (?:mentioned|stated|given|specified|provided|listed)\b|\bunable to (?:find|answer|"
     r"determine)\b|\bthere is no (?:mention|information)\b|\bi (?:do not|don't) have (?:any )?information\b"
     r"|\bcannot be determined\b|\bcan't tell\b")
@@ -590,6 +595,8 @@ _DAY_PART_RX = re.compile(r" (?:in the (?P<am>morning)|in the (?:afternoon|eveni
 _MAY_VERB_RX = re.compile(r"\d{1,2}(?:st|nd|rd|th)?(?: of)? may (?!\d)(?P<next>[a-z]+)")
 _MONTH_WORD_RX = re.compile(rf"\b{_MONTH}\b")
 _SINGLE_RX = re.compile(r"\bsingle\b")
+_SUBUNIT_RX = re.compile(r"(?: ?(?:cents?|pence)|p)\b")
+_DAY_RANGE_RX = re.compile(rf"\b(?P<first>\d{{1,2}})(?:st|nd|rd|th)? ?(?:-|\u2013|to|and) ?\d{{1,2}}(?:st|nd|rd|th)? (?P<month>{_MONTH})\b")
 _DAY_DIGITS_RX = re.compile(r"\d+")
 #: Words after "may" that make it the verb ("under 12 may visit", "12 may not"), not the month.
 _AFTER_MODAL = frozenset("be not also only still have need apply use stay visit bring take".split())
@@ -604,6 +611,8 @@ def refine(text: str, nums: list[Number], dates: list[Date], in_context: bool = 
       evening" 20:00, "11 at night" 23:00, "2 at night" 02:00;
     - "12 may visit" is the number 12 and the verb "may", not 12 May (a verb follows, no year);
     - "single" is the number one ("in a single day" states what "in one day" does);
+    - "29 cents" and "20 pence" are 0.29 and 0.20 (of the currency, as the context may write them);
+    - in "from 18 to 20 July" or "18-20 July" the first day is a date too (18 July);
     - in a context (``in_context``), a month named without a day or a preposition ("in October and
       February") is a date too, so a claim "in February" finds it ("may" only as the scanner reads it).
     """
@@ -621,6 +630,10 @@ def refine(text: str, nums: list[Number], dates: list[Date], in_context: bool = 
                 h += 12
             out.append(Number(float(h * 60), 0.0, text[n.span[0]:m.end()], (n.span[0], m.end()), "time"))
     out += [Number(1.0, 1.0, m.group(), m.span()) for m in _SINGLE_RX.finditer(text)]  # "a single day"
+    subunits = {m.start(): m for m in _SUBUNIT_RX.finditer(text)}
+    if subunits:  # "29 cents" is 0.29 (of a euro or a dollar), "20 pence" 0.20 of a pound
+        out = [Number(n.value / 100, n.step / 100, n.text, n.span, n.kind)
+               if n.kind == "number" and n.span[1] in subunits else n for n in out]
     kept = []
     for d in dates:
         m = _MAY_VERB_RX.match(text, d.span[0]) if d.text.endswith("may") else None
@@ -630,6 +643,12 @@ def refine(text: str, nums: list[Number], dates: list[Date], in_context: bool = 
             out.append(Number(float(day), 1.0, day, (d.span[0], d.span[0] + len(day))))
             continue
         kept.append(d)
+    for m in _DAY_RANGE_RX.finditer(text):  # "from 18 to 20 July", "18-20 July": the first day is a date too
+        day = int(m.group("first"))
+        if 1 <= day <= 31:
+            kept.append(Date(((None, _month(m.group("month")), day),), m.group("first"), m.span("first")))
+            out = [n for n in out if n.span != m.span("first")]
+    kept.sort(key=lambda d: d.span)
     if in_context:  # months outside every date the scanner found (dates and months both come in order)
         bare, k = [], 0
         for m in _MONTH_WORD_RX.finditer(text):

@@ -52,6 +52,7 @@ from prodai_lessons._validation import check_real
 from ._grounding import (
     CODE_RX,
     CONTRAST_RX,
+    DEMONYM_ENDINGS,
     clause_negated,
     clauses,
     NEGATIONS,
@@ -80,7 +81,7 @@ __all__ = ["split_sentences", "weighted_support", "negation_flip", "Groundedness
            "GROUNDEDNESS_CATEGORIES"]
 
 #: The corpus batches, in the order they were written (see ``load_groundedness_corpus``).
-GROUNDEDNESS_BATCHES = ("v1", "v2", "v3", "v4")
+GROUNDEDNESS_BATCHES = ("v1", "v2", "v3", "v4", "v5")
 #: The corpus categories, and whether an answer of the category should fail the check (1) or pass (0).
 GROUNDEDNESS_CATEGORIES: dict[str, int] = {
     "supported_verbatim": 0, "supported_paraphrase": 0, "refusal": 0, "wrong_number": 1, "wrong_entity": 1,
@@ -289,7 +290,7 @@ class GroundednessGuard:
         acronyms = set()
         for k in found:
             w = ws[k][0]
-            if w in index.words or stem(w) in index.stem_set:
+            if w in index.words or stem(w) in index.stem_set or any(w + e in index.words for e in DEMONYM_ENDINGS):
                 continue
             s, e = spans[k]
             if original[s:e].isupper() and initials_of(w, index.initials):
@@ -305,6 +306,8 @@ class GroundednessGuard:
         counted = []  # the numbers the claim states, each a content word found where the context states it
         for n in nums:
             i = index.match_number(n, used)
+            if i is None and n.kind == "time" and n.value < 780 and not any(c.isalpha() for c in n.text):
+                i = index.match_number(n._replace(value=n.value + 720), used)  # "1:00" may be 1 p.m.
             if i is None and n.text in ("one", "single"):  # "on one charge": the singular says one, as "a" would
                 continue
             if i is None:
@@ -339,6 +342,10 @@ class GroundednessGuard:
                 where = f"context sentence {best_at + 1}" if best_at is not None else "no context sentence"
                 return "low_support", f"support {best_support:.2f} < {self.min_support:g} (best match: {where})"
             ranked = [best_at] if best_at is not None else []
+            if self.check_negation and best_at is not None and len(parts) > 1:
+                flip = self._flip(t, part, best_at, index)
+                if flip:
+                    return flip
         if len(parts) != 1:
             ranked = index.best_sentences(stems, 1)
         best = ranked[0] if ranked else None
@@ -354,17 +361,25 @@ class GroundednessGuard:
                         return ("substitution", f"{' '.join(mine_words[i:k])!r} where the context says "
                                 f"{' '.join(source_words[j:l])!r}")
         if self.check_negation and best is not None:
-            mine = negated_stems(t, ws) if NEGATIONS.intersection(w for w, _, _ in ws) else set()
-            # a word negated on one side flips only if its clause on the other side has no negation at all
-            # ("neither trains nor cable cars are covered" against "trains and cable cars are not covered")
-            a_best, b_best = index.spans[best]
-            theirs = clause_negated(index.text, words(index.text, a_best, b_best)) if index.negated[best] else set()
-            flipped = negation_flip(mine - theirs, index.negated[best] - clause_negated(t, ws),
-                                    set(stems) & set(index.stems[best]))
-            if flipped:
-                side = "the answer" if flipped & mine else "the context"
-                return "negation_flip", f"negation flip: only {side} negates {sorted(flipped)[0]!r}"
+            flip = self._flip(t, ws, best, index)
+            if flip:
+                return flip
         return ()
+
+    @staticmethod
+    def _flip(t: str, ws: list[tuple[str, int, int]], best: int, index: ContextIndex) -> tuple[str, str] | None:
+        """A negation flip between the words ``ws`` of the answer and context sentence ``best``, or None."""
+        mine = negated_stems(t, ws) if NEGATIONS.intersection(w for w, _, _ in ws) else set()
+        # a word negated on one side flips only if its clause on the other side has no negation at all
+        # ("neither trains nor cable cars are covered" against "trains and cable cars are not covered")
+        a_best, b_best = index.spans[best]
+        theirs = clause_negated(index.text, words(index.text, a_best, b_best)) if index.negated[best] else set()
+        flipped = negation_flip(mine - theirs, index.negated[best] - clause_negated(t, ws),
+                                set(content_stems(ws)) & set(index.stems[best]))
+        if flipped:
+            side = "the answer" if flipped & mine else "the context"
+            return "negation_flip", f"negation flip: only {side} negates {sorted(flipped)[0]!r}"
+        return None
 
 
 def load_groundedness_corpus(batch: str | None = None, *, categories: Iterable[str] | None = None
