@@ -281,7 +281,7 @@ CORPUS = load_groundedness_corpus()
 def test_corpus_size_categories_and_labels():
     assert len(CORPUS) >= 200
     by_batch = Counter(r["batch"] for r in CORPUS)
-    assert by_batch == {"v1": 208, "v2": 108, "v3": 72, "v4": 261}
+    assert by_batch == {"v1": 208, "v2": 108, "v3": 72, "v4": 261, "v5": 257}
     for batch, least in (("v1", 12), ("v2", 12), ("v3", 8)):
         cats = Counter(r["category"] for r in CORPUS if r["batch"] == batch)
         assert set(cats) == set(GROUNDEDNESS_CATEGORIES) and min(cats.values()) >= least
@@ -381,8 +381,8 @@ def _flagged(batch):
     return dict(out)
 
 
-def test_figures_on_v1_v2_v3_in_sample():
-    # v2 and v3 were each written after a freeze (then: paraphrases flagged 5 of 24 on v2 and 7 of 16 on v3);
+def test_figures_on_v1_to_v4_in_sample():
+    # v2, v3 and v4 were each written after a freeze (then: paraphrases flagged 5 of 24, 7 of 16 and 25 of 93);
     # the rules were revised with their failures in view, so these figures are in-sample now
     assert _flagged("v1") == {"supported_verbatim": 0, "supported_paraphrase": 0, "refusal": 0, "wrong_number": 26,
                               "wrong_entity": 23, "negation_flip": 24, "unsupported_extra": 25,
@@ -392,26 +392,30 @@ def test_figures_on_v1_v2_v3_in_sample():
                               "partially_supported": 10}
     assert _flagged("v3") == {"supported_verbatim": 0, "supported_paraphrase": 0, "refusal": 0, "wrong_number": 8,
                               "wrong_entity": 8, "negation_flip": 8, "unsupported_extra": 8, "partially_supported": 5}
+    assert _flagged("v4") == {"supported_verbatim": 0, "supported_paraphrase": 21, "refusal": 0, "wrong_number": 23,
+                              "wrong_entity": 19, "negation_flip": 14, "unsupported_extra": 20,
+                              "partially_supported": 17}
 
 
-def test_figures_on_v4_written_after_the_third_freeze():
-    flagged = _flagged("v4")
-    assert flagged == {"supported_verbatim": 0, "supported_paraphrase": 25, "refusal": 4, "wrong_number": 23,
-                       "wrong_entity": 19, "negation_flip": 14, "unsupported_extra": 20, "partially_supported": 17}
-    # out of sample the paraphrase false-positive rate is far above 0.10, and wrong names and extra claims
-    # fall below 0.85: the lesson reports it as it is
-    low, high = wilson_interval(flagged["supported_paraphrase"], 93)
-    assert (round(low, 2), round(high, 2)) == (0.19, 0.37)
+@pytest.mark.parametrize("batch, n, paraphrases", [("v4", 261, 93), ("v5", 257, 90)])
+def test_the_blind_batches_were_written_apart_from_the_others(batch, n, paraphrases):
+    rows = [r for r in CORPUS if r["batch"] == batch]
+    assert len(rows) == n and len({r["context_id"] for r in rows}) == 24
+    assert Counter(r["category"] for r in rows)["supported_paraphrase"] == paraphrases
+    others = {r["context"] for r in CORPUS if r["batch"] != batch}
+    assert not others & {r["context"] for r in rows}
+
+
+def test_figures_on_v5_written_after_the_fourth_freeze():
+    flagged = _flagged("v5")
+    assert flagged == {"supported_verbatim": 2, "supported_paraphrase": 27, "refusal": 2, "wrong_number": 22,
+                       "wrong_entity": 20, "negation_flip": 12, "unsupported_extra": 20, "partially_supported": 9}
+    # out of sample the paraphrase false-positive rate is far above 0.10 (as after every freeze before it:
+    # 0.21, 0.44, 0.27), and wrong names and extra claims stay below 0.85: the lesson reports it as it is
+    low, high = wilson_interval(flagged["supported_paraphrase"], 90)
+    assert (round(low, 2), round(high, 2)) == (0.22, 0.40)
     low, high = wilson_interval(flagged["wrong_entity"], 24)
-    assert (round(low, 2), round(high, 2)) == (0.60, 0.91)
-
-
-def test_v4_was_written_apart_from_the_earlier_batches():
-    v4 = [r for r in CORPUS if r["batch"] == "v4"]
-    assert len(v4) == 261 and len({r["context_id"] for r in v4}) == 24
-    assert Counter(r["category"] for r in v4)["supported_paraphrase"] == 93
-    earlier = {r["context"] for r in CORPUS if r["batch"] != "v4"}
-    assert not earlier & {r["context"] for r in v4}
+    assert (round(low, 2), round(high, 2)) == (0.64, 0.93)
 
 
 # ------------------------------------------------------------------------------------- pipeline, scaling

@@ -398,11 +398,11 @@ def load_groundedness_corpus(batch: str | None = None, *, categories: Iterable[s
     -----
     Each row has ``context``, ``answer``, ``label`` (1 = the check should fail the answer), ``category``
     (see ``GROUNDEDNESS_CATEGORIES``), ``context_id`` and ``batch``. Batch ``v1`` was written before the
-    rules and the rules were developed on it (figures on it are in-sample); batches ``v2``, ``v3`` and
-    ``v4`` were each written after a freeze of the rules (the file records each freeze's hash) and
-    evaluated once, untuned. After v2 and after v3 the rules were revised with the failures in view, so
-    v1 to v3 are in-sample for the rules as they are; ``v4`` (261 answers to 24 contexts, by writers who
-    never saw the rules) is the batch to read for what happens on new answers.
+    rules and the rules were developed on it (figures on it are in-sample); batches ``v2`` to ``v5`` were
+    each written after a freeze of the rules (the file records each freeze's hash) and evaluated once,
+    untuned. After v2, v3 and v4 the rules were revised with the failures in view, so v1 to v4 are
+    in-sample for the rules as they are; ``v5`` (by writers who never saw the rules) is the batch to read
+    for what happens on new answers.
     """
     if batch is not None and batch not in GROUNDEDNESS_BATCHES:
         raise ValueError(f"batch must be one of {', '.join(map(repr, GROUNDEDNESS_BATCHES))} or None; got {batch!r}")
