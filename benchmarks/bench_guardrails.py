@@ -253,6 +253,8 @@ def answer_check_inputs() -> tuple[str, str, dict[str, Callable[[int], tuple[Cal
                                                          rep("1,234 5.6 million 7 March 2021 at 8 a.m. ", n)),
         "groundedness: number-dense answer": lambda n: (lambda t: grounded.check(t, context=ctx),
                                                         rep("It cost 1,234 euros on 7 March 2021. ", n)),
+        "groundedness: day-range context": lambda n: (lambda t: grounded.check(ans, context=t),
+                                                      rep("Open 3-4 May, 10 to 12 June and 7 and 9 July. ", n)),
         "language: prose in 7 languages": lambda n: (language.check, rep(prose + " ", n)),
         "language: code": lambda n: (language.check, rep("x = f(y); items[i].name_2 ", n)),
         "language: quoted words": lambda n: (language.check, rep("'a' \"b\" ", n)),

@@ -643,11 +643,14 @@ def refine(text: str, nums: list[Number], dates: list[Date], in_context: bool = 
             out.append(Number(float(day), 1.0, day, (d.span[0], d.span[0] + len(day))))
             continue
         kept.append(d)
+    firsts = set()
     for m in _DAY_RANGE_RX.finditer(text):  # "from 18 to 20 July", "18-20 July": the first day is a date too
         day = int(m.group("first"))
         if 1 <= day <= 31:
             kept.append(Date(((None, _month(m.group("month")), day),), m.group("first"), m.span("first")))
-            out = [n for n in out if n.span != m.span("first")]
+            firsts.add(m.span("first"))
+    if firsts:  # no longer a number
+        out = [n for n in out if n.span not in firsts]
     kept.sort(key=lambda d: d.span)
     if in_context:  # months outside every date the scanner found (dates and months both come in order)
         bare, k = [], 0
