@@ -1,10 +1,12 @@
 """Word relations from WordNet for the groundedness check: may one word stand for another, and what is a word mostly?
 
 ``data/lexicon.json.gz`` (built by ``prodai_lessons.tooling.build_lexicon`` from WordNet 3.0, Princeton
-University, under the WordNet license kept in the file) lists, for 16,754 common English words, their
-synsets in order of frequency and their most frequent part of speech; the links between synsets (hypernym,
-derivation, similar adjective, pertainym, attribute, verb group, also-see); antonym links; and irregular
-forms ("took" -> "take"). Private: ``_grounding`` asks it; it imports only the shared validation.
+University, under the WordNet license kept in the file) lists, for 28,905 English words (those WordNet's
+tagged corpus uses, and their synonyms), their synsets in order of frequency, their most frequent part of
+speech and how often the corpus uses them; the links between synsets (hypernym, derivation, similar
+adjective, pertainym, attribute, verb group, also-see) and the words of their definitions; antonym links;
+and irregular forms ("took" -> "take"). Private: ``_grounding`` asks it; it imports only the shared
+validation.
 """
 
 from __future__ import annotations
