@@ -15,11 +15,12 @@ import functools
 import heapq
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
-from ._lexicon import defines, part_of_speech, rarity, related  # noqa: F401  (rarity: for groundedness)
+from ._lexicon import defines, part_of_speech, related
 
 # -------------------------------------------------------------------------------------------- sentences
 #: Abbreviations after which a full stop does not end a sentence (compared lower case, without the dot).
@@ -666,7 +667,7 @@ def refine(text: str, nums: list[Number], dates: list[Date], in_context: bool = 
     return out, kept
 
 
-def may_stand_for(mine: list[str], theirs: list[str], loose: bool = True) -> bool:
+def may_stand_for(mine: list[str], theirs: list[str]) -> bool:
     """True when the answer's words ``mine`` may say what the context's ``theirs`` says: one of them is
     WordNet-related to one of theirs or defines it ("growth" for "increase", "money" back for a "refund"),
     or every word of ``mine`` is mostly a verb or an adverb ("takes" for "lasts", "as often as they like"
@@ -674,7 +675,7 @@ def may_stand_for(mine: list[str], theirs: list[str], loose: bool = True) -> boo
     "card") is a noun or adjective swap."""
     if any(related(a, b) or defines(a, b) for a in mine for b in theirs):
         return True
-    return loose and all(part_of_speech(w) in ("verb", "adv") for w in mine)
+    return all(part_of_speech(w) in ("verb", "adv") for w in mine)
 
 
 # ------------------------------------------------------------------------------------------ the index
@@ -737,19 +738,22 @@ class ContextIndex:
         nums, dates = refine(text, *numbers_and_dates(text, ws=ws_all), in_context=True)
         return cls(text, spans, stems, lengths, negated, df, postings, nums, dates, {w for w, _, _ in ws_all}, set(df))
 
-    def match_number(self, n: Number, used: set[int]) -> int | None:
-        """Index of a context number that supports ``n`` (see ``number_supported``) and is not in ``used``."""
+    def supporting(self, n: Number) -> Iterator[int]:
+        """Indices of the context numbers that support ``n`` (see ``number_supported``), by kind and value:
+        a binary search finds where they start."""
         if self._sorted is None:
             self._sorted = sorted((c.kind, c.value, i) for i, c in enumerate(self.values))
             self._keys = [(k, v) for k, v, _ in self._sorted]
         tol = n.step / 2 + 2e-9 * max(1.0, abs(n.value))
-        lo = bisect.bisect_left(self._keys, (n.kind, n.value - tol))
-        for kind, value, i in self._sorted[lo:]:
+        for kind, value, i in self._sorted[bisect.bisect_left(self._keys, (n.kind, n.value - tol)):]:
             if kind != n.kind or value > n.value + tol:
                 break
-            if i not in used and number_supported(n, [self.values[i]]):
-                return i
-        return None
+            if number_supported(n, [self.values[i]]):
+                yield i
+
+    def match_number(self, n: Number, used: set[int]) -> int | None:
+        """Index of a context number that supports ``n`` and is not in ``used``."""
+        return next((i for i in self.supporting(n) if i not in used), None)
 
     def relates(self, i: int, word: str) -> bool:
         """True when ``word`` is ``related`` to a content word of context sentence ``i`` in one of the
@@ -763,18 +767,10 @@ class ContextIndex:
         """Indices of the context sentences that state a number supporting ``n``, in order."""
         key = (n.kind, n.value, n.step)
         if key not in self._number_sentences:
-            self.match_number(n, set())  # builds the sorted values
             if self._starts is None:
                 self._starts = [a for a, _ in self.spans]
-            starts = self._starts
-            tol = n.step / 2 + 2e-9 * max(1.0, abs(n.value))
-            found = set()
-            for kind, value, i in self._sorted[bisect.bisect_left(self._keys, (n.kind, n.value - tol)):]:
-                if kind != n.kind or value > n.value + tol:
-                    break
-                if number_supported(n, [self.values[i]]):
-                    found.add(bisect.bisect_right(starts, self.values[i].span[0]) - 1)
-            self._number_sentences[key] = sorted(found)
+            self._number_sentences[key] = sorted({bisect.bisect_right(self._starts, self.values[i].span[0]) - 1
+                                                  for i in self.supporting(n)})
         return self._number_sentences[key]
 
     def date_supported(self, d: Date) -> bool:

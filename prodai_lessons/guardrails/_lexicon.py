@@ -4,8 +4,8 @@
 University, under the WordNet license kept in the file) lists, for 28,905 English words (those WordNet's
 tagged corpus uses, and their synonyms), their synsets in order of frequency, their most frequent part of
 speech and how often the corpus uses them; the links between synsets (hypernym, derivation, similar
-adjective, pertainym, attribute, verb group, also-see) and the words of their definitions; antonym links;
-and irregular forms ("took" -> "take"). Private: ``_grounding`` asks it; it imports only the shared
+adjective, pertainym, attribute, verb group, also-see) and the words of their definitions; and irregular
+forms ("took" -> "take"). Private: ``_grounding`` asks it; it imports only the shared
 validation.
 """
 
@@ -16,6 +16,7 @@ import gzip
 import math
 import json
 from importlib import resources
+from typing import NamedTuple
 
 from prodai_lessons._validation import check_int, check_str
 
@@ -25,24 +26,30 @@ _DETACH = (("ies", "y"), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"
            ("est", ""), ("er", "e"), ("est", "e"))
 
 
+class _Lexicon(NamedTuple):
+    lemmas: dict[str, list]  # word -> [most frequent part of speech, synset ids by frequency]
+    links: dict[int, tuple[int, ...]]  # synset -> the synsets it links to
+    exceptions: dict[str, list[str]]  # irregular form -> base forms
+    glosses: dict[int, tuple[str, ...]]  # synset -> the content words of its definition
+    counts: dict[str, int]  # word -> uses in the tagged corpus
+    total: int  # all tagged uses
+
+
 @functools.cache
-def _data() -> tuple[dict[str, list], dict[int, tuple[int, ...]], dict[int, tuple[int, ...]], dict[str, list[str]],
-                     dict[int, tuple[str, ...]], dict[str, int]]:
+def _data() -> _Lexicon:
     raw = resources.files("prodai_lessons").joinpath("data/lexicon.json.gz").read_bytes()
     d = json.loads(gzip.decompress(raw))
-    links = {int(k): tuple(v) for k, v in d["links"].items()}
-    antonyms = {int(k): tuple(v) for k, v in d["antonyms"].items()}
-    glosses = {int(k): tuple(v) for k, v in d["glosses"].items()}
-    return d["lemmas"], links, antonyms, d["exceptions"], glosses, d["counts"]
+    return _Lexicon(d["lemmas"], {int(k): tuple(v) for k, v in d["links"].items()}, d["exceptions"],
+                    {int(k): tuple(v) for k, v in d["glosses"].items()}, d["counts"], sum(d["counts"].values()))
 
 
 @functools.lru_cache(maxsize=65536)
 def lemmas(word: str) -> tuple[str, ...]:
     """The base forms WordNet knows for a lower-case ``word`` ("took" -> ("take",), "bays" -> ("bay",)),
     the word itself first when it is one; () for a word the lexicon does not have."""
-    known, _, _, exceptions, _, _ = _data()
+    known = _data().lemmas
     out = [word] if word in known else []
-    out += [b for b in exceptions.get(word, ()) if b not in out]
+    out += [b for b in _data().exceptions.get(word, ()) if b not in out]
     for suffix, repl in _DETACH:
         if word.endswith(suffix) and len(word) > len(suffix) + 1:
             base = word[:-len(suffix)] + repl
@@ -58,20 +65,20 @@ def lemmas(word: str) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=65536)
 def synsets(word: str, senses: int | None = None) -> frozenset[int]:
     """The synsets of every base form of ``word`` (only the ``senses`` most frequent of each, if given)."""
-    known = _data()[0]
+    known = _data().lemmas
     return frozenset(s for b in lemmas(word) for s in known[b][1][:senses])
 
 
 @functools.lru_cache(maxsize=65536)
 def _reach(word: str, senses: int | None) -> frozenset[int]:
-    links = _data()[1]
+    links = _data().links
     own = synsets(word, senses)
     return own.union(*(links.get(s, ()) for s in own)) if own else own
 
 
 @functools.lru_cache(maxsize=65536)
 def _defined_with(word: str, senses: int) -> frozenset[str]:
-    known, glosses = _data()[0], _data()[4]
+    known, glosses = _data().lemmas, _data().glosses
     return frozenset(g for base in lemmas(word) for s in known[base][1][:senses] for w in glosses.get(s, ())
                      for g in (lemmas(w) or (w,)))
 
@@ -100,21 +107,13 @@ def related(a: str, b: str, senses: int | None = None) -> bool:
     return bool(sa and sb and (sa & _reach(b, senses) or sb & _reach(a, senses)))
 
 
-def opposite(a: str, b: str) -> bool:
-    """True when some sense of ``a`` is WordNet's antonym of some sense of ``b`` ("rose"/"fell" are not
-    antonyms there, "open"/"closed" and "increase"/"decrease" are)."""
-    antonyms = _data()[2]
-    sb = synsets(b)
-    return any(t in sb for s in synsets(a) for t in antonyms.get(s, ()))
-
-
 def part_of_speech(word: str) -> str | None:
     """The most frequent part of speech ("noun", "verb", "adj", "adv") of ``word``'s first base form, or
     None; an inflected form of a verb is a verb ("made" -> "make", "closes" -> "close")."""
     base = lemmas(word)
     if not base:
         return None
-    known = _data()[0]
+    known = _data().lemmas
     if any(b != word and known[b][0] == "verb" for b in base):
         return "verb"
     return known[base[0]][0]
@@ -125,11 +124,6 @@ def rarity(word: str) -> float:
     """How much a word says by being there: ln(T / (1 + uses)), with ``uses`` the number of times WordNet's
     sense-tagged corpus uses the word's most used base form and T all its tagged uses, about 240,000
     ("give": 5.7, "membership": 9.4, "sauna" or a word the lexicon lacks: 12.4)."""
-    counts = _data()[5]
+    counts = _data().counts
     uses = max((counts.get(b, 0) for b in lemmas(word)), default=0)
-    return math.log(_total() / (1 + uses))
-
-
-@functools.cache
-def _total() -> int:
-    return sum(_data()[5].values())
+    return math.log(_data().total / (1 + uses))

@@ -62,7 +62,6 @@ from ._grounding import (
     content_words,
     initials_of,
     may_stand_for,
-    rarity,
     refine,
     names,
     negated_stems,
@@ -73,6 +72,7 @@ from ._grounding import (
     substitutions,
     words,
 )
+from ._lexicon import rarity
 from ._text import _as_text, _check_name
 from .normalization import normalize
 from .results import Finding, GuardResult
@@ -225,28 +225,16 @@ class GroundednessGuard:
         num_starts, date_starts = [n.span[0] for n in nums_all], [d.span[0] for d in dates_all]
         claims = 0
         findings: list[Finding] = []
-        # The sentences come in order: walk the words, numbers and dates along with them, each sentence's
-        # from where the last one's ended, so each is passed once.
+        # The sentences come in order: look for each one's words, numbers and dates from where the last
+        # one's ended.
         j = n1 = d1 = 0
         for a, b in sentence_spans(t):
-            i = j
-            while i < len(starts) and starts[i] < a:
-                i += 1
-            j = i
-            while j < len(starts) and starts[j] < b:
-                j += 1
-            n0 = n1
-            while n0 < len(num_starts) and num_starts[n0] < a:
-                n0 += 1
-            n1 = n0
-            while n1 < len(num_starts) and num_starts[n1] < b:
-                n1 += 1
-            d0 = d1
-            while d0 < len(date_starts) and date_starts[d0] < a:
-                d0 += 1
-            d1 = d0
-            while d1 < len(date_starts) and date_starts[d1] < b:
-                d1 += 1
+            i = bisect.bisect_left(starts, a, j)
+            j = bisect.bisect_left(starts, b, i)
+            n0 = bisect.bisect_left(num_starts, a, n1)
+            n1 = bisect.bisect_left(num_starts, b, n0)
+            d0 = bisect.bisect_left(date_starts, a, d1)
+            d1 = bisect.bisect_left(date_starts, b, d0)
             nums, dates = nums_all[n0:n1], dates_all[d0:d1]
             problem = self._check_claim(answer, t, a, b, ws_all[i:j], spans_all[i:j], nums, dates, index)
             if problem is None:
@@ -318,12 +306,13 @@ class GroundednessGuard:
         starts = [p[0][1] for p in parts]
         ranked = []
         for k, part in enumerate(parts):
-            part_stems = content_stems(part) if len(parts) > 1 else stems
+            part_words = content_words(part)
+            part_stems = [stem(w) for w in part_words] if len(parts) > 1 else stems
             mine = [n for n in counted if bisect.bisect_right(starts, n.span[0]) - 1 == k or len(parts) == 1]
             if not part_stems and not mine:
                 continue
             terms = part_stems + [f"#{j}" for j in range(len(mine))]
-            weights = {stem(w): index.weight(stem(w)) * rarity(w) for w in reversed(content_words(part))}
+            weights = {s: index.weight(s) * rarity(w) for w, s in zip(reversed(part_words), reversed(part_stems))}
             # a number weighs as a word the context uses once and the lexicon does not know ("#")
             weights |= {f"#{j}": index.weight("#") * rarity("#") for j in range(len(mine))}
             ranked = index.best_sentences(part_stems, 1) if part_stems else []
@@ -331,7 +320,7 @@ class GroundednessGuard:
             for i in dict.fromkeys(ranked + [i for n in mine for i in index.number_sentences(n)]):
                 source = set(index.stems[i]) | acronyms
                 # a claim word WordNet relates to a word of the sentence counts as found
-                source |= {stem(w) for w in content_words(part) if stem(w) not in source and index.relates(i, w)}
+                source |= {s for w, s in zip(part_words, part_stems) if s not in source and index.relates(i, w)}
                 source |= {f"#{j}" for j, n in enumerate(mine) if i in index.number_sentences(n)}
                 support = weighted_support(terms, source, weights)
                 if support > best_support:

@@ -1,21 +1,23 @@
 """Build ``prodai_lessons/data/lexicon.json.gz``, the word relations the groundedness check uses, from WordNet.
 
-WordNet (Princeton University) groups English words into synsets (sets of synonyms) and links the
-synsets: a hypernym ("metal" for "copper"), a derivation ("grow", "growth"), a similar adjective, an
-antonym; and a definition ("refund": "money returned to a payer"). The groundedness check asks two questions of it: may this answer word stand for that context
-word (the same synset, one is the other's hypernym, one derives from the other, or one's
-definition uses the other), and is this word
-mostly a noun? This script keeps the words WordNet's own sense-tagged corpus uses (``tagsense_cnt`` > 0
-in the index files) and the rarer words that share a synset with one of them, and writes, for each, its synsets in order of frequency and its most frequent part of
-speech; for each kept synset, the kept synsets it links to and the content words of its definition; how often the tagged corpus uses each word
-(``cntlist.rev``), so a common word like "give" can weigh less than a rare one like "sauna"; and the irregular forms (``*.exc``).
+WordNet (Princeton University) groups English words into synsets (sets of synonyms), links the synsets
+(a hypernym, "metal" for "copper"; a derivation, "grow" and "growth"; a similar adjective) and defines
+each ("refund": "money returned to a payer"). The groundedness check asks three questions of it: may this
+answer word stand for that context word (the same synset, one is the other's hypernym, one derives from
+the other, or one's definition uses the other), is this word mostly a noun, and how common is it?
+
+This script keeps the words WordNet's own sense-tagged corpus uses (``tagsense_cnt`` > 0 in the index
+files) and the rarer words that share a synset with one of them. It writes, for each word, its synsets in
+order of frequency, its most frequent part of speech and how often the tagged corpus uses it
+(``cntlist.rev``, so "give" can weigh less than "sauna"); for each kept synset, the kept synsets it links
+to and the content words of its definition; and the irregular forms (``*.exc``).
 
 Run (WordNet 3.0 from Debian's ``wordnet-base``, installed in /usr/share/wordnet)::
 
     .venv/bin/python -m prodai_lessons.tooling.build_lexicon [WORDNET_DIR] [OUT]
 
 The output is deterministic (sorted keys, no time stamp), so a rebuild from the same WordNet gives the
-same bytes; ``tests/test_groundedness.py`` checks that when WordNet is installed.
+same bytes; ``tests/test_lexicon.py`` checks that when WordNet is installed.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ POS = ("noun", "verb", "adj", "adv")
 #: Pointers that mean "may stand for": hypernym and instance hypernym, derivationally related form,
 #: similar to (adjective satellites), pertainym, attribute, verb group, also see.
 LINKS = ("@", "@i", "+", "&", "\\", "=", "$", "^")
-ANTONYM = "!"
 LICENSE_NOTE = ("Derived from WordNet 3.0. WordNet 3.0 Copyright 2006 by Princeton University. All rights "
                 "reserved. THIS SOFTWARE AND DATABASE IS PROVIDED \"AS IS\" AND PRINCETON UNIVERSITY MAKES NO "
                 "REPRESENTATIONS OR WARRANTIES, EXPRESS OR IMPLIED. Permission to use, copy, modify and "
@@ -99,7 +100,6 @@ def build(root: Path) -> dict:
         for _, pos, off in sorted(senses[lemma]):
             ids.setdefault((pos, off), len(ids))
     links: dict[int, set[int]] = {}
-    antonyms: dict[int, set[int]] = {}
     glosses: dict[int, list[str]] = {}
     for src, sym, dst in _read_pointers(root):
         if sym == "|":
@@ -112,8 +112,6 @@ def build(root: Path) -> dict:
             continue
         if sym in LINKS:
             links.setdefault(a, set()).add(b)
-        elif sym == ANTONYM:
-            antonyms.setdefault(a, set()).add(b)
     counts: dict[str, int] = {}  # how often the tagged corpus uses each kept word, over all its senses
     for line in (root / "cntlist.rev").read_text(encoding="latin-1").splitlines():
         key, _, tag_cnt = line.split()
@@ -135,7 +133,6 @@ def build(root: Path) -> dict:
                            [ids[(pos, off)] for _, pos, off in sorted(senses[lemma])]]
                    for lemma in sorted(senses)},
         "links": {str(a): sorted(b) for a, b in sorted(links.items())},
-        "antonyms": {str(a): sorted(b) for a, b in sorted(antonyms.items())},
         # synset id -> the content words of its definition
         "glosses": {str(a): g for a, g in sorted(glosses.items()) if g},
         "exceptions": {form: exceptions[form] for form in sorted(exceptions)},
